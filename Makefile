@@ -1,0 +1,53 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both set up everything first:
+# a .venv with the project and its Python dependencies, the front-end packages from package-lock.json, and
+# (for the browser tests) Debian's Chromium.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8888
+CHROMIUM := /usr/bin/chromium
+STAMP := $(VENV)/.installed
+
+.PHONY: run test check bench screenshot setup chromium clean
+
+run: setup
+	$(BIN)/python server.py --host $(HOST) --port $(PORT)
+
+test: setup chromium
+	$(BIN)/python -m pytest
+
+check: setup
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+screenshot: setup chromium
+	$(BIN)/python tools/screenshot.py docs/screenshot.png
+
+setup: $(STAMP) node_modules/.package-lock.json
+
+$(STAMP): setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+		|| { echo "Python 3.10 or newer is needed (found $$($(PYTHON) --version 2>&1)); try make PYTHON=python3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the chart library: install Node.js 18+ and npm"; exit 1; }
+	npm ci --no-audit --no-fund
+
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+		else \
+			echo "The browser tests need Chromium at $(CHROMIUM): run 'sudo apt-get install chromium'"; exit 1; \
+		fi; \
+	fi
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache *.egg-info

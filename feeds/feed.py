@@ -1,0 +1,168 @@
+"""The Feed base class: what a data source declares and how it is configured.
+
+A feed is a class with a ``name``, an ``interval`` in seconds and a ``sample()`` method returning one number per
+field. Everything else (timestamps, sequence numbers, encoding, scheduling, fan-out) is the core's job.
+
+Options are declared as class attributes with `Option` and set from the command line with
+``--option FEED.KEY=VALUE``; every feed also has the ``interval`` option. Fields are declared as `Field` objects,
+either on the class or, when they depend on options, by the instance in ``__init__``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+__all__ = ["Feed", "Field", "Option", "OptionError", "positive_float"]
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+FIELD_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
+
+Sample = Mapping[str, float]
+
+
+class OptionError(ValueError):
+    """A feed option that does not exist, or a value it does not accept."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One numeric series of a feed, with its unit (``"%"``, ``"B/s"``, ``"$"``, ``""`` for a plain number)."""
+
+    name: str
+    unit: str = ""
+
+    def __post_init__(self) -> None:
+        if not FIELD_PATTERN.match(self.name):
+            raise ValueError(f"invalid field name {self.name!r}: expected letters, digits, '_', '.', '-'")
+
+
+def positive_float(text: str) -> float:
+    """Parse a finite number greater than zero."""
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("expected a number greater than 0")
+    return value
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _parse_str_tuple(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+class Option:
+    """A setting of a feed, with a default and a parser for its command-line text.
+
+    The parser is taken from the default's type (bool, int, float, str, or a tuple of strings written
+    comma-separated) unless ``parse`` is given. ``parse`` raises `ValueError` with a short reason for a bad value.
+    On an instance, the attribute reads the configured value, or the default when none was set.
+    """
+
+    def __init__(self, default: Any, help: str = "", parse: Callable[[str], Any] | None = None) -> None:
+        self.default = default
+        self.help = help
+        self.parse_text = parse or self._parser_for(default)
+        self.name = ""
+
+    @staticmethod
+    def _parser_for(default: Any) -> Callable[[str], Any]:
+        if isinstance(default, bool):
+            return _parse_bool
+        if isinstance(default, (int, float, str)):
+            return type(default)
+        if isinstance(default, tuple):
+            return _parse_str_tuple
+        raise TypeError(f"no parser for a default of type {type(default).__name__}: pass parse=")
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        return self if instance is None else self.default
+
+
+class Feed:
+    """Base class of every feed.
+
+    A minimal feed::
+
+        class Weather(Feed):
+            name = "weather"
+            interval = 2.0
+            fields = (Field("temp_c", "°C"), Field("wind_ms", "m/s"))
+
+            def sample(self):
+                return {"temp_c": 21.5, "wind_ms": 3.2}
+
+    ``sample()`` may be a plain method or ``async def``; it returns a mapping with one finite number per field.
+    ``setup()`` and ``teardown()`` (plain or async) open and close resources; they run once before the first
+    sample and once after the last.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    interval: float = 1.0
+    fields: Sequence[Field] = ()
+
+    def __init__(self, **options: Any) -> None:
+        declared = self.options()
+        for key, value in options.items():
+            if key not in declared:
+                raise OptionError(self._unknown_option_message(key))
+            setattr(self, key, value)  # an Option is a non-data descriptor: the instance value shadows it
+        try:
+            self.interval = positive_float(str(self.interval))
+        except ValueError as exc:
+            raise OptionError(f"bad value {self.interval!r} for option {self.name}.interval: {exc}") from None
+
+    @classmethod
+    def options(cls) -> dict[str, Option]:
+        """Every option of this feed class by name, ``interval`` included."""
+        declared = {"interval": Option(cls.interval, "seconds between samples", parse=positive_float)}
+        for klass in reversed(cls.__mro__):
+            for key, value in vars(klass).items():
+                if isinstance(value, Option):
+                    declared[key] = value
+        return declared
+
+    @classmethod
+    def from_text_options(cls, texts: Mapping[str, str]) -> Feed:
+        """Build the feed from ``KEY -> text`` pairs as given on the command line, parsing each value."""
+        declared = cls.options()
+        values = {}
+        for key, text in texts.items():
+            if key not in declared:
+                raise OptionError(cls._unknown_option_message(key))
+            try:
+                values[key] = declared[key].parse_text(text)
+            except ValueError as exc:
+                raise OptionError(f"bad value {text!r} for option {cls.name}.{key}: {exc}") from None
+        return cls(**values)
+
+    @classmethod
+    def _unknown_option_message(cls, key: str) -> str:
+        known = ", ".join(sorted(cls.options()))
+        return f"unknown option {cls.name}.{key} (known: {known})"
+
+    def setup(self) -> Awaitable[None] | None:
+        """Open what ``sample()`` needs. Runs once, before the first sample."""
+        return None
+
+    def sample(self) -> Sample | Awaitable[Sample]:
+        """Return one finite number per field."""
+        raise NotImplementedError(f"{type(self).__name__}.sample() is not implemented")
+
+    def teardown(self) -> Awaitable[None] | None:
+        """Close what ``setup()`` opened. Runs once, after the last sample."""
+        return None

@@ -1,0 +1,80 @@
+"""The hub: who is subscribed to which feed in which format, and the fan-out of each tick to them.
+
+Ticks enter through `Hub.publish`, the one seam between producing and delivering: in-process it delivers at once;
+a broker can later sit behind it without the producer or the subscribers noticing. Each tick is encoded once per
+format that has subscribers, and the same bytes go to every subscriber of that format, so the cost of encoding
+does not grow with the number of clients.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Protocol
+
+from .codec import Format, encode
+from .feed import Feed
+from .tick import Tick
+
+__all__ = ["Hub", "Subscriber"]
+
+log = logging.getLogger("dashboard.hub")
+
+
+class Subscriber(Protocol):
+    """Anything that accepts encoded messages: a WebSocket connection, or a list in a test."""
+
+    def send(self, message: bytes, binary: bool) -> None:
+        """Queue one message for the client; must not block and should not raise."""
+
+
+class Hub:
+    """Subscriptions by feed and format, and the fan-out of published ticks."""
+
+    def __init__(self, feeds: Iterable[Feed]) -> None:
+        self._feeds = {feed.name: feed for feed in feeds}
+        # Dicts rather than sets: insertion order makes delivery order stable and predictable in tests.
+        self._subscribers: dict[str, dict[Format, dict[Subscriber, None]]] = {
+            name: {fmt: {} for fmt in Format} for name in self._feeds
+        }
+
+    @property
+    def feeds(self) -> list[Feed]:
+        """Every feed, in the order they were given."""
+        return list(self._feeds.values())
+
+    def feed(self, name: str) -> Feed:
+        """The feed called ``name``; raises `KeyError` when there is none."""
+        return self._feeds[name]
+
+    def subscribe(self, feed: str, subscriber: Subscriber, fmt: Format) -> None:
+        """Deliver ``feed``'s ticks to ``subscriber`` from the next tick on."""
+        self._subscribers[feed][fmt][subscriber] = None
+
+    def unsubscribe(self, feed: str, subscriber: Subscriber) -> None:
+        """Stop delivering ``feed``'s ticks to ``subscriber``; does nothing if it was not subscribed."""
+        for group in self._subscribers[feed].values():
+            group.pop(subscriber, None)
+
+    def subscriber_count(self, feed: str) -> int:
+        """How many subscriptions ``feed`` has, all formats together."""
+        return sum(len(group) for group in self._subscribers[feed].values())
+
+    def publish(self, tick: Tick) -> None:
+        """Hand a tick to everyone subscribed to its feed."""
+        self._deliver(tick)
+
+    def _deliver(self, tick: Tick) -> None:
+        for fmt, group in self._subscribers[tick.feed].items():
+            if not group:
+                continue
+            message = encode(tick, fmt)
+            binary = fmt is Format.BINARY
+            # A snapshot: a send may close its connection, which unsubscribes it while we iterate.
+            for subscriber in tuple(group):
+                try:
+                    subscriber.send(message, binary)
+                except Exception:
+                    # One broken client must never break the broadcast for the others.
+                    log.exception("dropping subscriber %r of feed %s after a failed send", subscriber, tick.feed)
+                    self.unsubscribe(tick.feed, subscriber)

@@ -1,0 +1,91 @@
+"""The built-in ``stocks`` feed: simulated trades for a list of symbols.
+
+Prices follow a geometric Brownian motion and each tick trades a random number of round lots. The random number
+generator is seedable, and the simulation advances by ``interval`` per tick whatever the wall clock says, so a fixed
+seed reproduces exactly the same prices.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+
+from .feed import Feed, Field, Option, OptionError, Sample
+
+__all__ = ["StocksFeed"]
+
+SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
+MAX_SYMBOLS = 50
+SECONDS_PER_HOUR = 3600.0
+LOT_SIZE = 100
+MAX_LOTS_PER_TICK = 50
+# Starting prices are drawn from this range, in dollars.
+START_PRICE_RANGE = (20.0, 500.0)
+
+
+def parse_symbols(text: str) -> tuple[str, ...]:
+    """Comma-separated ticker symbols: 1 to 50 of them, distinct, uppercase letters, digits and dots."""
+    symbols = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not symbols:
+        raise ValueError("expected at least one symbol, e.g. AAPL,MSFT")
+    if len(symbols) > MAX_SYMBOLS:
+        raise ValueError(f"at most {MAX_SYMBOLS} symbols")
+    bad = [symbol for symbol in symbols if not SYMBOL_PATTERN.match(symbol)]
+    if bad:
+        raise ValueError(f"invalid symbol {bad[0]!r}: expected uppercase letters, digits and dots, e.g. BRK.B")
+    if len(set(symbols)) != len(symbols):
+        raise ValueError("symbols must be distinct")
+    return symbols
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number, 0 or more."""
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError("expected a number >= 0")
+    return value
+
+
+def parse_seed(text: str) -> int | None:
+    """An integer seed, or ``none`` for a different simulation on every run."""
+    return None if text.strip().lower() in ("", "none") else int(text)
+
+
+class StocksFeed(Feed):
+    """Simulated stock trades: a price and a traded volume per symbol on every tick."""
+
+    name = "stocks"
+    description = "Simulated trades: geometric Brownian motion prices and round-lot volumes."
+    interval = 0.25
+
+    symbols = Option(("AAPL", "MSFT", "NVDA", "AMZN", "GOOG"), "comma-separated ticker symbols", parse=parse_symbols)
+    seed = Option(None, "random seed: the same seed gives the same prices; 'none' differs every run", parse=parse_seed)
+    drift = Option(0.0, "expected log return per hour")
+    volatility = Option(0.2, "standard deviation of the log return over one hour", parse=non_negative_float)
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)
+        try:
+            self.symbols = parse_symbols(",".join(self.symbols))
+        except ValueError as exc:
+            raise OptionError(f"bad value {self.symbols!r} for option stocks.symbols: {exc}") from None
+        self.fields = tuple(
+            field
+            for symbol in self.symbols
+            for field in (Field(f"{symbol}.price", "$"), Field(f"{symbol}.volume", "shares"))
+        )
+        self._rng = random.Random(self.seed)
+        self._prices = {symbol: round(self._rng.uniform(*START_PRICE_RANGE), 2) for symbol in self.symbols}
+
+    def sample(self) -> Sample:
+        step = self.interval / SECONDS_PER_HOUR
+        mean = (self.drift - self.volatility**2 / 2) * step
+        deviation = self.volatility * math.sqrt(step)
+        values: dict[str, float] = {}
+        for symbol in self.symbols:
+            price = self._prices[symbol] * math.exp(self._rng.gauss(mean, deviation))
+            self._prices[symbol] = price
+            values[f"{symbol}.price"] = round(price, 4)
+            values[f"{symbol}.volume"] = self._rng.randint(1, MAX_LOTS_PER_TICK) * LOT_SIZE
+        return values

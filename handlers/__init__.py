@@ -1,0 +1,45 @@
+"""Thin Tornado handlers over the core in `feeds`: the page, static files, the JSON API and the WebSocket.
+
+`make_app` holds the route table, the one place that says which URL goes where.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tornado.web import Application, StaticFileHandler
+
+from feeds.hub import Hub
+
+from .api import FeedsHandler, HealthHandler
+from .socket import FeedSocket
+
+__all__ = ["MAX_MESSAGE_BYTES", "PING_INTERVAL", "make_app"]
+
+ROOT = Path(__file__).resolve().parent.parent
+WEB_DIR = ROOT / "web"
+UPLOT_DIR = ROOT / "node_modules" / "uplot" / "dist"
+
+MAX_MESSAGE_BYTES = 64 * 1024
+# Seconds between the server's WebSocket pings, and how long a peer has to answer one.
+PING_INTERVAL = 20.0
+
+
+def make_app(hub: Hub, **settings: Any) -> Application:
+    """The web application serving ``hub``'s feeds; ``settings`` override Tornado application settings."""
+    deps = {"hub": hub}
+    routes: list[tuple[str, Any, dict[str, Any]]] = [
+        (r"/()", StaticFileHandler, {"path": str(WEB_DIR), "default_filename": "index.html"}),
+        (r"/static/(.*)", StaticFileHandler, {"path": str(WEB_DIR)}),
+        (r"/vendor/uplot/(.*)", StaticFileHandler, {"path": str(UPLOT_DIR)}),
+        (r"/api/feeds", FeedsHandler, deps),
+        (r"/healthz", HealthHandler, deps),
+        (r"/ws", FeedSocket, deps),
+    ]
+    defaults: dict[str, Any] = {
+        "websocket_max_message_size": MAX_MESSAGE_BYTES,
+        "websocket_ping_interval": PING_INTERVAL,
+        "websocket_ping_timeout": PING_INTERVAL,
+    }
+    return Application(routes, **{**defaults, **settings})

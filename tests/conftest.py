@@ -1,0 +1,33 @@
+"""Shared fixtures: a real application with fast, seeded feeds, served on a real socket by pytest-tornado."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from tornado.ioloop import IOLoop
+from tornado.web import Application
+
+from feeds.hub import Hub
+from feeds.producer import Producer
+from feeds.stocks import StocksFeed
+from feeds.system import SystemFeed
+from handlers import make_app
+
+# Fast ticks keep the tests short; the seed makes the stock prices reproducible.
+SYSTEM_INTERVAL = 0.05
+STOCKS_INTERVAL = 0.02
+STOCKS_SEED = 7
+
+
+@pytest.fixture
+def hub() -> Hub:
+    return Hub([SystemFeed(interval=SYSTEM_INTERVAL), StocksFeed(interval=STOCKS_INTERVAL, seed=STOCKS_SEED)])
+
+
+@pytest.fixture
+def app(hub: Hub, io_loop: IOLoop) -> Iterator[Application]:
+    producer = Producer(hub.feeds, hub.publish)
+    producer.start()
+    yield make_app(hub)
+    io_loop.run_sync(producer.stop)
