@@ -1,0 +1,87 @@
+"""feeds.feed: declaring options and fields, and configuring a feed from command-line text."""
+
+from __future__ import annotations
+
+import pytest
+
+from feeds import Feed, Field, Option, OptionError
+
+
+class Weather(Feed):
+    name = "weather"
+    interval = 2.0
+    fields = (Field("temp_c", "°C"),)
+    city = Option("Oslo", "where to read the weather")
+    retries = Option(3)
+    metric = Option(True)
+    stations = Option(("a", "b"))
+
+    def sample(self) -> dict[str, float]:
+        return {"temp_c": 21.5}
+
+
+def test_defaults_apply_when_nothing_is_set() -> None:
+    feed = Weather()
+    assert (feed.interval, feed.city, feed.retries, feed.metric, feed.stations) == (2.0, "Oslo", 3, True, ("a", "b"))
+
+
+def test_text_options_are_parsed_by_the_default_type() -> None:
+    feed = Weather.from_text_options(
+        {"interval": "0.5", "city": "Bergen", "retries": "5", "metric": "no", "stations": "x, y ,z"}
+    )
+    assert (feed.interval, feed.city, feed.retries, feed.metric, feed.stations) == (
+        0.5,
+        "Bergen",
+        5,
+        False,
+        ("x", "y", "z"),
+    )
+
+
+def test_options_are_per_instance() -> None:
+    Weather(city="Bergen")
+    assert Weather().city == "Oslo"
+
+
+def test_every_feed_has_the_interval_option() -> None:
+    assert set(Weather.options()) == {"interval", "city", "retries", "metric", "stations"}
+
+
+def test_unknown_option_names_it_and_lists_the_known_ones() -> None:
+    with pytest.raises(OptionError, match=r"^unknown option weather\.town \(known: city, interval, metric"):
+        Weather.from_text_options({"town": "Oslo"})
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "reason"),
+    [
+        ("interval", "0", "expected a number greater than 0"),
+        ("interval", "-1", "expected a number greater than 0"),
+        ("interval", "nan", "expected a number greater than 0"),
+        ("interval", "fast", "could not convert"),
+        ("retries", "many", "invalid literal"),
+        ("metric", "maybe", "expected true or false"),
+    ],
+)
+def test_bad_value_names_the_option_and_the_value(key: str, text: str, reason: str) -> None:
+    with pytest.raises(OptionError, match=rf"^bad value '{text}' for option weather\.{key}: .*{reason}"):
+        Weather.from_text_options({key: text})
+
+
+def test_programmatic_interval_is_checked_too() -> None:
+    with pytest.raises(OptionError, match=r"weather\.interval"):
+        Weather(interval=-2)
+
+
+@pytest.mark.parametrize("name", ["", "1abc", "has space", "x" * 65])
+def test_invalid_field_names_are_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="invalid field name"):
+        Field(name)
+
+
+def test_sample_must_be_implemented() -> None:
+    class Empty(Feed):
+        name = "empty"
+
+    with pytest.raises(NotImplementedError, match=r"Empty\.sample\(\)"):
+        Empty().sample()

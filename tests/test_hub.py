@@ -1,0 +1,117 @@
+"""feeds.hub: subscriptions and the fan-out of encoded ticks, driven with plain in-memory subscribers."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from feeds import Feed, Field
+from feeds.codec import Format, encode
+from feeds.hub import Hub
+from feeds.tick import Tick
+
+
+class Numbers(Feed):
+    name = "numbers"
+    fields = (Field("x"),)
+
+
+class Letters(Feed):
+    name = "letters"
+    fields = (Field("a"),)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.messages: list[tuple[bytes, bool]] = []
+
+    def send(self, message: bytes, binary: bool) -> None:
+        self.messages.append((message, binary))
+
+
+class Broken:
+    def send(self, message: bytes, binary: bool) -> None:
+        raise RuntimeError("boom")
+
+
+def tick(seq: int, feed: str = "numbers") -> Tick:
+    return Tick(feed, 1, seq, 100.0 + seq, ("x",), (float(seq),))
+
+
+@pytest.fixture
+def hub() -> Hub:
+    return Hub([Numbers(), Letters()])
+
+
+def test_each_tick_is_encoded_once_per_format_and_shared(hub: Hub) -> None:
+    json_sinks = [Sink() for _ in range(3)]
+    binary_sinks = [Sink() for _ in range(2)]
+    for sink in json_sinks:
+        hub.subscribe("numbers", sink, Format.JSON)
+    for sink in binary_sinks:
+        hub.subscribe("numbers", sink, Format.BINARY)
+    hub.publish(tick(1))
+    json_messages = [sink.messages[0] for sink in json_sinks]
+    binary_messages = [sink.messages[0] for sink in binary_sinks]
+    # The very same bytes object, not equal copies: encoding did not happen per subscriber.
+    assert len({id(message) for message, _ in json_messages}) == 1
+    assert len({id(message) for message, _ in binary_messages}) == 1
+    assert json_messages[0] == (encode(tick(1), Format.JSON), False)
+    assert binary_messages[0] == (encode(tick(1), Format.BINARY), True)
+
+
+def test_ticks_go_only_to_their_feeds_subscribers(hub: Hub) -> None:
+    numbers, letters = Sink(), Sink()
+    hub.subscribe("numbers", numbers, Format.JSON)
+    hub.subscribe("letters", letters, Format.JSON)
+    hub.publish(tick(1))
+    assert len(numbers.messages) == 1
+    assert letters.messages == []
+
+
+def test_unsubscribe_stops_delivery_and_is_idempotent(hub: Hub) -> None:
+    sink = Sink()
+    hub.subscribe("numbers", sink, Format.BINARY)
+    hub.publish(tick(1))
+    hub.unsubscribe("numbers", sink)
+    hub.unsubscribe("numbers", sink)
+    hub.publish(tick(2))
+    assert len(sink.messages) == 1
+    assert hub.subscriber_count("numbers") == 0
+
+
+def test_a_failing_subscriber_is_dropped_and_the_others_still_get_the_tick(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    before, after = Sink(), Sink()
+    hub.subscribe("numbers", before, Format.JSON)
+    hub.subscribe("numbers", Broken(), Format.JSON)
+    hub.subscribe("numbers", after, Format.JSON)
+    with caplog.at_level(logging.ERROR, logger="dashboard.hub"):
+        hub.publish(tick(1))
+        hub.publish(tick(2))
+    assert len(before.messages) == len(after.messages) == 2
+    assert hub.subscriber_count("numbers") == 2
+    assert len(caplog.records) == 1
+
+
+def test_a_subscriber_may_unsubscribe_while_receiving(hub: Hub) -> None:
+    class Leaver(Sink):
+        def send(self, message: bytes, binary: bool) -> None:
+            super().send(message, binary)
+            hub.unsubscribe("numbers", self)
+
+    leaver, stayer = Leaver(), Sink()
+    hub.subscribe("numbers", leaver, Format.JSON)
+    hub.subscribe("numbers", stayer, Format.JSON)
+    hub.publish(tick(1))
+    hub.publish(tick(2))
+    assert len(leaver.messages) == 1
+    assert len(stayer.messages) == 2
+
+
+def test_unknown_feed_lookup_raises_key_error(hub: Hub) -> None:
+    with pytest.raises(KeyError):
+        hub.feed("nope")
+    assert [feed.name for feed in hub.feeds] == ["numbers", "letters"]

@@ -1,0 +1,156 @@
+"""feeds.producer: scheduling, run identity and seq, validation, and faults, on a real IOLoop."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import math
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from feeds import Feed, Field
+from feeds.producer import Producer, SampleError, validate
+from feeds.tick import Tick
+
+INTERVAL = 0.01
+
+
+class Collector:
+    """A publish callable that lets a test await the n-th tick."""
+
+    def __init__(self) -> None:
+        self.ticks: list[Tick] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, tick: Tick) -> None:
+        self.ticks.append(tick)
+        self._changed.set()
+
+    async def wait_for(self, condition: Callable[[list[Tick]], bool]) -> None:
+        while not condition(self.ticks):
+            self._changed.clear()
+            await self._changed.wait()
+
+
+class Counter(Feed):
+    name = "counter"
+    interval = INTERVAL
+    fields = (Field("n"), Field("thread"))
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)
+        self.n = 0
+        self.events: list[str] = []
+
+    def setup(self) -> None:
+        self.events.append("setup")
+
+    def sample(self) -> dict[str, float]:
+        self.n += 1
+        return {"n": self.n, "thread": float(threading.get_ident() == MAIN_THREAD)}
+
+    def teardown(self) -> None:
+        self.events.append("teardown")
+
+
+class AsyncCounter(Counter):
+    name = "async_counter"
+
+    async def sample(self) -> dict[str, float]:  # type: ignore[override]
+        await asyncio.sleep(0)
+        self.n += 1
+        return {"n": self.n, "thread": float(threading.get_ident() == MAIN_THREAD)}
+
+
+class Flaky(Counter):
+    """Raises on every third sample, and returns a malformed one on every fifth."""
+
+    name = "flaky"
+
+    def sample(self) -> dict[str, float]:
+        self.n += 1
+        if self.n % 3 == 0:
+            raise RuntimeError(f"sample {self.n} failed")
+        if self.n % 5 == 0:
+            return {"n": math.nan, "thread": 0.0}
+        return {"n": self.n, "thread": 0.0}
+
+
+MAIN_THREAD = threading.get_ident()
+
+
+@pytest.mark.gen_test
+async def test_ticks_carry_consecutive_seq_one_run_and_increasing_time() -> None:
+    collector = Collector()
+    feed = Counter()
+    producer = Producer([feed], collector)
+    producer.start()
+    await collector.wait_for(lambda ticks: len(ticks) >= 5)
+    await producer.stop()
+    ticks = collector.ticks
+    assert [tick.seq for tick in ticks] == list(range(1, len(ticks) + 1))
+    assert len({tick.run for tick in ticks}) == 1
+    assert all(later.ts >= earlier.ts for earlier, later in itertools.pairwise(ticks))
+    assert ticks[0].fields == ("n", "thread")
+    assert [tick.values[0] for tick in ticks] == [float(n) for n in range(1, len(ticks) + 1)]
+    assert feed.events == ["setup", "teardown"]
+
+
+@pytest.mark.gen_test
+async def test_sync_samples_run_off_the_event_loop_and_async_ones_on_it() -> None:
+    collector = Collector()
+    producer = Producer([Counter(), AsyncCounter()], collector)
+    producer.start()
+    await collector.wait_for(lambda ticks: {tick.feed for tick in ticks} == {"counter", "async_counter"})
+    await producer.stop()
+    on_loop = {tick.feed: tick.values[1] for tick in collector.ticks}
+    assert on_loop == {"counter": 0.0, "async_counter": 1.0}
+
+
+@pytest.mark.gen_test
+async def test_each_run_has_its_own_identity() -> None:
+    first, second = Producer([Counter()], Collector()), Producer([Counter()], Collector())
+    assert first.runners["counter"].run != second.runners["counter"].run
+    await first.stop()
+    await second.stop()
+
+
+@pytest.mark.gen_test
+async def test_failed_and_malformed_samples_are_skipped_without_a_seq_gap(caplog: pytest.LogCaptureFixture) -> None:
+    collector = Collector()
+    feed = Flaky()
+    producer = Producer([feed], collector)
+    with caplog.at_level(logging.ERROR, logger="dashboard.producer"):
+        producer.start()
+        await collector.wait_for(lambda ticks: len(ticks) >= 8)
+        await producer.stop()
+    published = [int(tick.values[0]) for tick in collector.ticks]
+    assert all(n % 3 and n % 5 for n in published)
+    assert [tick.seq for tick in collector.ticks] == list(range(1, len(published) + 1))
+    assert producer.runners["flaky"].failures >= 3
+    # Logged once, then rate-limited.
+    assert len([record for record in caplog.records if "flaky" in record.getMessage()]) == 1
+
+
+@pytest.mark.parametrize(
+    ("sample", "reason"),
+    [
+        ([1.0], "returned list, expected a mapping"),
+        ({"n": 1.0}, r"missing: \['m'\]"),
+        ({"n": 1.0, "m": 2.0, "z": 3.0}, r"unexpected: \['z'\]"),
+        ({"n": 1.0, "m": "2"}, "field 'm' is '2', expected a finite number"),
+        ({"n": 1.0, "m": math.inf}, "field 'm' is inf"),
+        ({"n": 1.0, "m": math.nan}, "field 'm' is nan"),
+        ({"n": True, "m": 1.0}, "field 'n' is True"),
+    ],
+)
+def test_validate_refuses_malformed_samples(sample: object, reason: str) -> None:
+    with pytest.raises(SampleError, match=reason):
+        validate(sample, ("n", "m"))
+
+
+def test_validate_orders_values_by_fields() -> None:
+    assert validate({"m": 2, "n": 1.5}, ("n", "m")) == (1.5, 2.0)

@@ -1,0 +1,115 @@
+"""server.py as a user runs it: flags, start-up errors, options reaching the feeds, and a clean exit."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import urllib.request
+
+import orjson
+import pytest
+from websockets.sync.client import connect
+
+from .serverproc import ServerProcess, run_server
+
+
+def get_json(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return orjson.loads(response.read())
+
+
+def first_ticks(url: str, feed: str, count: int) -> list[dict[str, object]]:
+    with connect(url.replace("http://", "ws://") + "ws", open_timeout=5) as ws:
+        ws.send(orjson.dumps({"op": "subscribe", "feed": feed}).decode())
+        messages = [orjson.loads(ws.recv(timeout=5)) for _ in range(count + 1)]
+    assert messages[0]["op"] == "subscribed"
+    return messages[1:]
+
+
+def test_help_documents_every_flag() -> None:
+    result = run_server("--help")
+    assert result.returncode == 0
+    for flag in ("--host", "--port", "--option FEED.KEY=VALUE"):
+        assert flag in result.stdout
+    for option in ("stocks: drift, interval, seed, symbols, volatility", "system: interval"):
+        assert option in " ".join(result.stdout.split())
+
+
+def test_options_reach_the_feeds() -> None:
+    options = ["stocks.symbols=AAA,BB.B", "stocks.interval=0.05", "system.interval=3"]
+    with ServerProcess(*(arg for option in options for arg in ("--option", option))) as server:
+        feeds = {feed["name"]: feed for feed in get_json(server.url + "api/feeds")}  # type: ignore[attr-defined]
+        ticks = first_ticks(server.url, "stocks", 3)
+    assert feeds["stocks"]["interval"] == 0.05
+    assert feeds["system"]["interval"] == 3
+    assert [field["name"] for field in feeds["stocks"]["fields"]] == [
+        "AAA.price",
+        "AAA.volume",
+        "BB.B.price",
+        "BB.B.volume",
+    ]
+    assert set(ticks[0]["values"]) == {"AAA.price", "AAA.volume", "BB.B.price", "BB.B.volume"}  # type: ignore[arg-type]
+
+
+def test_a_fixed_seed_gives_the_same_prices_across_runs() -> None:
+    args = ("--option", "stocks.seed=11", "--option", "stocks.interval=0.02")
+    runs = []
+    for _ in range(2):
+        with ServerProcess(*args) as server:
+            runs.append(first_ticks(server.url, "stocks", 3))
+    # Two processes, two runs: the same prices and volumes tick for tick, each run with its own identity.
+    assert [tick["seq"] for tick in runs[0]] == [tick["seq"] for tick in runs[1]]
+    assert [tick["values"] for tick in runs[0]] == [tick["values"] for tick in runs[1]]
+    assert runs[0][0]["run"] != runs[1][0]["run"]
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        ("stocks.nope=1", "unknown option stocks.nope (known: drift, interval, seed, symbols, volatility)"),
+        ("stocks.interval=-1", "bad value '-1' for option stocks.interval: expected a number greater than 0"),
+        ("system.interval=soon", "bad value 'soon' for option system.interval"),
+        ("stocks.symbols=aapl", "bad value 'aapl' for option stocks.symbols: invalid symbol 'aapl'"),
+        ("weather.city=Oslo", "unknown feed 'weather' (known: system, stocks)"),
+        ("stocks.interval", "expected FEED.KEY=VALUE"),
+        ("interval=1", "expected FEED.KEY=VALUE"),
+    ],
+)
+def test_a_bad_option_stops_the_server_with_one_line_naming_it(option: str, expected: str) -> None:
+    result = run_server("--port", "0", "--option", option)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("server.py: error: ")
+    assert expected in lines[0]
+
+
+def test_a_busy_port_is_a_one_line_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_server("--host", "127.0.0.1", "--port", str(port))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f"server.py: error: cannot listen on 127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_exit_cleanly(signum: int) -> None:
+    with ServerProcess("--option", "stocks.interval=0.02") as server:
+        first_ticks(server.url, "stocks", 2)
+        status = server.stop(signum)
+        log = server.stderr()
+    assert status == 0
+    assert "Traceback" not in log
+    assert "shutting down" in log
+
+
+def test_health_and_page_are_served() -> None:
+    with ServerProcess() as server:
+        assert get_json(server.url + "healthz") == {"status": "ok", "feeds": 2}
+        with urllib.request.urlopen(server.url, timeout=5) as response:
+            assert response.status == 200
+            assert b"<html" in response.read().lower()
+        with urllib.request.urlopen(server.url + "vendor/uplot/uPlot.esm.js", timeout=5) as response:
+            assert response.status == 200
