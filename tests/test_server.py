@@ -4,13 +4,30 @@ from __future__ import annotations
 
 import signal
 import socket
+import subprocess
+import sys
 import urllib.request
 
 import orjson
 import pytest
 from websockets.sync.client import connect
 
-from .serverproc import ServerProcess, run_server
+from tools.harness import ROOT
+from tools.harness import Server
+
+EXIT_TIMEOUT = 20.0
+
+
+def run_server(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``server.py`` to completion, for flags that exit at once (--help, a bad option)."""
+    return subprocess.run(
+        [sys.executable, "server.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=EXIT_TIMEOUT,
+        check=False,
+    )
 
 
 def get_json(url: str) -> object:
@@ -37,7 +54,7 @@ def test_help_documents_every_flag() -> None:
 
 def test_options_reach_the_feeds() -> None:
     options = ["stocks.symbols=AAA,BB.B", "stocks.interval=0.05", "system.interval=3"]
-    with ServerProcess(*(arg for option in options for arg in ("--option", option))) as server:
+    with Server(*(arg for option in options for arg in ("--option", option))) as server:
         feeds = {feed["name"]: feed for feed in get_json(server.url + "api/feeds")}  # type: ignore[attr-defined]
         ticks = first_ticks(server.url, "stocks", 3)
     assert feeds["stocks"]["interval"] == 0.05
@@ -55,7 +72,7 @@ def test_a_fixed_seed_gives_the_same_prices_across_runs() -> None:
     args = ("--option", "stocks.seed=11", "--option", "stocks.interval=0.02")
     runs = []
     for _ in range(2):
-        with ServerProcess(*args) as server:
+        with Server(*args) as server:
             runs.append(first_ticks(server.url, "stocks", 3))
     # Two processes, two runs: the same prices and volumes tick for tick, each run with its own identity.
     assert [tick["seq"] for tick in runs[0]] == [tick["seq"] for tick in runs[1]]
@@ -96,17 +113,17 @@ def test_a_busy_port_is_a_one_line_error() -> None:
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_and_sigterm_exit_cleanly(signum: int) -> None:
-    with ServerProcess("--option", "stocks.interval=0.02") as server:
+    with Server("--option", "stocks.interval=0.02") as server:
         first_ticks(server.url, "stocks", 2)
         status = server.stop(signum)
-        log = server.stderr()
+        log = server.logs()
     assert status == 0
     assert "Traceback" not in log
     assert "shutting down" in log
 
 
 def test_health_and_page_are_served() -> None:
-    with ServerProcess() as server:
+    with Server() as server:
         assert get_json(server.url + "healthz") == {"status": "ok", "feeds": 2}
         with urllib.request.urlopen(server.url, timeout=5) as response:
             assert response.status == 200

@@ -1,0 +1,172 @@
+"""The dashboard page in real Chromium against a real server.py: live charts, live readouts, reconnection."""
+
+from __future__ import annotations
+
+import urllib.request
+from contextlib import ExitStack
+
+import orjson
+from playwright.sync_api import Page, expect
+
+from tools.harness import FAST_FEED_OPTIONS, Server, wait_until_live, wait_until_points
+
+from .conftest import PageProblems
+
+# Readouts of ticks arriving every 0.1-0.25 s change well within this.
+READOUT_CHANGE_TIMEOUT_MS = 5_000
+# The page must notice a closed connection at once; this only absorbs a slow test machine.
+RECONNECTING_TIMEOUT_MS = 3_000
+# Series colours are saturated; the grid, axes and text are greys. A pixel whose RGB channels differ this much is
+# part of a series line (or, a dozen or so of them, of the colour fringes of anti-aliased axis labels).
+MIN_LINE_CHROMA = 60
+# A chart holding a few seconds spans them across its whole width: each line covers hundreds of such pixels, while
+# a chart with nothing drawn has only the label fringes.
+DRAWN_SECONDS = 3
+DRAWN_TIMEOUT_MS = 10_000
+MIN_LINE_PIXELS = 200
+
+PANEL = '[data-testid="panel"]'
+BADGE = '[data-testid="connection"]'
+
+READOUT_TEXTS_JS = """() => [...document.querySelectorAll('[data-testid="readout"]')].map((el) => el.textContent)"""
+
+ALL_READOUTS_CHANGED_JS = """(before) => {
+    const now = [...document.querySelectorAll('[data-testid="readout"]')].map((el) => el.textContent);
+    return now.length === before.length && now.every((text, index) => text !== before[index]);
+}"""
+
+LINE_PIXELS_JS = """(minChroma) => [...document.querySelectorAll('[data-testid="panel"]')].map((panel) => ({
+    feed: panel.dataset.feed,
+    canvases: [...panel.querySelectorAll("canvas")].map((canvas) => {
+        const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+        let coloured = 0;
+        for (let i = 0; i < data.length; i += 4) {
+            const high = Math.max(data[i], data[i + 1], data[i + 2]);
+            const low = Math.min(data[i], data[i + 1], data[i + 2]);
+            if (data[i + 3] > 0 && high - low >= minChroma) {
+                coloured++;
+            }
+        }
+        return coloured;
+    }),
+}))"""
+
+
+def feed_units(server: Server) -> dict[str, set[str]]:
+    with urllib.request.urlopen(server.url + "api/feeds", timeout=5) as response:
+        feeds = orjson.loads(response.read())
+    return {feed["name"]: {field["unit"] for field in feed["fields"]} for feed in feeds}
+
+
+def assert_readouts_change(page: Page) -> None:
+    before = page.evaluate(READOUT_TEXTS_JS)
+    page.wait_for_function(ALL_READOUTS_CHANGED_JS, arg=before, timeout=READOUT_CHANGE_TIMEOUT_MS)
+
+
+def assert_all_states(page: Page, state: str, timeout_ms: float) -> None:
+    expect(page.locator(BADGE)).to_have_attribute("data-state", state, timeout=timeout_ms)
+    panels = page.locator(PANEL)
+    for index in range(panels.count()):
+        expect(panels.nth(index)).to_have_attribute("data-state", state, timeout=timeout_ms)
+
+
+def test_every_feed_gets_a_live_panel_with_drawn_charts_and_changing_readouts(
+    server: Server, page: Page, problems: PageProblems
+) -> None:
+    units = feed_units(server)
+    page.goto(server.url)
+    wait_until_live(page)
+
+    assert_readouts_change(page)
+
+    wait_until_points(page, DRAWN_SECONDS, DRAWN_TIMEOUT_MS)
+    drawn = page.evaluate(LINE_PIXELS_JS, MIN_LINE_CHROMA)
+    assert {panel["feed"] for panel in drawn} == set(units)
+    for panel in drawn:
+        # One chart per unit, each with its lines drawn.
+        assert len(panel["canvases"]) == len(units[panel["feed"]]), panel
+        assert all(pixels >= MIN_LINE_PIXELS for pixels in panel["canvases"]), panel
+    for feed in units:
+        assert page.locator(f'{PANEL}[data-feed="{feed}"] .state__label').inner_text() == "Live"
+    problems.assert_none()
+
+
+def test_the_page_shows_a_stopped_server_and_resumes_with_its_successor(
+    server: Server, page: Page, problems: PageProblems
+) -> None:
+    page.goto(server.url)
+    wait_until_live(page)
+
+    with ExitStack() as successor:
+        with problems.server_down():
+            assert server.stop() == 0, server.logs()
+            assert_all_states(page, "reconnecting", RECONNECTING_TIMEOUT_MS)
+            expect(page.locator(BADGE)).to_contain_text("Reconnecting")
+
+            successor.enter_context(Server(*FAST_FEED_OPTIONS, port=server.port))
+            wait_until_live(page)
+        assert_readouts_change(page)
+    problems.assert_none()
+
+
+def test_gaps_are_stored_as_nulls_and_history_stays_bounded(server: Server, page: Page, problems: PageProblems) -> None:
+    page.goto(server.url)
+    result = page.evaluate(
+        """async () => {
+            const { FeedHistory } = await import("/static/js/data.js");
+            const history = new FeedHistory(1, 8);
+            const tick = (run, seq, ts, value) => ({ feed: "f", run, seq, ts, values: Float64Array.of(value) });
+            const outcomes = [
+                tick(1, 1, 10, 1),
+                tick(1, 2, 11, 2),
+                tick(1, 2, 11, 2),
+                tick(1, 4, 13, 4),
+                tick(7, 1, 14, 5),
+            ].map((each) => history.append(each));
+            const data = [[], []];
+            history.ring.copyInto(data, [0]);
+            for (let seq = 2; seq < 100; seq++) {
+                history.append(tick(7, seq, 13 + seq, seq));
+            }
+            const tail = [[], []];
+            history.ring.copyInto(tail, [0]);
+            return { outcomes, data, tail };
+        }"""
+    )
+    # A repeated seq is dropped; a jump in seq or a new run (whose seq starts again at 1) leaves a gap.
+    assert result["outcomes"] == ["continued", "continued", "duplicate", "after_gap", "after_gap"]
+    assert result["data"] == [[10, 11, 12, 13, 13.5, 14], [1, 2, None, 4, None, 5]]
+    # The ring keeps its 8 newest points, oldest first.
+    assert result["tail"] == [list(range(105, 113)), list(range(92, 100))]
+    problems.assert_none()
+
+
+def test_values_are_formatted_with_their_units(server: Server, page: Page, problems: PageProblems) -> None:
+    page.goto(server.url)
+    result = page.evaluate(
+        """async () => {
+            const { axisValues, formatValue } = await import("/static/js/format.js");
+            return {
+                values: [
+                    [12.345, "%"], [512, "B/s"], [1234567, "B/s"], [191.372, "$"], [1200, "shares"], [0.5312, ""],
+                    [12345.6, ""], [3, "rpm"], [NaN, "%"],
+                ].map(([value, unit]) => formatValue(value, unit)),
+                byteAxis: axisValues("B/s")(null, [0, 250000, 500000], 1, 0, 250000),
+                dollarAxis: axisValues("$")(null, [190, 190.5, 191], 1, 0, 0.5),
+            };
+        }"""
+    )
+    assert result["values"] == [
+        "12.3%",
+        "512 B/s",
+        "1.23 MB/s",
+        "$191.37",
+        "1,200 shares",
+        "0.531",
+        "12,346",
+        "3 rpm",
+        "—",
+    ]
+    assert result["byteAxis"] == ["0 kB/s", "250 kB/s", "500 kB/s"]
+    assert result["dollarAxis"] == ["$190.00", "$190.50", "$191.00"]
+    problems.assert_none()

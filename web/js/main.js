@@ -1,0 +1,225 @@
+/**
+ * The dashboard page: wires the connection (socket.js) to one panel per feed (panel.js) and draws at most once per
+ * animation frame.
+ *
+ * On every connection the page fetches /api/feeds again, so feeds the server gained while the page was away get
+ * panels, then subscribes to every feed in binary. A panel is `live` only between its first tick on an open
+ * connection and that connection's close.
+ */
+
+import { readTheme } from "./chart.js";
+import { Panel, State, feedSignature, setBadgeState } from "./panel.js";
+import { FeedConnection, socketUrl } from "./socket.js";
+
+const FEEDS_URL = "/api/feeds";
+const WINDOW_SECONDS = 60;
+
+class Dashboard {
+  constructor({ grid, badge, notice, windowLabel }) {
+    this.grid = grid;
+    this.badge = badge;
+    this.notice = notice;
+    this.theme = readTheme(document.documentElement);
+    this.panels = new Map();
+    this.hasDisconnected = false;
+    this.dirty = new Set();
+    this.resized = new Set();
+    this.frameRequested = false;
+    this.panelsByChartsElement = new WeakMap();
+    this.resizeObserver = new ResizeObserver((entries) => this.onResize(entries));
+    this.connection = new FeedConnection(socketUrl(window.location), {
+      open: (session) => this.onOpen(session),
+      close: () => this.onClose(),
+      subscribed: (reply) => this.onSubscribed(reply),
+      unsubscribed: (reply) => this.onUnsubscribed(reply),
+      tick: (tick) => this.onTick(tick),
+      error: (error) => this.onError(error),
+    });
+    windowLabel.textContent = `last ${WINDOW_SECONDS} s`;
+    setBadgeState(this.badge, State.CONNECTING);
+  }
+
+  start() {
+    this.connection.start();
+  }
+
+  onOpen(session) {
+    // The feed list is fetched once the socket is open, not before: while the server is down only the WebSocket
+    // attempts fail, and a list fetched now matches the server the socket talks to.
+    fetch(FEEDS_URL, { cache: "no-store" })
+      .then((response) => {
+        if (!response.ok) {
+          throw new Error(`${FEEDS_URL} answered ${response.status} ${response.statusText}`);
+        }
+        return response.json();
+      })
+      .then((feeds) => {
+        if (session !== this.connection.session || !this.connection.isOpen) {
+          return;
+        }
+        this.syncPanels(feeds);
+        this.hideNotice();
+        for (const name of this.panels.keys()) {
+          this.connection.subscribe(name);
+        }
+      })
+      .catch((error) => {
+        this.showNotice(`could not load the feed list: ${error.message}`);
+        this.connection.drop(session);
+      });
+  }
+
+  onClose() {
+    this.hasDisconnected = true;
+    for (const panel of this.panels.values()) {
+      panel.subscribed = false;
+      panel.setState(State.RECONNECTING);
+    }
+    this.updateBadge();
+  }
+
+  onSubscribed({ feed, fields }) {
+    const panel = this.panels.get(feed);
+    if (panel === undefined) {
+      return;
+    }
+    if (!panel.matchesFields(fields)) {
+      // Plotting values in the wrong columns would be worse than plotting nothing.
+      panel.showError(`the server's fields for '${feed}' differ from ${FEEDS_URL}; not plotting them`);
+      this.connection.unsubscribe(feed);
+      return;
+    }
+    panel.subscribed = true;
+    panel.clearError();
+  }
+
+  onUnsubscribed({ feed }) {
+    const panel = this.panels.get(feed);
+    if (panel !== undefined) {
+      panel.subscribed = false;
+      panel.setState(this.hasDisconnected ? State.RECONNECTING : State.CONNECTING);
+      this.updateBadge();
+    }
+  }
+
+  onTick(tick) {
+    const panel = this.panels.get(tick.feed);
+    // Ticks can still arrive for a feed between an unsubscribe and its reply, or for a panel just replaced.
+    if (panel === undefined || !panel.subscribed) {
+      return;
+    }
+    if (!panel.ingest(tick)) {
+      panel.showError(`a tick of '${tick.feed}' has ${tick.values.length} values, expected ${panel.fieldNames.length}`);
+      return;
+    }
+    if (panel.state !== State.LIVE) {
+      panel.setState(State.LIVE);
+      this.updateBadge();
+    }
+    this.dirty.add(panel);
+    this.requestFrame();
+  }
+
+  onError({ code, message, request }) {
+    const panel = request?.feed === undefined ? undefined : this.panels.get(request.feed);
+    const text = `${code}: ${message}`;
+    if (panel === undefined) {
+      this.showNotice(`the server refused a message: ${text}`);
+    } else {
+      panel.showError(text);
+    }
+  }
+
+  /** Makes the panels match `feeds`: keeps unchanged ones (and their history), rebuilds changed ones. */
+  syncPanels(feeds) {
+    const wanted = new Set(feeds.map((feed) => feed.name));
+    for (const [name, panel] of this.panels) {
+      if (!wanted.has(name)) {
+        this.removePanel(panel);
+      }
+    }
+    for (const feed of feeds) {
+      let panel = this.panels.get(feed.name);
+      if (panel !== undefined && panel.signature !== feedSignature(feed)) {
+        this.removePanel(panel);
+        panel = undefined;
+      }
+      if (panel === undefined) {
+        panel = new Panel(feed, { windowSeconds: WINDOW_SECONDS, theme: this.theme });
+        panel.mount(this.grid);
+        this.panels.set(feed.name, panel);
+        this.panelsByChartsElement.set(panel.chartsElement, panel);
+        this.resizeObserver.observe(panel.chartsElement);
+      } else {
+        panel.describe(feed);
+        // Appending an existing node moves it, so the page follows the server's order.
+        this.grid.append(panel.element);
+      }
+    }
+    this.updateBadge();
+  }
+
+  removePanel(panel) {
+    this.resizeObserver.unobserve(panel.chartsElement);
+    this.dirty.delete(panel);
+    this.resized.delete(panel);
+    this.panels.delete(panel.name);
+    panel.destroy();
+  }
+
+  updateBadge() {
+    const anyLive = [...this.panels.values()].some((panel) => panel.state === State.LIVE);
+    if (this.connection.isOpen && anyLive) {
+      setBadgeState(this.badge, State.LIVE);
+    } else {
+      setBadgeState(this.badge, this.hasDisconnected ? State.RECONNECTING : State.CONNECTING);
+    }
+  }
+
+  showNotice(text) {
+    this.notice.textContent = text;
+    this.notice.hidden = false;
+  }
+
+  hideNotice() {
+    this.notice.hidden = true;
+    this.notice.textContent = "";
+  }
+
+  onResize(entries) {
+    // Resizing a chart inside the observer's callback would resize what it observes again; defer to the frame.
+    for (const entry of entries) {
+      const panel = this.panelsByChartsElement.get(entry.target);
+      if (panel !== undefined) {
+        this.resized.add(panel);
+      }
+    }
+    this.requestFrame();
+  }
+
+  requestFrame() {
+    if (!this.frameRequested) {
+      this.frameRequested = true;
+      requestAnimationFrame(() => this.drawFrame());
+    }
+  }
+
+  drawFrame() {
+    this.frameRequested = false;
+    for (const panel of this.resized) {
+      panel.resize();
+    }
+    this.resized.clear();
+    for (const panel of this.dirty) {
+      panel.render();
+    }
+    this.dirty.clear();
+  }
+}
+
+new Dashboard({
+  grid: document.getElementById("panels"),
+  badge: document.querySelector('[data-testid="connection"]'),
+  notice: document.getElementById("notice"),
+  windowLabel: document.getElementById("window"),
+}).start();

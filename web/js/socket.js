@@ -1,0 +1,222 @@
+/**
+ * The page's WebSocket connection to /ws (docs/protocol.md): connects, reconnects by itself with exponential
+ * backoff and full jitter, sends the client messages, and dispatches each server message to one handler.
+ *
+ * Handlers (all optional): open(session), close(), tick(tick), subscribed({feed, fields}), unsubscribed({feed}),
+ * error({code, message, request}) where `request` is the message the error answers, when the server named it by id.
+ * `session` counts connections, so work started for one connection (a fetch) can tell that it has been replaced.
+ */
+
+import { decodeFrame, tickFromMessage } from "./data.js";
+
+export const BACKOFF_BASE_MS = 250;
+export const BACKOFF_CAP_MS = 10_000;
+// Enough doublings for the base to pass the cap; more would only grow a number nobody reads.
+const BACKOFF_MAX_EXPONENT = Math.ceil(Math.log2(BACKOFF_CAP_MS / BACKOFF_BASE_MS));
+// A browser cannot see the server's WebSocket pings, so a half-open connection (a sleeping laptop, a dropped NAT
+// entry) is only noticed by an application ping that goes unanswered for a whole interval.
+export const HEARTBEAT_INTERVAL_MS = 15_000;
+
+export const Op = Object.freeze({
+  SUBSCRIBE: "subscribe",
+  UNSUBSCRIBE: "unsubscribe",
+  PING: "ping",
+  SUBSCRIBED: "subscribed",
+  UNSUBSCRIBED: "unsubscribed",
+  PONG: "pong",
+  DATA: "data",
+  ERROR: "error",
+});
+
+export const FORMAT_BINARY = "binary";
+
+/** Full jitter: a uniform delay between 0 and the exponential ceiling, so clients that lost one server together
+ * do not come back to the next one together. */
+export function backoffDelay(attempt, random = Math.random) {
+  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempt, BACKOFF_MAX_EXPONENT));
+  return random() * ceiling;
+}
+
+/** The ws:// or wss:// URL of the endpoint on the server that served the page. */
+export function socketUrl(location, path = "/ws") {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}${path}`;
+}
+
+export class FeedConnection {
+  #url;
+  #handlers;
+  #socket = null;
+  #session = 0;
+  #attempt = 0;
+  #retryTimer = null;
+  #heartbeatTimer = null;
+  #pingPending = false;
+  #nextId = 1;
+  // Requests awaiting their reply, by id; emptied by replies and on every close, so it stays as small as the
+  // number of feeds.
+  #pending = new Map();
+  // Field order of each JSON subscription, needed to turn a JSON tick into the same shape as a binary one.
+  #jsonFields = new Map();
+
+  constructor(url, handlers) {
+    this.#url = url;
+    this.#handlers = handlers;
+  }
+
+  get session() {
+    return this.#session;
+  }
+
+  get isOpen() {
+    return this.#socket !== null && this.#socket.readyState === WebSocket.OPEN;
+  }
+
+  start() {
+    if (this.#socket === null && this.#retryTimer === null) {
+      this.#connect();
+    }
+  }
+
+  subscribe(feed) {
+    this.#request({ op: Op.SUBSCRIBE, feed, format: FORMAT_BINARY });
+  }
+
+  unsubscribe(feed) {
+    this.#request({ op: Op.UNSUBSCRIBE, feed });
+  }
+
+  /**
+   * Gives up on connection `session` (it proved useless) and reconnects after the usual backoff. A stale session
+   * is ignored, so late work for an old connection cannot close its successor.
+   */
+  drop(session = this.#session) {
+    if (!this.isOpen || session !== this.#session) {
+      return;
+    }
+    const socket = this.#socket;
+    this.#detach(socket);
+    socket.close();
+    this.#closed();
+  }
+
+  #connect() {
+    this.#retryTimer = null;
+    const socket = new WebSocket(this.#url);
+    socket.binaryType = "arraybuffer";
+    socket.onopen = () => this.#opened();
+    socket.onmessage = (event) => this.#receive(event.data);
+    // Every failure, refused handshake included, ends in a close event: errors need no handler of their own.
+    socket.onclose = () => this.#closed();
+    this.#socket = socket;
+  }
+
+  #opened() {
+    this.#session++;
+    this.#heartbeatTimer = setInterval(() => this.#heartbeat(), HEARTBEAT_INTERVAL_MS);
+    this.#handlers.open?.(this.#session);
+  }
+
+  #closed() {
+    if (this.#socket !== null) {
+      this.#detach(this.#socket);
+    }
+    this.#socket = null;
+    clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = null;
+    this.#pingPending = false;
+    this.#pending.clear();
+    this.#jsonFields.clear();
+    this.#handlers.close?.();
+    this.#retryTimer = setTimeout(() => this.#connect(), backoffDelay(this.#attempt));
+    this.#attempt = Math.min(this.#attempt + 1, BACKOFF_MAX_EXPONENT);
+  }
+
+  #detach(socket) {
+    socket.onopen = null;
+    socket.onmessage = null;
+    socket.onclose = null;
+    socket.onerror = null;
+  }
+
+  #heartbeat() {
+    if (this.#pingPending) {
+      this.drop();
+      return;
+    }
+    this.#pingPending = true;
+    this.#request({ op: Op.PING });
+  }
+
+  #request(message) {
+    if (!this.isOpen) {
+      return;
+    }
+    const id = this.#nextId++;
+    this.#pending.set(id, message);
+    this.#socket.send(JSON.stringify({ ...message, id }));
+  }
+
+  #takeRequest(message) {
+    if (message.id === undefined) {
+      return null;
+    }
+    const request = this.#pending.get(message.id) ?? null;
+    this.#pending.delete(message.id);
+    return request;
+  }
+
+  // Only a server that answers is worth staying patient with: the backoff resets on the first reply of a
+  // connection, not on the handshake, so a server that accepts and then fails every request is not hammered.
+  #healthy() {
+    this.#attempt = 0;
+  }
+
+  #receive(data) {
+    if (data instanceof ArrayBuffer) {
+      this.#handlers.tick?.(decodeFrame(data));
+      return;
+    }
+    this.#dispatch(JSON.parse(data));
+  }
+
+  #dispatch(message) {
+    switch (message.op) {
+      case Op.SUBSCRIBED:
+        this.#takeRequest(message);
+        this.#healthy();
+        if (message.format !== FORMAT_BINARY) {
+          this.#jsonFields.set(message.feed, message.fields);
+        }
+        this.#handlers.subscribed?.({ feed: message.feed, fields: message.fields });
+        break;
+      case Op.UNSUBSCRIBED:
+        this.#takeRequest(message);
+        this.#jsonFields.delete(message.feed);
+        this.#handlers.unsubscribed?.({ feed: message.feed });
+        break;
+      case Op.PONG:
+        this.#takeRequest(message);
+        this.#healthy();
+        this.#pingPending = false;
+        break;
+      case Op.DATA: {
+        const fields = this.#jsonFields.get(message.feed);
+        if (fields === undefined) {
+          throw new Error(`json data for feed '${message.feed}', which has no json subscription`);
+        }
+        this.#handlers.tick?.(tickFromMessage(message, fields));
+        break;
+      }
+      case Op.ERROR:
+        this.#handlers.error?.({
+          code: message.code,
+          message: message.message,
+          request: this.#takeRequest(message),
+        });
+        break;
+      default:
+        throw new Error(`unknown op ${JSON.stringify(message.op)} from the server`);
+    }
+  }
+}
