@@ -12,8 +12,7 @@ import orjson
 import pytest
 from websockets.sync.client import connect
 
-from tools.harness import ROOT
-from tools.harness import Server
+from tools.harness import ROOT, Server
 
 EXIT_TIMEOUT = 20.0
 
