@@ -72,11 +72,12 @@ def test_a_fixed_seed_gives_the_same_prices_across_runs() -> None:
     runs = []
     for _ in range(2):
         with Server(*args) as server:
-            runs.append(first_ticks(server.url, "stocks", 3))
-    # Two processes, two runs: the same prices and volumes tick for tick, each run with its own identity.
-    assert [tick["seq"] for tick in runs[0]] == [tick["seq"] for tick in runs[1]]
-    assert [tick["values"] for tick in runs[0]] == [tick["values"] for tick in runs[1]]
-    assert runs[0][0]["run"] != runs[1][0]["run"]
+            runs.append({tick["seq"]: tick for tick in first_ticks(server.url, "stocks", 30)})
+    # Two processes: the same values for the same seq, each run with its own identity.
+    common = sorted(set(runs[0]) & set(runs[1]))
+    assert len(common) >= 10
+    assert [runs[0][seq]["values"] for seq in common] == [runs[1][seq]["values"] for seq in common]
+    assert runs[0][common[0]]["run"] != runs[1][common[0]]["run"]
 
 
 @pytest.mark.parametrize(
