@@ -58,6 +58,10 @@ class Client:
         assert reply["op"] == "subscribed", reply
         return reply
 
+    def forget_buffered_ticks(self) -> None:
+        """Drop the ticks that arrived before the last reply, to look only at what the server sent after it."""
+        self._ticks.clear()
+
     async def tick(self) -> tuple[Tick, str | bytes]:
         """The next tick of any subscribed feed, decoded, with the frame it came in."""
         while True:
