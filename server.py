@@ -18,12 +18,13 @@ from tornado.netutil import bind_sockets
 
 from feeds import Feed, OptionError
 from feeds.hub import Hub
+from feeds.loader import FeedSource, LoadError, check_unique, load_dir, load_entry_points, load_target
 from feeds.producer import Producer
 from feeds.stocks import StocksFeed
 from feeds.system import SystemFeed
 from handlers import UPLOT_DIR, make_app
 
-__all__ = ["BUILTIN_FEEDS", "build_feeds", "main", "parse_args"]
+__all__ = ["BUILTIN_FEEDS", "build_feeds", "discover_feeds", "main", "parse_args"]
 
 log = logging.getLogger("dashboard")
 
@@ -52,14 +53,46 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="FEED.KEY=VALUE",
-        help="set a feed's option before it starts, e.g. stocks.interval=0.1; repeatable. "
-        "Options: " + "; ".join(_describe_options(feed) for feed in BUILTIN_FEEDS),
+        help="set a feed's option before it starts, e.g. stocks.interval=0.1; repeatable. Built-in options: "
+        + "; ".join(_describe_options(feed) for feed in BUILTIN_FEEDS)
+        + "; --list-feeds shows every feed's",
+    )
+    parser.add_argument(
+        "--feed",
+        action="append",
+        default=[],
+        metavar="TARGET",
+        help="load feed plugins: a module (every Feed subclass in it), module:Class, or a file "
+        "path/to/feed.py[:Class]; repeatable",
+    )
+    parser.add_argument(
+        "--feeds-dir", action="append", default=[], metavar="DIR", help="load the feeds of every *.py file in DIR"
+    )
+    parser.add_argument(
+        "--list-feeds",
+        action="store_true",
+        help="print every feed (built-in, --feed, --feeds-dir, and installed entry points in the group "
+        "'dashboard.feeds'), where it comes from, its interval, fields and options, then exit",
     )
     return parser.parse_args(argv)
 
 
 def _describe_options(feed: type[Feed]) -> str:
     return f"{feed.name}: " + ", ".join(sorted(feed.options()))
+
+
+def discover_feeds(args: argparse.Namespace) -> list[FeedSource]:
+    """Built-in feeds, installed entry points, --feeds-dir folders and --feed targets; names checked unique."""
+    sources = [FeedSource(cls, "built-in") for cls in BUILTIN_FEEDS]
+    try:
+        sources += load_entry_points()
+        for folder in args.feeds_dir:
+            sources += load_dir(folder)
+        for target in args.feed:
+            sources += load_target(target)
+        return check_unique(sources)
+    except LoadError as exc:
+        raise StartupError(str(exc)) from None
 
 
 def build_feeds(option_texts: Sequence[str], classes: Sequence[type[Feed]] = BUILTIN_FEEDS) -> list[Feed]:
@@ -73,16 +106,42 @@ def build_feeds(option_texts: Sequence[str], classes: Sequence[type[Feed]] = BUI
         if feed_name not in by_feed:
             raise StartupError(f"--option {text!r}: unknown feed {feed_name!r} (known: {', '.join(by_feed)})")
         by_feed[feed_name][key] = value
-    try:
-        return [cls.from_text_options(by_feed[cls.name]) for cls in classes]
-    except OptionError as exc:
-        raise StartupError(str(exc)) from None
+    feeds = []
+    for cls in classes:
+        try:
+            feeds.append(cls.from_text_options(by_feed[cls.name]))
+        except OptionError as exc:
+            raise StartupError(str(exc)) from None
+        except Exception as exc:
+            raise StartupError(f"feed {cls.name}: {cls.__qualname__}() failed: {type(exc).__name__}: {exc}") from None
+    return feeds
+
+
+def _option_text(value: object) -> str:
+    """An option's value as it would be written on the command line."""
+    return ",".join(map(str, value)) if isinstance(value, tuple) else "none" if value is None else str(value)
+
+
+def list_feeds(sources: Sequence[FeedSource], feeds: Sequence[Feed]) -> str:
+    """What --list-feeds prints: each feed, where it comes from, its interval, fields and options."""
+    blocks = []
+    for source, feed in zip(sources, feeds, strict=True):
+        fields = ", ".join(f"{field.name} ({field.unit})" if field.unit else field.name for field in feed.fields)
+        options = ", ".join(f"{key}={_option_text(getattr(feed, key))}" for key in sorted(type(feed).options()))
+        lines = [
+            f"{feed.name}: every {feed.interval:g} s, from {source.origin}",
+            *([f"  {feed.description}"] if feed.description else []),
+            f"  fields: {fields or 'taken from the first sample'}",
+            f"  options: {options}",
+        ]
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
 
 
 async def serve(args: argparse.Namespace, feeds: list[Feed]) -> None:
     """Serve until SIGINT or SIGTERM."""
     hub = Hub(feeds)
-    producer = Producer(feeds, hub.publish)
+    producer = Producer(feeds, hub)
     try:
         sockets = bind_sockets(args.port, args.host)
     except OSError as exc:
@@ -112,7 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        feeds = build_feeds(args.option)
+        sources = discover_feeds(args)
+        feeds = build_feeds(args.option, [source.cls for source in sources])
+        if args.list_feeds:
+            print(list_feeds(sources, feeds))
+            return 0
         asyncio.run(serve(args, feeds))
     except StartupError as exc:
         print(f"server.py: error: {exc}", file=sys.stderr)

@@ -5,7 +5,7 @@ Nothing here knows about HTTP or WebSocket handlers; `handlers/` and `server.py`
 
 from __future__ import annotations
 
-from .feed import Feed, Field, Option, OptionError
+from .feed import Feed, Field, Option, OptionError, feed
 from .tick import Tick
 
-__all__ = ["Feed", "Field", "Option", "OptionError", "Tick"]
+__all__ = ["Feed", "Field", "Option", "OptionError", "Tick", "feed"]

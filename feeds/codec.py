@@ -13,9 +13,10 @@ from array import array
 
 import orjson
 
+from .status import FeedStatus
 from .tick import Tick
 
-__all__ = ["BINARY_VERSION", "Format", "decode_binary", "encode", "encode_binary", "encode_json"]
+__all__ = ["BINARY_VERSION", "Format", "decode_binary", "encode", "encode_binary", "encode_json", "encode_status"]
 
 BINARY_VERSION = 1
 # version, reserved, name length, value count, seq, ts, run, reserved: see docs/protocol.md.
@@ -53,6 +54,11 @@ def encode_binary(tick: Tick) -> bytes:
     if sys.byteorder == "big":
         values.byteswap()  # the wire is little-endian whatever this machine is
     return b"".join((header, name, bytes(padding), values.tobytes()))
+
+
+def encode_status(status: FeedStatus) -> bytes:
+    """A feed's status change as a JSON ``status`` message (sent as text whatever the subscription's format)."""
+    return orjson.dumps({"op": "status", "feed": status.feed, **status.to_json()})
 
 
 def encode(tick: Tick, fmt: Format) -> bytes:

@@ -10,13 +10,15 @@ either on the class or, when they depend on options, by the instance in ``__init
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-__all__ = ["Feed", "Field", "Option", "OptionError", "positive_float"]
+__all__ = ["Feed", "Field", "Option", "OptionError", "feed", "positive_float"]
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 FIELD_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
@@ -92,6 +94,10 @@ class Option:
         return self if instance is None else self.default
 
 
+# Options every feed has, whatever it declares.
+BUILTIN_OPTIONS = ("interval", "timeout")
+
+
 class Feed:
     """Base class of every feed.
 
@@ -106,13 +112,19 @@ class Feed:
                 return {"temp_c": 21.5, "wind_ms": 3.2}
 
     ``sample()`` may be a plain method or ``async def``; it returns a mapping with one finite number per field.
-    ``setup()`` and ``teardown()`` (plain or async) open and close resources; they run once before the first
-    sample and once after the last.
+    A plain ``sample()`` runs in a thread of its own feed, so it may block; one that takes longer than
+    ``timeout`` seconds is abandoned (an async one is cancelled) and counted as a failure. ``setup()`` and
+    ``teardown()`` (plain or async) open and close resources; ``setup()`` runs before the first sample (and is
+    retried with a growing delay while it fails), ``teardown()`` after the last.
+
+    When ``fields`` is left empty, the fields are taken from the first sample, without units, and fixed from then
+    on.
     """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     interval: float = 1.0
+    timeout: float = 10.0
     fields: Sequence[Field] = ()
 
     def __init__(self, **options: Any) -> None:
@@ -121,15 +133,20 @@ class Feed:
             if key not in declared:
                 raise OptionError(self._unknown_option_message(key))
             setattr(self, key, value)  # an Option is a non-data descriptor: the instance value shadows it
-        try:
-            self.interval = positive_float(str(self.interval))
-        except ValueError as exc:
-            raise OptionError(f"bad value {self.interval!r} for option {self.name}.interval: {exc}") from None
+        for key in BUILTIN_OPTIONS:
+            try:
+                setattr(self, key, positive_float(str(getattr(self, key))))
+            except ValueError as exc:
+                raise OptionError(f"bad value {getattr(self, key)!r} for option {self.name}.{key}: {exc}") from None
+        self.fields = tuple(self.fields)
 
     @classmethod
     def options(cls) -> dict[str, Option]:
-        """Every option of this feed class by name, ``interval`` included."""
-        declared = {"interval": Option(cls.interval, "seconds between samples", parse=positive_float)}
+        """Every option of this feed class by name, ``interval`` and ``timeout`` included."""
+        declared = {
+            "interval": Option(cls.interval, "seconds between samples", parse=positive_float),
+            "timeout": Option(cls.timeout, "seconds a sample may take before it is abandoned", parse=positive_float),
+        }
         for klass in reversed(cls.__mro__):
             for key, value in vars(klass).items():
                 if isinstance(value, Option):
@@ -166,3 +183,49 @@ class Feed:
     def teardown(self) -> Awaitable[None] | None:
         """Close what ``setup()`` opened. Runs once, after the last sample."""
         return None
+
+
+def feed(
+    name: str,
+    *,
+    interval: float = Feed.interval,
+    fields: Sequence[Field] = (),
+    description: str = "",
+    timeout: float = Feed.timeout,
+) -> Callable[[Callable[[], Any]], type[Feed]]:
+    """Turn a plain function (or ``async def``) returning a sample into a feed class.
+
+    ::
+
+        @feed("uptime", interval=5.0, fields=(Field("seconds", "s"),))
+        def uptime():
+            return {"seconds": time.monotonic()}
+
+    The decorated name is the feed class, loaded like any other. For options, setup or teardown, write a class.
+    """
+
+    def decorate(function: Callable[[], Any]) -> type[Feed]:
+        if inspect.iscoroutinefunction(function):
+
+            async def sample(self: Feed) -> Any:
+                return await function()
+        else:
+
+            def sample(self: Feed) -> Any:
+                return function()
+
+        functools.update_wrapper(sample, function)
+        namespace = {
+            "name": name,
+            "interval": interval,
+            "timeout": timeout,
+            "fields": tuple(fields),
+            "description": description or inspect.getdoc(function) or "",
+            "sample": sample,
+            "__module__": function.__module__,
+            "__qualname__": function.__qualname__,
+            "__doc__": function.__doc__,
+        }
+        return type(function.__name__, (Feed,), namespace)
+
+    return decorate

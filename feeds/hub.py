@@ -1,7 +1,8 @@
 """The hub: who is subscribed to which feed in which format, and the fan-out of each tick to them.
 
-Ticks enter through `Hub.publish`, the one seam between producing and delivering: in-process it delivers at once;
-a broker can later sit behind it without the producer or the subscribers noticing. Each tick is encoded once per
+Ticks and status changes enter through `Hub.publish` and `Hub.publish_status`, the one seam between producing and
+delivering: in-process they are delivered at once; a broker can later sit behind it without the producer or the
+subscribers noticing. Each tick is encoded once per
 format that has subscribers, and the same bytes go to every subscriber of that format, so the cost of encoding
 does not grow with the number of clients.
 """
@@ -12,8 +13,9 @@ import logging
 from collections.abc import Iterable
 from typing import Protocol
 
-from .codec import Format, encode
+from .codec import Format, encode, encode_status
 from .feed import Feed
+from .status import FeedStatus
 from .tick import Tick
 
 __all__ = ["Hub", "Subscriber"]
@@ -33,6 +35,7 @@ class Hub:
 
     def __init__(self, feeds: Iterable[Feed]) -> None:
         self._feeds = {feed.name: feed for feed in feeds}
+        self._statuses = {name: FeedStatus(name) for name in self._feeds}
         # Dicts rather than sets: insertion order makes delivery order stable and predictable in tests.
         self._subscribers: dict[str, dict[Format, dict[Subscriber, None]]] = {
             name: {fmt: {} for fmt in Format} for name in self._feeds
@@ -46,6 +49,10 @@ class Hub:
     def feed(self, name: str) -> Feed:
         """The feed called ``name``; raises `KeyError` when there is none."""
         return self._feeds[name]
+
+    def status(self, name: str) -> FeedStatus:
+        """The latest status published for the feed called ``name``."""
+        return self._statuses[name]
 
     def subscribe(self, feed: str, subscriber: Subscriber, fmt: Format) -> None:
         """Deliver ``feed``'s ticks to ``subscriber`` from the next tick on."""
@@ -64,17 +71,25 @@ class Hub:
         """Hand a tick to everyone subscribed to its feed."""
         self._deliver(tick)
 
+    def publish_status(self, status: FeedStatus) -> None:
+        """Record a feed's new status and tell its subscribers, in every format, as a JSON text message."""
+        self._statuses[status.feed] = status
+        message = encode_status(status)
+        for group in self._subscribers[status.feed].values():
+            self._send_all(status.feed, group, message, binary=False)
+
     def _deliver(self, tick: Tick) -> None:
         for fmt, group in self._subscribers[tick.feed].items():
             if not group:
                 continue
-            message = encode(tick, fmt)
-            binary = fmt is Format.BINARY
-            # A snapshot: a send may close its connection, which unsubscribes it while we iterate.
-            for subscriber in tuple(group):
-                try:
-                    subscriber.send(message, binary)
-                except Exception:
-                    # One broken client must never break the broadcast for the others.
-                    log.exception("dropping subscriber %r of feed %s after a failed send", subscriber, tick.feed)
-                    self.unsubscribe(tick.feed, subscriber)
+            self._send_all(tick.feed, group, encode(tick, fmt), binary=fmt is Format.BINARY)
+
+    def _send_all(self, feed: str, group: dict[Subscriber, None], message: bytes, binary: bool) -> None:
+        # A snapshot: a send may close its connection, which unsubscribes it while we iterate.
+        for subscriber in tuple(group):
+            try:
+                subscriber.send(message, binary)
+            except Exception:
+                # One broken client must never break the broadcast for the others.
+                log.exception("dropping subscriber %r of feed %s after a failed send", subscriber, feed)
+                self.unsubscribe(feed, subscriber)

@@ -13,13 +13,14 @@ __all__ = ["FeedsHandler", "HealthHandler", "describe_feeds"]
 
 
 def describe_feeds(hub: Hub) -> list[dict[str, Any]]:
-    """Every feed as a JSON-ready object: name, description, interval (seconds) and fields with units."""
+    """Every feed as a JSON-ready object: name, description, interval (seconds), fields with units, status."""
     return [
         {
             "name": feed.name,
             "description": feed.description,
             "interval": feed.interval,
             "fields": [{"name": field.name, "unit": field.unit} for field in feed.fields],
+            **hub.status(feed.name).to_json(),
         }
         for feed in hub.feeds
     ]

@@ -34,6 +34,7 @@ class ErrorCode(str, enum.Enum):
     UNKNOWN_OP = "unknown_op"
     INVALID_MESSAGE = "invalid_message"
     UNKNOWN_FEED = "unknown_feed"
+    FEED_NOT_READY = "feed_not_ready"
     UNKNOWN_FORMAT = "unknown_format"
     ALREADY_SUBSCRIBED = "already_subscribed"
     NOT_SUBSCRIBED = "not_subscribed"

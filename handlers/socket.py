@@ -64,10 +64,19 @@ class FeedSocket(WebSocketHandler):
             raise ProtocolError(
                 ErrorCode.ALREADY_SUBSCRIBED, f"already subscribed to {request.feed!r} ({current})", request.raw
             )
+        if not feed.fields:
+            raise ProtocolError(
+                ErrorCode.FEED_NOT_READY,
+                f"feed {request.feed!r} has not produced its first sample yet, so its fields are unknown; retry later",
+                request.raw,
+            )
         fields = [field.name for field in feed.fields]
+        status = self.hub.status(request.feed).health.value
         # The reply goes out before the first tick can: both happen on this event loop, reply first.
         self.send(
-            encode_message("subscribed", request.raw, feed=request.feed, format=request.format.value, fields=fields),
+            encode_message(
+                "subscribed", request.raw, feed=request.feed, format=request.format.value, fields=fields, status=status
+            ),
             binary=False,
         )
         self.subscriptions[request.feed] = request.format

@@ -27,7 +27,7 @@ def hub() -> Hub:
 
 @pytest.fixture
 def app(hub: Hub, io_loop: IOLoop) -> Iterator[Application]:
-    producer = Producer(hub.feeds, hub.publish)
+    producer = Producer(hub.feeds, hub)
     producer.start()
     yield make_app(hub)
     io_loop.run_sync(producer.stop)

@@ -37,9 +37,13 @@ def get_json(url: str) -> object:
 def first_ticks(url: str, feed: str, count: int) -> list[dict[str, object]]:
     with connect(url.replace("http://", "ws://") + "ws", open_timeout=5) as ws:
         ws.send(orjson.dumps({"op": "subscribe", "feed": feed}).decode())
-        messages = [orjson.loads(ws.recv(timeout=5)) for _ in range(count + 1)]
-    assert messages[0]["op"] == "subscribed"
-    return messages[1:]
+        assert orjson.loads(ws.recv(timeout=5))["op"] == "subscribed"
+        ticks = []
+        while len(ticks) < count:
+            message = orjson.loads(ws.recv(timeout=5))
+            if message["op"] == "data":
+                ticks.append(message)
+    return ticks
 
 
 def test_help_documents_every_flag() -> None:
@@ -47,7 +51,7 @@ def test_help_documents_every_flag() -> None:
     assert result.returncode == 0
     for flag in ("--host", "--port", "--option FEED.KEY=VALUE"):
         assert flag in result.stdout
-    for option in ("stocks: drift, interval, seed, symbols, volatility", "system: interval"):
+    for option in ("stocks: drift, interval, seed, symbols, timeout, volatility", "system: interval, timeout"):
         assert option in " ".join(result.stdout.split())
 
 
@@ -83,7 +87,7 @@ def test_a_fixed_seed_gives_the_same_prices_across_runs() -> None:
 @pytest.mark.parametrize(
     ("option", "expected"),
     [
-        ("stocks.nope=1", "unknown option stocks.nope (known: drift, interval, seed, symbols, volatility)"),
+        ("stocks.nope=1", "unknown option stocks.nope (known: drift, interval, seed, symbols, timeout, volatility)"),
         ("stocks.interval=-1", "bad value '-1' for option stocks.interval: expected a number greater than 0"),
         ("system.interval=soon", "bad value 'soon' for option system.interval"),
         ("stocks.symbols=aapl", "bad value 'aapl' for option stocks.symbols: invalid symbol 'aapl'"),

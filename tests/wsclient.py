@@ -20,6 +20,8 @@ class Client:
         self.fields: dict[str, tuple[str, ...]] = {}
         # Ticks that arrived while waiting for a reply, kept for `tick()` so that no seq goes missing.
         self._ticks: deque[str | bytes] = deque()
+        # Status changes pushed by the server, in order; they are events, not replies.
+        self.statuses: list[dict[str, Any]] = []
 
     @classmethod
     async def connect(cls, port: int, **kwargs: Any) -> Client:
@@ -44,6 +46,9 @@ class Client:
             message: dict[str, Any] = {} if isinstance(frame, bytes) else orjson.loads(frame)
             if message.get("op", "data") == "data":
                 self._ticks.append(frame)
+                continue
+            if message["op"] == "status":
+                self.statuses.append(message)
                 continue
             if message["op"] == "subscribed":
                 self.fields[message["feed"]] = tuple(message["fields"])
@@ -70,7 +75,9 @@ class Client:
                 tick = decode_binary(frame)
                 return decode_binary(frame, self.fields[tick.feed]), frame
             message = orjson.loads(frame)
-            if message["op"] == "data":
+            if message["op"] == "status":
+                self.statuses.append(message)
+            elif message["op"] == "data":
                 values = message["values"]
                 tick = Tick(
                     message["feed"],
