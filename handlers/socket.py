@@ -71,11 +71,11 @@ class FeedSocket(WebSocketHandler):
                 request.raw,
             )
         fields = [field.name for field in feed.fields]
-        status = self.hub.status(request.feed).health.value
+        status = self.hub.status(request.feed).to_json()
         # The reply goes out before the first tick can: both happen on this event loop, reply first.
         self.send(
             encode_message(
-                "subscribed", request.raw, feed=request.feed, format=request.format.value, fields=fields, status=status
+                "subscribed", request.raw, feed=request.feed, format=request.format.value, fields=fields, **status
             ),
             binary=False,
         )

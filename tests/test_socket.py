@@ -48,6 +48,7 @@ async def test_subscribe_then_consecutive_ticks(connect: Connect, hub: Hub, feed
     client = await connect()
     reply = await client.request({"op": "subscribe", "feed": feed, "format": fmt, "id": "s1"})
     assert reply.pop("status") in ("starting", "ok")
+    assert (reply.pop("failures"), reply.pop("error")) == (0, None)
     assert reply == {
         "op": "subscribed",
         "feed": feed,

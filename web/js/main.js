@@ -13,6 +13,8 @@ import { FeedConnection, socketUrl } from "./socket.js";
 
 const FEEDS_URL = "/api/feeds";
 const WINDOW_SECONDS = 60;
+// A feed that has not produced its first sample cannot be subscribed to yet (its fields are unknown): look again.
+const NOT_READY_RETRY_MS = 2000;
 
 class Dashboard {
   constructor({ grid, badge, notice, windowLabel }) {
@@ -32,6 +34,7 @@ class Dashboard {
       close: () => this.onClose(),
       subscribed: (reply) => this.onSubscribed(reply),
       unsubscribed: (reply) => this.onUnsubscribed(reply),
+      status: (status) => this.onStatus(status),
       tick: (tick) => this.onTick(tick),
       error: (error) => this.onError(error),
     });
@@ -44,6 +47,11 @@ class Dashboard {
   }
 
   onOpen(session) {
+    this.refresh(session);
+  }
+
+  /** Fetches the feed list, brings the panels in line with it, and subscribes every panel not yet subscribed. */
+  refresh(session) {
     // The feed list is fetched once the socket is open, not before: while the server is down only the WebSocket
     // attempts fail, and a list fetched now matches the server the socket talks to.
     fetch(FEEDS_URL, { cache: "no-store" })
@@ -59,8 +67,11 @@ class Dashboard {
         }
         this.syncPanels(feeds);
         this.hideNotice();
-        for (const name of this.panels.keys()) {
-          this.connection.subscribe(name);
+        for (const panel of this.panels.values()) {
+          if (!panel.subscribed && !panel.subscribing) {
+            panel.subscribing = true;
+            this.connection.subscribe(panel.name);
+          }
         }
       })
       .catch((error) => {
@@ -73,16 +84,19 @@ class Dashboard {
     this.hasDisconnected = true;
     for (const panel of this.panels.values()) {
       panel.subscribed = false;
+      panel.subscribing = false;
       panel.setState(State.RECONNECTING);
     }
     this.updateBadge();
   }
 
-  onSubscribed({ feed, fields }) {
+  onSubscribed({ feed, fields, health }) {
     const panel = this.panels.get(feed);
     if (panel === undefined) {
       return;
     }
+    panel.subscribing = false;
+    panel.setHealth(health);
     if (!panel.matchesFields(fields)) {
       // Plotting values in the wrong columns would be worse than plotting nothing.
       panel.showError(`the server's fields for '${feed}' differ from ${FEEDS_URL}; not plotting them`);
@@ -100,6 +114,10 @@ class Dashboard {
       panel.setState(this.hasDisconnected ? State.RECONNECTING : State.CONNECTING);
       this.updateBadge();
     }
+  }
+
+  onStatus({ feed, health }) {
+    this.panels.get(feed)?.setHealth(health);
   }
 
   onTick(tick) {
@@ -122,6 +140,15 @@ class Dashboard {
 
   onError({ code, message, request }) {
     const panel = request?.feed === undefined ? undefined : this.panels.get(request.feed);
+    if (panel !== undefined) {
+      panel.subscribing = false;
+    }
+    if (code === "feed_not_ready" && panel !== undefined) {
+      // Not a fault: the panel already says it waits for the first sample. Its fields come with a fresh list.
+      const session = this.connection.session;
+      setTimeout(() => this.refresh(session), NOT_READY_RETRY_MS);
+      return;
+    }
     const text = `${code}: ${message}`;
     if (panel === undefined) {
       this.showNotice(`the server refused a message: ${text}`);

@@ -16,6 +16,13 @@ export const State = Object.freeze({
   RECONNECTING: "reconnecting",
 });
 
+// A feed's own health, apart from the connection: see `status` in docs/protocol.md.
+export const Health = Object.freeze({
+  STARTING: "starting",
+  OK: "ok",
+  FAILING: "failing",
+});
+
 export const STATE_LABELS = Object.freeze({
   [State.CONNECTING]: "Connecting…",
   [State.LIVE]: "Live",
@@ -92,6 +99,7 @@ export class Panel {
     this.history = new FeedHistory(feed.fields.length, capacityFor(windowSeconds, feed.interval));
     this.groups = groupByUnit(feed.fields);
     this.subscribed = false;
+    this.subscribing = false;
     this.state = null;
     this.charts = [];
     this.readoutValues = [];
@@ -100,6 +108,7 @@ export class Panel {
     this.description = element("p", { class: "panel__description" });
     this.interval = element("span", { class: "panel__interval" });
     this.error = element("p", { class: "panel__error", role: "alert", hidden: "" });
+    this.healthLine = element("p", { class: "panel__health", "data-testid": "health", hidden: "" });
     this.chartsElement = element("div", { class: "panel__charts" });
     this.readout = element("div", { class: "readout", "data-testid": "readout", "aria-live": "off" });
     this.element = element(
@@ -116,6 +125,7 @@ export class Panel {
         element("div", { class: "panel__titles" }, element("h2", { class: "panel__title", text: feed.name }), this.description),
         element("div", { class: "panel__meta" }, this.interval, this.stateBadge),
       ),
+      this.healthLine,
       this.error,
       this.chartsElement,
       this.readout,
@@ -123,6 +133,7 @@ export class Panel {
     this.describe(feed);
     this.buildReadout();
     this.setState(State.CONNECTING);
+    this.setHealth(feed);
   }
 
   /** The parts of a feed that may change without a new panel. */
@@ -188,6 +199,22 @@ export class Panel {
     this.state = state;
     this.element.dataset.state = state;
     setBadgeState(this.stateBadge, state);
+  }
+
+  /** Shows the feed's health: nothing while it is fine, the last error and the count while it fails. */
+  setHealth({ status, failures, error }) {
+    this.element.dataset.health = status;
+    if (status === Health.FAILING) {
+      const count = failures === 1 ? "1 failure" : `${failures.toLocaleString()} failures`;
+      this.healthLine.textContent = `Feed failing (${count} so far): ${error}`;
+      this.healthLine.hidden = false;
+    } else if (status === Health.STARTING && this.fieldNames.length === 0) {
+      this.healthLine.textContent = "Waiting for the feed's first sample…";
+      this.healthLine.hidden = false;
+    } else {
+      this.healthLine.hidden = true;
+      this.healthLine.textContent = "";
+    }
   }
 
   showError(text) {

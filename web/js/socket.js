@@ -2,8 +2,8 @@
  * The page's WebSocket connection to /ws (docs/protocol.md): connects, reconnects by itself with exponential
  * backoff and full jitter, sends the client messages, and dispatches each server message to one handler.
  *
- * Handlers (all optional): open(session), close(), tick(tick), subscribed({feed, fields}), unsubscribed({feed}),
- * error({code, message, request}) where `request` is the message the error answers, when the server named it by id.
+ * Handlers (all optional): open(session), close(), tick(tick), subscribed({feed, fields, health}),
+ * unsubscribed({feed}), status({feed, health}) where health is {status, failures, error}, error({code, message, request}) where `request` is the message the error answers, when the server named it by id.
  * `session` counts connections, so work started for one connection (a fetch) can tell that it has been replaced.
  */
 
@@ -25,8 +25,14 @@ export const Op = Object.freeze({
   UNSUBSCRIBED: "unsubscribed",
   PONG: "pong",
   DATA: "data",
+  STATUS: "status",
   ERROR: "error",
 });
+
+/** A feed's health as the server reports it in /api/feeds, `subscribed` and `status`. */
+export function healthOf(message) {
+  return { status: message.status, failures: message.failures, error: message.error };
+}
 
 export const FORMAT_BINARY = "binary";
 
@@ -188,7 +194,7 @@ export class FeedConnection {
         if (message.format !== FORMAT_BINARY) {
           this.#jsonFields.set(message.feed, message.fields);
         }
-        this.#handlers.subscribed?.({ feed: message.feed, fields: message.fields });
+        this.#handlers.subscribed?.({ feed: message.feed, fields: message.fields, health: healthOf(message) });
         break;
       case Op.UNSUBSCRIBED:
         this.#takeRequest(message);
@@ -208,6 +214,9 @@ export class FeedConnection {
         this.#handlers.tick?.(tickFromMessage(message, fields));
         break;
       }
+      case Op.STATUS:
+        this.#handlers.status?.({ feed: message.feed, health: healthOf(message) });
+        break;
       case Op.ERROR:
         this.#handlers.error?.({
           code: message.code,
