@@ -205,15 +205,19 @@ def feed(
     """
 
     def decorate(function: Callable[[], Any]) -> type[Feed]:
+        sample: Callable[[Feed], Any]
         if inspect.iscoroutinefunction(function):
 
-            async def sample(self: Feed) -> Any:
+            async def sample_async(self: Feed) -> Any:
                 return await function()
+
+            sample = sample_async
         else:
 
-            def sample(self: Feed) -> Any:
+            def sample_sync(self: Feed) -> Any:
                 return function()
 
+            sample = sample_sync
         functools.update_wrapper(sample, function)
         namespace = {
             "name": name,

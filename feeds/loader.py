@@ -23,7 +23,15 @@ from types import ModuleType
 
 from .feed import NAME_PATTERN, Feed
 
-__all__ = ["ENTRY_POINT_GROUP", "FeedSource", "LoadError", "check_unique", "load_dir", "load_entry_points", "load_target"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "FeedSource",
+    "LoadError",
+    "check_unique",
+    "load_dir",
+    "load_entry_points",
+    "load_target",
+]
 
 ENTRY_POINT_GROUP = "dashboard.feeds"
 # Frames of Python's import machinery say nothing about the plugin: leave them out of error locations.
@@ -143,7 +151,7 @@ def load_dir(folder: str) -> list[FeedSource]:
     path = Path(folder)
     if not path.is_dir():
         raise LoadError(f"--feeds-dir {folder}: no such folder")
-    sources = []
+    sources: list[FeedSource] = []
     for file in sorted(path.glob("*.py")):
         label = f"--feeds-dir {folder}: {file.name}"
         module = _import_file(file, label)
@@ -153,7 +161,7 @@ def load_dir(folder: str) -> list[FeedSource]:
 
 def load_entry_points(group: str = ENTRY_POINT_GROUP) -> list[FeedSource]:
     """The feeds that installed distributions declare in the ``dashboard.feeds`` entry-point group."""
-    sources = []
+    sources: list[FeedSource] = []
     for point in sorted(entry_points(group=group), key=lambda point: point.name):
         distribution = point.dist.name if point.dist else "unknown distribution"
         label = f"entry point {point.name} = {point.value} ({distribution})"

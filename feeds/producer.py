@@ -29,7 +29,7 @@ from .feed import Feed, Field
 from .status import FeedStatus, Health
 from .tick import Tick
 
-__all__ = ["MAX_FIELDS", "Producer", "Publisher", "SampleError", "SampleTimeout", "new_run_id", "validate"]
+__all__ = ["MAX_FIELDS", "Producer", "Publisher", "SampleError", "SampleTimeoutError", "new_run_id", "validate"]
 
 log = logging.getLogger("dashboard.producer")
 
@@ -45,7 +45,7 @@ class SampleError(ValueError):
     """A sample that cannot become a tick: not a mapping, wrong fields, a value that is not a finite number."""
 
 
-class SampleTimeout(TimeoutError):
+class SampleTimeoutError(TimeoutError):
     """A feed method that did not finish within the feed's ``timeout``."""
 
 
@@ -100,7 +100,7 @@ def infer_fields(sample: object) -> tuple[Field, ...]:
 def describe(exc: BaseException) -> str:
     """An error as one short line for statuses and logs."""
     text = " ".join(str(exc).split())
-    if isinstance(exc, (SampleError, SampleTimeout)):
+    if isinstance(exc, (SampleError, SampleTimeoutError)):
         return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -152,7 +152,7 @@ class FeedRunner:
             # shield: on timeout the thread cannot be stopped; keep its future to know when it is free again.
             return await asyncio.wait_for(asyncio.shield(self._busy), timeout)
         except asyncio.TimeoutError:
-            raise SampleTimeout(f"{what} took longer than {timeout:g} s") from None
+            raise SampleTimeoutError(f"{what} took longer than {timeout:g} s") from None
 
     async def _tick(self) -> None:
         # Samples never overlap: not while a tick is in progress, nor while a sync sample abandoned at its timeout
@@ -204,7 +204,7 @@ class FeedRunner:
         if first_of_streak:
             self._last_failure_log = now
             # A traceback helps with an exception from the feed's code, not with a refused value or a timeout.
-            traceback = not isinstance(exc, (SampleError, SampleTimeout))
+            traceback = not isinstance(exc, (SampleError, SampleTimeoutError))
             log.error("feed %s: sample skipped: %s", self.feed.name, reason, exc_info=exc if traceback else None)
         elif now - self._last_failure_log >= FAILURE_LOG_INTERVAL:
             self._last_failure_log = now
