@@ -149,9 +149,10 @@ def test_values_are_formatted_with_their_units(server: Server, page: Page, probl
             return {
                 values: [
                     [12.345, "%"], [512, "B/s"], [1234567, "B/s"], [191.372, "$"], [1200, "shares"], [0.5312, ""],
-                    [12345.6, ""], [3, "rpm"], [NaN, "%"],
+                    [12345.6, ""], [3, "rpm"], [NaN, "%"], [4.5e9, "B"],
                 ].map(([value, unit]) => formatValue(value, unit)),
                 byteAxis: axisValues("B/s")(null, [0, 250000, 500000], 1, 0, 250000),
+                bytesAxis: axisValues("B")(null, [0, 2e9, 4e9], 1, 0, 2e9),
                 dollarAxis: axisValues("$")(null, [190, 190.5, 191], 1, 0, 0.5),
             };
         }"""
@@ -166,7 +167,9 @@ def test_values_are_formatted_with_their_units(server: Server, page: Page, probl
         "12,346",
         "3 rpm",
         "—",
+        "4.50 GB",
     ]
     assert result["byteAxis"] == ["0 kB/s", "250 kB/s", "500 kB/s"]
+    assert result["bytesAxis"] == ["0 GB", "2 GB", "4 GB"]
     assert result["dollarAxis"] == ["$190.00", "$190.50", "$191.00"]
     problems.assert_none()

@@ -1,13 +1,14 @@
 /**
  * Unit-aware number formatting for chart axes and readouts.
  *
- * Units are the short labels that /api/feeds gives each field (`%`, `B/s`, `$`, `shares`, or "" for a plain
+ * Units are the short labels that /api/feeds gives each field (`%`, `B/s`, `B`, `$`, `shares`, or "" for a plain
  * number). Any other label still formats, as a plain number followed by the label, so a feed added later with a
  * new unit needs no change here.
  */
 
 export const UNIT_PERCENT = "%";
 export const UNIT_BYTE_RATE = "B/s";
+export const UNIT_BYTES = "B";
 export const UNIT_DOLLAR = "$";
 export const UNIT_SHARES = "shares";
 export const UNIT_PLAIN = "";
@@ -18,6 +19,7 @@ export const MISSING_TEXT = "—";
 const UNIT_TITLES = new Map([
   [UNIT_PERCENT, "Percent"],
   [UNIT_BYTE_RATE, "Bytes per second"],
+  [UNIT_BYTES, "Bytes"],
   [UNIT_DOLLAR, "Price"],
   [UNIT_SHARES, "Shares"],
   [UNIT_PLAIN, "Value"],
@@ -87,9 +89,10 @@ function bytePrefixIndex(magnitude) {
   return index;
 }
 
-function formatByteRate(value, prefixIndex, decimals) {
+/** Bytes or a byte rate with a decimal prefix: "1.23 MB/s", "4.5 GB". */
+function formatBytes(value, prefixIndex, decimals, unit) {
   const scaled = value / BYTE_PREFIX_STEP ** prefixIndex;
-  return `${numberFormat(decimals, { fixed: true }).format(scaled)} ${BYTE_PREFIXES[prefixIndex]}${UNIT_BYTE_RATE}`;
+  return `${numberFormat(decimals, { fixed: true }).format(scaled)} ${BYTE_PREFIXES[prefixIndex]}${unit}`;
 }
 
 /** A caption for the chart of one unit: "Percent", "Bytes per second", or the label itself. */
@@ -105,10 +108,11 @@ export function formatValue(value, unit) {
   switch (unit) {
     case UNIT_PERCENT:
       return `${numberFormat(PERCENT_READOUT_DECIMALS, { fixed: true }).format(value)}${UNIT_PERCENT}`;
-    case UNIT_BYTE_RATE: {
+    case UNIT_BYTE_RATE:
+    case UNIT_BYTES: {
       const prefixIndex = bytePrefixIndex(Math.abs(value));
       const scaled = value / BYTE_PREFIX_STEP ** prefixIndex;
-      return formatByteRate(value, prefixIndex, prefixIndex === 0 ? 0 : significantDecimals(scaled));
+      return formatBytes(value, prefixIndex, prefixIndex === 0 ? 0 : significantDecimals(scaled), unit);
     }
     case UNIT_DOLLAR:
       return numberFormat(DOLLAR_READOUT_DECIMALS, { fixed: true, currency: true }).format(value);
@@ -132,11 +136,12 @@ export function axisValues(unit) {
         const format = numberFormat(decimalsForIncrement(increment), { fixed: true });
         return splits.map((split) => `${format.format(split)}${UNIT_PERCENT}`);
       }
-      case UNIT_BYTE_RATE: {
+      case UNIT_BYTE_RATE:
+      case UNIT_BYTES: {
         const largest = Math.max(...splits.map((split) => Math.abs(split)));
         const prefixIndex = bytePrefixIndex(largest);
         const decimals = decimalsForIncrement(increment / BYTE_PREFIX_STEP ** prefixIndex);
-        return splits.map((split) => formatByteRate(split, prefixIndex, decimals));
+        return splits.map((split) => formatBytes(split, prefixIndex, decimals, unit));
       }
       case UNIT_DOLLAR: {
         // Cents or whole dollars: "$191.5" reads as a typo.
