@@ -147,12 +147,17 @@ def load_target(target: str) -> list[FeedSource]:
 
 
 def load_dir(folder: str) -> list[FeedSource]:
-    """The feeds of every ``*.py`` file in ``folder`` (not its subfolders), in name order."""
+    """The feeds of every ``*.py`` file in ``folder`` (not its subfolders), in name order.
+
+    Files whose name starts with an underscore (``__init__.py``, ``_helpers.py``) are not feed modules: skipped.
+    """
     path = Path(folder)
     if not path.is_dir():
         raise LoadError(f"--feeds-dir {folder}: no such folder")
     sources: list[FeedSource] = []
     for file in sorted(path.glob("*.py")):
+        if file.name.startswith("_"):
+            continue
         label = f"--feeds-dir {folder}: {file.name}"
         module = _import_file(file, label)
         sources.extend(FeedSource(cls, f"file {file}") for cls in feeds_in_module(module, f"file {file}", label))

@@ -126,6 +126,8 @@ def test_feeds_dir_loads_every_python_file(tmp_path: Path) -> None:
     write(tmp_path, "plugins/weather.py", WEATHER)
     write(tmp_path, "plugins/two.py", TWO_FEEDS)
     write(tmp_path, "plugins/notes.txt", "not python")
+    write(tmp_path, "plugins/__init__.py", "")
+    write(tmp_path, "plugins/_helpers.py", "RETRIES = 3\n")
     out = listed("--feeds-dir", str(tmp_path / "plugins"))
     assert {"weather:", "tides:", "uptime:"} <= {line.split(" ")[0] for line in out.splitlines()}
 
