@@ -17,6 +17,7 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from feeds import Feed, OptionError
+from feeds.feed import check_fields
 from feeds.hub import Hub
 from feeds.loader import FeedSource, LoadError, check_unique, load_dir, load_entry_points, load_target
 from feeds.producer import Producer
@@ -55,7 +56,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="FEED.KEY=VALUE",
         help="set a feed's option before it starts, e.g. stocks.interval=0.1; repeatable. Built-in options: "
         + "; ".join(_describe_options(feed) for feed in BUILTIN_FEEDS)
-        + "; --list-feeds shows every feed's",
+        + "; --list-feeds shows every feed's options",
     )
     parser.add_argument(
         "--feed",
@@ -67,6 +68,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--feeds-dir", action="append", default=[], metavar="DIR", help="load the feeds of every *.py file in DIR"
+    )
+    parser.add_argument(
+        "--no-entry-points",
+        action="store_true",
+        help="do not load the feeds that installed packages declare in the entry-point group 'dashboard.feeds'",
     )
     parser.add_argument(
         "--list-feeds",
@@ -85,7 +91,8 @@ def discover_feeds(args: argparse.Namespace) -> list[FeedSource]:
     """Built-in feeds, installed entry points, --feeds-dir folders and --feed targets; names checked unique."""
     sources = [FeedSource(cls, "built-in") for cls in BUILTIN_FEEDS]
     try:
-        sources += load_entry_points()
+        if not args.no_entry_points:
+            sources += load_entry_points()
         for folder in args.feeds_dir:
             sources += load_dir(folder)
         for target in args.feed:
@@ -109,11 +116,16 @@ def build_feeds(option_texts: Sequence[str], classes: Sequence[type[Feed]] = BUI
     feeds = []
     for cls in classes:
         try:
-            feeds.append(cls.from_text_options(by_feed[cls.name]))
+            feed = cls.from_text_options(by_feed[cls.name])
         except OptionError as exc:
             raise StartupError(str(exc)) from None
         except Exception as exc:
             raise StartupError(f"feed {cls.name}: {cls.__qualname__}() failed: {type(exc).__name__}: {exc}") from None
+        try:
+            check_fields(feed)
+        except ValueError as exc:
+            raise StartupError(str(exc)) from None
+        feeds.append(feed)
     return feeds
 
 

@@ -18,10 +18,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-__all__ = ["Feed", "Field", "Option", "OptionError", "feed", "positive_float"]
+__all__ = ["MAX_FIELDS", "Feed", "Field", "Option", "OptionError", "check_fields", "feed", "positive_float"]
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-FIELD_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
+FIELD_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+MAX_FIELD_NAME = 64
+MAX_FIELDS = 256
 
 Sample = Mapping[str, float]
 
@@ -38,8 +40,27 @@ class Field:
     unit: str = ""
 
     def __post_init__(self) -> None:
-        if not FIELD_PATTERN.match(self.name):
-            raise ValueError(f"invalid field name {self.name!r}: expected letters, digits, '_', '.', '-'")
+        if not isinstance(self.name, str) or not FIELD_PATTERN.match(self.name):
+            raise ValueError(
+                f"invalid field name {self.name!r}: expected letters, digits, '_', '.' or '-', "
+                "starting with a letter or '_'"
+            )
+        if len(self.name) > MAX_FIELD_NAME:
+            raise ValueError(f"invalid field name {self.name!r}: longer than {MAX_FIELD_NAME} characters")
+
+
+def check_fields(feed: Feed) -> None:
+    """Raise `ValueError` when a feed's declared fields are not `Field` objects, repeat a name, or are too many."""
+    names = []
+    for field in feed.fields:
+        if not isinstance(field, Field):
+            raise ValueError(f"feed {feed.name}: fields must be Field objects, got {field!r}")
+        names.append(field.name)
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"feed {feed.name}: field {duplicates[0]!r} is declared twice")
+    if len(names) > MAX_FIELDS:
+        raise ValueError(f"feed {feed.name}: {len(names)} fields, at most {MAX_FIELDS} are allowed")
 
 
 def positive_float(text: str) -> float:
@@ -56,7 +77,7 @@ def _parse_bool(text: str) -> bool:
         return True
     if lowered in ("0", "false", "no", "off"):
         return False
-    raise ValueError("expected true or false")
+    raise ValueError("expected true or false (or yes/no, on/off, 1/0)")
 
 
 def _parse_str_tuple(text: str) -> tuple[str, ...]:

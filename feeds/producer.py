@@ -16,16 +16,17 @@ import asyncio
 import inspect
 import logging
 import math
+import queue
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from numbers import Real
 from typing import Any, Protocol
 
 from tornado.ioloop import IOLoop, PeriodicCallback
 
-from .feed import Feed, Field
+from .feed import MAX_FIELDS, Feed, Field, check_fields
 from .status import FeedStatus, Health
 from .tick import Tick
 
@@ -34,7 +35,6 @@ __all__ = ["MAX_FIELDS", "Producer", "Publisher", "SampleError", "SampleTimeoutE
 log = logging.getLogger("dashboard.producer")
 
 MS_PER_SECOND = 1000.0
-MAX_FIELDS = 256
 # While a feed keeps failing, a summary line is logged at most this often (seconds).
 FAILURE_LOG_INTERVAL = 60.0
 # A failing setup() is retried after interval, 2 x interval, 4 x interval ..., at most this many seconds apart.
@@ -43,6 +43,10 @@ MAX_SETUP_DELAY = 60.0
 
 class SampleError(ValueError):
     """A sample that cannot become a tick: not a mapping, wrong fields, a value that is not a finite number."""
+
+
+class SetupError(Exception):
+    """``setup()`` failed; the cause is chained."""
 
 
 class SampleTimeoutError(TimeoutError):
@@ -97,6 +101,55 @@ def infer_fields(sample: object) -> tuple[Field, ...]:
         raise SampleError(str(exc)) from None
 
 
+class FeedThread:
+    """One feed's own thread for its plain methods, one call at a time.
+
+    A daemon thread, unlike a ThreadPoolExecutor's: a sample stuck in a blocking call cannot keep the process
+    from exiting when the server stops.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], asyncio.Future[Any]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name=f"feed-{name}", daemon=True)
+        self._thread.start()
+
+    def call(self, function: Callable[[], Any]) -> asyncio.Future[Any]:
+        """Run ``function`` in the thread once the calls before it are done; its result comes back on the loop."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._calls.put((function, future))
+        return future
+
+    def stop(self) -> None:
+        """End the thread once it is done with what it has (a stuck call is simply left behind)."""
+        self._calls.put(None)
+
+    def _work(self) -> None:
+        while (item := self._calls.get()) is not None:
+            function, future = item
+            try:
+                outcome, failed = function(), False
+            except BaseException as exc:
+                outcome, failed = exc, True
+            try:
+                future.get_loop().call_soon_threadsafe(_settle, future, outcome, failed)
+            except RuntimeError:
+                return  # the event loop is closed: the server is gone
+
+
+def _settle(future: asyncio.Future[Any], outcome: Any, failed: bool) -> None:
+    if future.done():
+        return
+    if failed:
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+def _overridden(feed: Feed, method: str) -> bool:
+    """Whether the feed defines ``method`` itself; the base class's do nothing and need not be run."""
+    return getattr(type(feed), method) is not getattr(Feed, method)
+
+
 def describe(exc: BaseException) -> str:
     """An error as one short line for statuses and logs."""
     text = " ".join(str(exc).split())
@@ -114,13 +167,12 @@ class FeedRunner:
         self.seq = 0
         self.status = FeedStatus(feed.name)
         self._publisher = publisher
+        check_fields(feed)
         self._fields = tuple(field.name for field in feed.fields)
-        if len(self._fields) > MAX_FIELDS:
-            raise ValueError(f"feed {feed.name}: {len(self._fields)} fields, at most {MAX_FIELDS} are allowed")
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"feed-{feed.name}")
+        self._thread = FeedThread(feed.name)
         self._busy: asyncio.Future[Any] | None = None
         self._ticking = False
-        self._set_up = False
+        self._set_up = not _overridden(feed, "setup")
         self._setup_delay = feed.interval
         self._setup_retry_at = -math.inf
         self._last_failure_log = -math.inf
@@ -133,13 +185,16 @@ class FeedRunner:
 
     async def stop(self) -> None:
         self._callback.stop()
-        if self._set_up:
+        if self._set_up and _overridden(self.feed, "teardown"):
             self._set_up = False
-            try:
-                await self._call(self.feed.teardown, "teardown()")
-            except Exception as exc:
-                log.error("feed %s: teardown() failed: %s", self.feed.name, describe(exc))
-        self._executor.shutdown(wait=False, cancel_futures=True)
+            if self._busy is not None and not self._busy.done():
+                log.warning("feed %s: teardown() skipped: sample() is still running", self.feed.name)
+            else:
+                try:
+                    await self._call(self.feed.teardown, "teardown()")
+                except Exception as exc:
+                    log.error("feed %s: teardown() failed: %s", self.feed.name, describe(exc))
+        self._thread.stop()
 
     async def _call(self, method: Callable[[], Any], what: str) -> Any:
         """Run a feed method within the feed's timeout: a coroutine on the loop, a plain one in the feed's thread."""
@@ -147,7 +202,7 @@ class FeedRunner:
         try:
             if inspect.iscoroutinefunction(method):
                 return await asyncio.wait_for(method(), timeout)
-            self._busy = asyncio.get_running_loop().run_in_executor(self._executor, method)
+            self._busy = self._thread.call(method)
             self._busy.add_done_callback(_retrieve)
             # shield: on timeout the thread cannot be stopped; keep its future to know when it is free again.
             return await asyncio.wait_for(asyncio.shield(self._busy), timeout)
@@ -168,7 +223,8 @@ class FeedRunner:
     async def _sample_and_publish(self) -> None:
         try:
             if not self._set_up:
-                if IOLoop.current().time() < self._setup_retry_at:
+                # Half an interval of slack: a retry due at this tick is not put off to the next one.
+                if IOLoop.current().time() + self.feed.interval / 2 < self._setup_retry_at:
                     return
                 await self._setup()
             sample = await self._call(self.feed.sample, "sample()")
@@ -189,23 +245,26 @@ class FeedRunner:
     async def _setup(self) -> None:
         try:
             await self._call(self.feed.setup, "setup()")
-        except Exception:
+        except Exception as exc:
             self._setup_retry_at = IOLoop.current().time() + self._setup_delay
             self._setup_delay = min(self._setup_delay * 2, MAX_SETUP_DELAY)
-            raise
+            raise SetupError(f"setup() failed: {describe(exc)}") from exc
         self._set_up = True
         self._setup_delay = self.feed.interval
 
     def _fail(self, exc: Exception) -> None:
-        reason = describe(exc)
+        # A failed setup() reports its cause; the traceback that helps is the cause's.
+        cause = exc.__cause__ if isinstance(exc, SetupError) and exc.__cause__ is not None else exc
+        reason = str(exc) if isinstance(exc, SetupError) else describe(exc)
         first_of_streak = self.status.health is not Health.FAILING
         self._set_status(FeedStatus(self.feed.name, Health.FAILING, self.status.failures + 1, reason))
         now = time.monotonic()
         if first_of_streak:
             self._last_failure_log = now
             # A traceback helps with an exception from the feed's code, not with a refused value or a timeout.
-            traceback = not isinstance(exc, (SampleError, SampleTimeoutError))
-            log.error("feed %s: sample skipped: %s", self.feed.name, reason, exc_info=exc if traceback else None)
+            traceback = not isinstance(cause, (SampleError, SampleTimeoutError))
+            what = "" if isinstance(exc, SetupError) else "sample skipped: "
+            log.error("feed %s: %s%s", self.feed.name, what, reason, exc_info=cause if traceback else None)
         elif now - self._last_failure_log >= FAILURE_LOG_INTERVAL:
             self._last_failure_log = now
             log.error("feed %s: still failing (%d failures): %s", self.feed.name, self.status.failures, reason)

@@ -356,7 +356,7 @@ async def test_a_hanging_async_sample_is_cancelled_at_the_timeout(faulty: Hangin
 async def test_a_failing_setup_is_retried_with_a_growing_delay(faulty: FailingSetup, watcher: Client, hub: Hub) -> None:
     watch = Watch(watcher)
     await watch.until(lambda: hub.status("failing_setup").failures >= 1)
-    assert hub.status("failing_setup").error == "ConnectionError: database unreachable (attempt 1)"
+    assert hub.status("failing_setup").error == "setup() failed: ConnectionError: database unreachable (attempt 1)"
     await watch.until(lambda: hub.status("failing_setup").health.value == "ok")
     await watch.more(20)
     assert len(faulty.attempts) == 4

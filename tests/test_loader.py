@@ -247,6 +247,12 @@ STARTUP_ERRORS = [
         id="missing-name",
     ),
     pytest.param(
+        {"twice.py": WEATHER.replace('Field("wind_ms", "m/s")', 'Field("temp_c", "K")')},
+        ["--feed", "{dir}/twice.py"],
+        "feed weather: field 'temp_c' is declared twice",
+        id="duplicate-field",
+    ),
+    pytest.param(
         {"weather.py": WEATHER},
         ["--feed", "{dir}/weather.py", "--option", "weather.town=Oslo"],
         "unknown option weather.town (known: city, interval, timeout)",
@@ -288,6 +294,11 @@ def test_a_broken_installed_entry_point_is_a_start_up_error(tmp_path: Path) -> N
         "server.py: error: entry point gone = not_there:Nope (dashboard-extras): cannot import: "
         "ModuleNotFoundError: No module named 'not_there'"
     )
+
+
+def test_no_entry_points_leaves_installed_feeds_out(tmp_path: Path) -> None:
+    install_distribution(tmp_path, "gone = not_there:Nope\n", {})
+    assert "system: every" in listed("--no-entry-points", pythonpath=tmp_path)
 
 
 def test_load_target_returns_classes_and_origins(tmp_path: Path) -> None:

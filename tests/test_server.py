@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 
 import orjson
 import pytest
@@ -124,6 +125,37 @@ def test_ctrl_c_and_sigterm_exit_cleanly(signum: int) -> None:
     assert status == 0
     assert "Traceback" not in log
     assert "shutting down" in log
+
+
+STUCK = """
+import time
+from feeds import Feed, Field
+
+class Stuck(Feed):
+    name = "stuck"
+    interval = 0.05
+    timeout = 0.2
+    fields = (Field("x"),)
+
+    def sample(self):
+        time.sleep(3600)  # a network call that never returns
+"""
+
+
+def test_a_sample_stuck_in_a_blocking_call_does_not_keep_the_server_from_exiting(tmp_path: Path) -> None:
+    plugin = tmp_path / "stuck.py"
+    plugin.write_text(STUCK)
+    with Server("--feed", str(plugin)) as server:
+        with connect(server.url.replace("http://", "ws://") + "ws", open_timeout=5) as ws:
+            ws.send('{"op": "subscribe", "feed": "stuck"}')
+            while (message := orjson.loads(ws.recv(timeout=5)))["op"] != "status":
+                pass
+        assert (message["status"], message["error"]) == ("failing", "sample() took longer than 0.2 s")
+        status = server.stop(signal.SIGTERM)
+        log = server.logs()
+    assert status == 0
+    assert "Traceback" not in log
+    assert "teardown()" not in log  # the feed has none, so none was waited for
 
 
 def test_health_and_page_are_served() -> None:

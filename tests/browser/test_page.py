@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import urllib.request
 from contextlib import ExitStack
+from pathlib import Path
 
 import orjson
 from playwright.sync_api import Page, expect
@@ -172,4 +173,42 @@ def test_values_are_formatted_with_their_units(server: Server, page: Page, probl
     assert result["byteAxis"] == ["0 kB/s", "250 kB/s", "500 kB/s"]
     assert result["bytesAxis"] == ["0 GB", "2 GB", "4 GB"]
     assert result["dollarAxis"] == ["$190.00", "$190.50", "$191.00"]
+    problems.assert_none()
+
+
+FLAKY_PLUGIN = """
+from feeds import Feed, Field
+
+class Sensor(Feed):
+    name = "sensor"
+    interval = 0.1
+    fields = (Field("temp_c", "°C"),)
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.calls = 0
+
+    def sample(self):
+        self.calls += 1
+        if 10 <= self.calls < 30:
+            raise ConnectionError("sensor stopped answering")
+        return {"temp_c": 20.0 + self.calls % 5}
+"""
+
+
+def test_a_failing_feed_says_so_on_its_panel_and_recovers(tmp_path: Path, page: Page, problems: PageProblems) -> None:
+    plugin = tmp_path / "sensor.py"
+    plugin.write_text(FLAKY_PLUGIN)
+    with Server(*FAST_FEED_OPTIONS, "--feed", str(plugin)) as server:
+        page.goto(server.url)
+        sensor = page.locator(f'{PANEL}[data-feed="sensor"]')
+        # Samples 10 to 29 fail: the panel says "failing", with the error, while the other feeds stay live.
+        expect(sensor).to_have_attribute("data-state", "failing", timeout=READOUT_CHANGE_TIMEOUT_MS)
+        expect(sensor.get_by_test_id("health")).to_contain_text("ConnectionError: sensor stopped answering")
+        expect(sensor.locator(".state")).to_have_text("Feed failing")
+        expect(page.locator(f'{PANEL}[data-feed="stocks"]')).to_have_attribute("data-state", "live")
+        expect(page.locator(BADGE)).to_have_attribute("data-state", "live")
+        # From sample 30 on it works again: live, and the message is gone.
+        expect(sensor).to_have_attribute("data-state", "live", timeout=READOUT_CHANGE_TIMEOUT_MS)
+        expect(sensor.get_by_test_id("health")).to_be_hidden()
     problems.assert_none()

@@ -20,6 +20,7 @@ const UNIT_TITLES = new Map([
   [UNIT_PERCENT, "Percent"],
   [UNIT_BYTE_RATE, "Bytes per second"],
   [UNIT_BYTES, "Bytes"],
+  ["s", "Seconds"],
   [UNIT_DOLLAR, "Price"],
   [UNIT_SHARES, "Shares"],
   [UNIT_PLAIN, "Value"],

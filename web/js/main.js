@@ -8,7 +8,7 @@
  */
 
 import { readTheme } from "./chart.js";
-import { Panel, State, feedSignature, setBadgeState } from "./panel.js";
+import { Health, Panel, State, feedSignature, setBadgeState } from "./panel.js";
 import { FeedConnection, socketUrl } from "./socket.js";
 
 const FEEDS_URL = "/api/feeds";
@@ -105,6 +105,8 @@ class Dashboard {
     }
     panel.subscribed = true;
     panel.clearError();
+    panel.renderState();
+    this.updateBadge();
   }
 
   onUnsubscribed({ feed }) {
@@ -118,6 +120,7 @@ class Dashboard {
 
   onStatus({ feed, health }) {
     this.panels.get(feed)?.setHealth(health);
+    this.updateBadge();
   }
 
   onTick(tick) {
@@ -195,7 +198,10 @@ class Dashboard {
   }
 
   updateBadge() {
-    const anyLive = [...this.panels.values()].some((panel) => panel.state === State.LIVE);
+    // The page badge is the connection's: live once data flows, or once a feed says it is failing.
+    const anyLive = [...this.panels.values()].some(
+      (panel) => panel.state === State.LIVE || (panel.subscribed && panel.health === Health.FAILING),
+    );
     if (this.connection.isOpen && anyLive) {
       setBadgeState(this.badge, State.LIVE);
     } else {

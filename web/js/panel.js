@@ -14,6 +14,8 @@ export const State = Object.freeze({
   CONNECTING: "connecting",
   LIVE: "live",
   RECONNECTING: "reconnecting",
+  // Connected and subscribed, but the feed itself fails: no data is coming, and the badge says so.
+  FAILING: "failing",
 });
 
 // A feed's own health, apart from the connection: see `status` in docs/protocol.md.
@@ -27,6 +29,7 @@ export const STATE_LABELS = Object.freeze({
   [State.CONNECTING]: "Connecting…",
   [State.LIVE]: "Live",
   [State.RECONNECTING]: "Reconnecting…",
+  [State.FAILING]: "Feed failing",
 });
 
 // A feed with more fields than this gets the whole row: its legend and readout need the width.
@@ -101,6 +104,7 @@ export class Panel {
     this.subscribed = false;
     this.subscribing = false;
     this.state = null;
+    this.health = null;
     this.charts = [];
     this.readoutValues = [];
 
@@ -197,12 +201,19 @@ export class Panel {
 
   setState(state) {
     this.state = state;
-    this.element.dataset.state = state;
-    setBadgeState(this.stateBadge, state);
+    this.renderState();
+  }
+
+  /** Shows the connection state, or `failing` while the connection is fine but the feed is not. */
+  renderState() {
+    const shown = this.subscribed && this.health === Health.FAILING ? State.FAILING : this.state;
+    this.element.dataset.state = shown;
+    setBadgeState(this.stateBadge, shown);
   }
 
   /** Shows the feed's health: nothing while it is fine, the last error and the count while it fails. */
   setHealth({ status, failures, error }) {
+    this.health = status;
     this.element.dataset.health = status;
     if (status === Health.FAILING) {
       const count = failures === 1 ? "1 failure" : `${failures.toLocaleString()} failures`;
@@ -215,6 +226,7 @@ export class Panel {
       this.healthLine.hidden = true;
       this.healthLine.textContent = "";
     }
+    this.renderState();
   }
 
   showError(text) {
