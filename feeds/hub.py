@@ -3,18 +3,19 @@
 Ticks and status changes enter through `Hub.publish` and `Hub.publish_status`, the one seam between producing and
 delivering: in-process they are delivered at once; a broker can later sit behind it without the producer or the
 subscribers noticing. Each tick is encoded once per
-format that has subscribers, and the same bytes go to every subscriber of that format, so the cost of encoding
-does not grow with the number of clients.
+format that has subscribers and framed once as a WebSocket frame, and the same bytes go to every subscriber of
+that format, so the cost of encoding does not grow with the number of clients.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import Protocol
 
 from .codec import Format, encode, encode_status
 from .feed import Feed
+from .frames import Opcode, frame
 from .status import FeedStatus
 from .tick import Tick
 
@@ -23,11 +24,18 @@ __all__ = ["Hub", "Subscriber"]
 log = logging.getLogger("dashboard.hub")
 
 
-class Subscriber(Protocol):
-    """Anything that accepts encoded messages: a WebSocket connection, or a list in a test."""
+OPCODES = {Format.JSON: Opcode.TEXT, Format.BINARY: Opcode.BINARY}
 
-    def send(self, message: bytes, binary: bool) -> None:
-        """Queue one message for the client; must not block and should not raise."""
+
+class Subscriber(Protocol):
+    """Anything that accepts WebSocket frames: a connection, or a list in a test."""
+
+    def send(self, frame: bytes, key: Hashable | None = None) -> None:
+        """Write or queue one frame; must not block and should not raise.
+
+        Frames with the same ``key`` (a feed's ticks, a feed's statuses) supersede each other: a connection that
+        cannot keep up may keep only the newest. A frame without a key must be delivered.
+        """
 
 
 class Hub:
@@ -36,6 +44,8 @@ class Hub:
     def __init__(self, feeds: Iterable[Feed]) -> None:
         self._feeds = {feed.name: feed for feed in feeds}
         self._statuses = {name: FeedStatus(name) for name in self._feeds}
+        self._tick_keys = {name: ("tick", name) for name in self._feeds}
+        self._status_keys = {name: ("status", name) for name in self._feeds}
         # Dicts rather than sets: insertion order makes delivery order stable and predictable in tests.
         self._subscribers: dict[str, dict[Format, dict[Subscriber, None]]] = {
             name: {fmt: {} for fmt in Format} for name in self._feeds
@@ -74,21 +84,22 @@ class Hub:
     def publish_status(self, status: FeedStatus) -> None:
         """Record a feed's new status and tell its subscribers, in every format, as a JSON text message."""
         self._statuses[status.feed] = status
-        message = encode_status(status)
+        data = frame(encode_status(status), Opcode.TEXT)
+        key = self._status_keys[status.feed]
         for group in self._subscribers[status.feed].values():
-            self._send_all(status.feed, group, message, binary=False)
+            self._send_all(status.feed, group, data, key)
 
     def _deliver(self, tick: Tick) -> None:
         for fmt, group in self._subscribers[tick.feed].items():
             if not group:
                 continue
-            self._send_all(tick.feed, group, encode(tick, fmt), binary=fmt is Format.BINARY)
+            self._send_all(tick.feed, group, frame(encode(tick, fmt), OPCODES[fmt]), self._tick_keys[tick.feed])
 
-    def _send_all(self, feed: str, group: dict[Subscriber, None], message: bytes, binary: bool) -> None:
+    def _send_all(self, feed: str, group: dict[Subscriber, None], data: bytes, key: Hashable) -> None:
         # A snapshot: a send may close its connection, which unsubscribes it while we iterate.
         for subscriber in tuple(group):
             try:
-                subscriber.send(message, binary)
+                subscriber.send(data, key)
             except Exception:
                 # One broken client must never break the broadcast for the others.
                 log.exception("dropping subscriber %r of feed %s after a failed send", subscriber, feed)

@@ -14,8 +14,9 @@ from feeds.hub import Hub
 
 from .api import FeedsHandler, HealthHandler
 from .socket import FeedSocket
+from .writer import Limits
 
-__all__ = ["MAX_MESSAGE_BYTES", "PING_INTERVAL", "make_app"]
+__all__ = ["MAX_MESSAGE_BYTES", "PING_INTERVAL", "Limits", "make_app"]
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB_DIR = ROOT / "web"
@@ -26,7 +27,7 @@ MAX_MESSAGE_BYTES = 64 * 1024
 PING_INTERVAL = 20.0
 
 
-def make_app(hub: Hub, **settings: Any) -> Application:
+def make_app(hub: Hub, limits: Limits | None = None, **settings: Any) -> Application:
     """The web application serving ``hub``'s feeds; ``settings`` override Tornado application settings."""
     deps = {"hub": hub}
     routes: list[tuple[str, Any, dict[str, Any]]] = [
@@ -35,7 +36,7 @@ def make_app(hub: Hub, **settings: Any) -> Application:
         (r"/vendor/uplot/(.*)", StaticFileHandler, {"path": str(UPLOT_DIR)}),
         (r"/api/feeds", FeedsHandler, deps),
         (r"/healthz", HealthHandler, deps),
-        (r"/ws", FeedSocket, deps),
+        (r"/ws", FeedSocket, {**deps, "limits": limits or Limits()}),
     ]
     defaults: dict[str, Any] = {
         "websocket_max_message_size": MAX_MESSAGE_BYTES,

@@ -14,7 +14,7 @@ import orjson
 
 from feeds.codec import Format
 
-__all__ = ["ErrorCode", "Op", "ProtocolError", "Request", "encode_message", "parse_request"]
+__all__ = ["CloseCode", "ErrorCode", "Op", "ProtocolError", "Request", "encode_message", "parse_request"]
 
 
 class Op(str, enum.Enum):
@@ -40,6 +40,14 @@ class ErrorCode(str, enum.Enum):
     NOT_SUBSCRIBED = "not_subscribed"
     BINARY_NOT_SUPPORTED = "binary_not_supported"
     INTERNAL_ERROR = "internal_error"
+
+
+class CloseCode(enum.IntEnum):
+    """WebSocket close codes the server uses. Documented in docs/protocol.md."""
+
+    MESSAGE_TOO_BIG = 1009
+    # 1008, "policy violation": the client stopped reading, and the server will not hold its data for it.
+    SLOW_CONSUMER = 1008
 
 
 # The keys each op accepts; anything else is refused so that typos are reported, not ignored.

@@ -1,40 +1,48 @@
 """``/ws``: the WebSocket endpoint. Reads client requests, keeps the connection's subscriptions, sends ticks.
 
-The connection is a hub `Subscriber`: the hub hands it already-encoded messages and it only writes them. Nothing a
-client sends raises out of here; every message gets a reply or an ``error`` frame.
+The connection is a hub `Subscriber`: the hub hands it frames built once for every subscriber, and its
+`FrameWriter` writes them to the socket (see `handlers.writer`). Nothing a client sends raises out of here; every
+message gets a reply or an ``error`` frame.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from asyncio import Future
+from collections.abc import Hashable
 
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.websocket import WebSocketHandler
 
 from feeds.codec import Format
 from feeds.feed import Feed
+from feeds.frames import Opcode, frame
 from feeds.hub import Hub
 
-from .protocol import ErrorCode, Op, ProtocolError, Request, encode_message, parse_request
+from .protocol import CloseCode, ErrorCode, Op, ProtocolError, Request, encode_message, parse_request
+from .writer import FrameWriter, Limits
 
 __all__ = ["FeedSocket"]
 
 log = logging.getLogger("dashboard.socket")
 
 
-def _consume_result(future: Future[None]) -> None:
-    # A write to a connection that closes meanwhile fails; that is expected, not worth an "unretrieved" log.
-    if not future.cancelled():
-        future.exception()
-
-
 class FeedSocket(WebSocketHandler):
     """One client connection and its subscriptions (feed name -> format)."""
 
-    def initialize(self, hub: Hub) -> None:
+    def initialize(self, hub: Hub, limits: Limits) -> None:
         self.hub = hub
+        self.limits = limits
         self.subscriptions: dict[str, Format] = {}
+        self.writer: FrameWriter | None = None
+
+    def open(self) -> None:
+        # ws_connection.stream is Tornado's, not documented API: tests/test_fastpath.py fails if it changes.
+        stream = self.ws_connection.stream if self.ws_connection is not None else None
+        assert stream is not None, "the WebSocket handshake is done, so the connection has a stream"
+        self.writer = FrameWriter(stream, self.limits, self._stalled)
+
+    def get_compression_options(self) -> None:
+        # Frames are built once for every client; per-connection compression would undo that. Not negotiated.
+        return None
 
     def on_message(self, message: str | bytes) -> None:
         try:
@@ -42,14 +50,14 @@ class FeedSocket(WebSocketHandler):
                 raise ProtocolError(ErrorCode.BINARY_NOT_SUPPORTED, "client messages must be JSON text frames")
             self._handle(parse_request(message))
         except ProtocolError as error:
-            self.send(error.to_message(), binary=False)
+            self._reply(error.to_message())
         except Exception:
             log.exception("unexpected error handling a client message")
-            self.send(ProtocolError(ErrorCode.INTERNAL_ERROR, "internal error").to_message(), binary=False)
+            self._reply(ProtocolError(ErrorCode.INTERNAL_ERROR, "internal error").to_message())
 
     def _handle(self, request: Request) -> None:
         if request.op is Op.PING:
-            self.send(encode_message("pong", request.raw), binary=False)
+            self._reply(encode_message("pong", request.raw))
         elif request.op is Op.SUBSCRIBE:
             self._subscribe(request)
         elif request.op is Op.UNSUBSCRIBE:
@@ -73,11 +81,10 @@ class FeedSocket(WebSocketHandler):
         fields = [field.name for field in feed.fields]
         status = self.hub.status(request.feed).to_json()
         # The reply goes out before the first tick can: both happen on this event loop, reply first.
-        self.send(
+        self._reply(
             encode_message(
                 "subscribed", request.raw, feed=request.feed, format=request.format.value, fields=fields, **status
-            ),
-            binary=False,
+            )
         )
         self.subscriptions[request.feed] = request.format
         self.hub.subscribe(request.feed, self, request.format)
@@ -87,7 +94,7 @@ class FeedSocket(WebSocketHandler):
         if self.subscriptions.pop(request.feed, None) is None:
             raise ProtocolError(ErrorCode.NOT_SUBSCRIBED, f"not subscribed to {request.feed!r}", request.raw)
         self.hub.unsubscribe(request.feed, self)
-        self.send(encode_message("unsubscribed", request.raw, feed=request.feed), binary=False)
+        self._reply(encode_message("unsubscribed", request.raw, feed=request.feed))
 
     def _known_feed(self, request: Request) -> Feed:
         try:
@@ -98,12 +105,25 @@ class FeedSocket(WebSocketHandler):
                 ErrorCode.UNKNOWN_FEED, f"unknown feed {request.feed!r} (known: {known})", request.raw
             ) from None
 
-    def send(self, message: bytes, binary: bool) -> None:
-        """Queue a message for this client (the hub's `Subscriber` interface); a closed connection drops it."""
-        with contextlib.suppress(WebSocketClosedError):
-            self.write_message(message, binary=binary).add_done_callback(_consume_result)
+    def send(self, frame: bytes, key: Hashable | None = None) -> None:
+        """Write a frame to this client (the hub's `Subscriber` interface); a closed connection drops it."""
+        if self.writer is not None:
+            self.writer.write(frame, key)
+
+    def _reply(self, message: bytes) -> None:
+        self.send(frame(message, Opcode.TEXT))
+
+    def _stalled(self) -> None:
+        log.warning(
+            "closing a connection from %s: it read nothing for %g s", self.request.remote_ip, self.limits.stall_timeout
+        )
+        self._unsubscribe_all()
+        self.close(CloseCode.SLOW_CONSUMER, f"slow consumer: nothing read for {self.limits.stall_timeout:g} s")
 
     def on_close(self) -> None:
+        self._unsubscribe_all()
+
+    def _unsubscribe_all(self) -> None:
         for feed in self.subscriptions:
             self.hub.unsubscribe(feed, self)
         self.subscriptions.clear()

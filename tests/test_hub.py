@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Hashable
 
 import pytest
 
 from feeds import Feed, Field
 from feeds.codec import Format, encode
+from feeds.frames import Opcode, frame
 from feeds.hub import Hub
 from feeds.tick import Tick
 
@@ -24,14 +26,14 @@ class Letters(Feed):
 
 class Sink:
     def __init__(self) -> None:
-        self.messages: list[tuple[bytes, bool]] = []
+        self.messages: list[tuple[bytes, Hashable | None]] = []
 
-    def send(self, message: bytes, binary: bool) -> None:
-        self.messages.append((message, binary))
+    def send(self, data: bytes, key: Hashable | None = None) -> None:
+        self.messages.append((data, key))
 
 
 class Broken:
-    def send(self, message: bytes, binary: bool) -> None:
+    def send(self, data: bytes, key: Hashable | None = None) -> None:
         raise RuntimeError("boom")
 
 
@@ -44,7 +46,7 @@ def hub() -> Hub:
     return Hub([Numbers(), Letters()])
 
 
-def test_each_tick_is_encoded_once_per_format_and_shared(hub: Hub) -> None:
+def test_each_tick_is_encoded_and_framed_once_per_format_and_shared(hub: Hub) -> None:
     json_sinks = [Sink() for _ in range(3)]
     binary_sinks = [Sink() for _ in range(2)]
     for sink in json_sinks:
@@ -57,8 +59,10 @@ def test_each_tick_is_encoded_once_per_format_and_shared(hub: Hub) -> None:
     # The very same bytes object, not equal copies: encoding did not happen per subscriber.
     assert len({id(message) for message, _ in json_messages}) == 1
     assert len({id(message) for message, _ in binary_messages}) == 1
-    assert json_messages[0] == (encode(tick(1), Format.JSON), False)
-    assert binary_messages[0] == (encode(tick(1), Format.BINARY), True)
+    assert json_messages[0][0] == frame(encode(tick(1), Format.JSON), Opcode.TEXT)
+    assert binary_messages[0][0] == frame(encode(tick(1), Format.BINARY), Opcode.BINARY)
+    # Ticks of one feed share a key, so a slow connection may keep only the newest.
+    assert json_messages[0][1] == binary_messages[0][1] is not None
 
 
 def test_ticks_go_only_to_their_feeds_subscribers(hub: Hub) -> None:
@@ -98,8 +102,8 @@ def test_a_failing_subscriber_is_dropped_and_the_others_still_get_the_tick(
 
 def test_a_subscriber_may_unsubscribe_while_receiving(hub: Hub) -> None:
     class Leaver(Sink):
-        def send(self, message: bytes, binary: bool) -> None:
-            super().send(message, binary)
+        def send(self, data: bytes, key: Hashable | None = None) -> None:
+            super().send(data, key)
             hub.unsubscribe("numbers", self)
 
     leaver, stayer = Leaver(), Sink()

@@ -1,0 +1,147 @@
+"""Writing pre-built frames to one WebSocket connection: one ``send`` when the way is clear, bounded when it is not.
+
+The fast path: when nothing is waiting to be written on the connection, a frame goes straight to the socket with one
+``socket.send``; only a part the kernel did not take is handed to Tornado's `IOStream`, which writes it when the
+socket becomes writable. This skips ``write_message``'s per-client Future, Task and copies.
+
+The slow path: while the stream still has data to write, new frames wait in a backlog of at most
+``max_backlog_bytes``. Past that, the backlog keeps only the newest frame of each key (a feed's ticks share a key),
+so a slow client skips ticks, and learns of the gap from ``seq``, instead of making the server hold them. A frame
+without a key (a reply) is never dropped. A connection whose backlog has not drained for ``stall_timeout`` seconds
+is reported as stalled, and its owner closes it.
+
+Tornado's own writes (its pings, a close frame) go through the same `IOStream`; the writer never sends directly
+while the stream holds data, and hands every partly sent frame's rest to the stream at once, so frames never
+interleave on the wire.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+from tornado.ioloop import IOLoop
+from tornado.iostream import IOStream, SSLIOStream, StreamClosedError
+
+__all__ = ["FrameWriter", "Limits"]
+
+log = logging.getLogger("dashboard.writer")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much a slow client may cost: backlog bytes before coalescing, seconds stalled before it is closed."""
+
+    max_backlog_bytes: int = 256 * 1024
+    stall_timeout: float = 10.0
+
+
+class FrameWriter:
+    """The frames bound for one connection."""
+
+    def __init__(self, stream: IOStream, limits: Limits, on_stall: Callable[[], None]) -> None:
+        self._stream = stream
+        # TLS needs the stream's own writes; a plain socket takes the direct path.
+        self._socket = None if isinstance(stream, SSLIOStream) else stream.socket
+        self._limits = limits
+        self._on_stall = on_stall
+        self._backlog: deque[tuple[Hashable | None, bytes]] = deque()
+        self._backlog_bytes = 0
+        self._draining = False
+        self._drain_started = 0.0
+        self._stall_check: object | None = None
+        self.coalesced = 0
+
+    @property
+    def backlog_bytes(self) -> int:
+        """Bytes waiting in the backlog, not counting what the stream already holds."""
+        return self._backlog_bytes
+
+    def write(self, frame: bytes, key: Hashable | None = None) -> None:
+        """Send ``frame`` now if the way is clear, else queue it; ``key`` marks frames that newer ones may replace."""
+        if self._draining or self._socket is None or self._stream.writing():
+            self._enqueue(frame, key)
+            return
+        if self._stream.closed():
+            return
+        try:
+            sent = self._socket.send(frame)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            # The peer is gone: closing the stream runs the handler's on_close, which unsubscribes it.
+            self._stream.close()
+            return
+        if sent < len(frame):
+            self._drain(memoryview(frame)[sent:])
+
+    def _enqueue(self, frame: bytes, key: Hashable | None) -> None:
+        if self._stream.closed():
+            return
+        self._backlog.append((key, frame))
+        self._backlog_bytes += len(frame)
+        if self._backlog_bytes > self._limits.max_backlog_bytes:
+            self._coalesce()
+        if not self._draining:
+            self._drain_backlog()
+
+    def _coalesce(self) -> None:
+        """Keep every reply and only the newest frame of each key, in their order."""
+        newest: dict[Hashable, int] = {}
+        for index, (key, _) in enumerate(self._backlog):
+            if key is not None:
+                newest[key] = index
+        kept = deque(item for index, item in enumerate(self._backlog) if item[0] is None or newest[item[0]] == index)
+        self.coalesced += len(self._backlog) - len(kept)
+        self._backlog = kept
+        self._backlog_bytes = sum(len(frame) for _, frame in kept)
+
+    def _drain_backlog(self) -> None:
+        frames = b"".join(frame for _, frame in self._backlog)
+        self._backlog.clear()
+        self._backlog_bytes = 0
+        self._drain(frames)
+
+    def _drain(self, data: bytes | memoryview) -> None:
+        """Hand ``data`` to the stream and come back for the backlog when the stream has written it all."""
+        try:
+            future = self._stream.write(data)
+        except StreamClosedError:
+            return
+        if not self._draining:
+            self._draining = True
+            self._drain_started = time.monotonic()
+            self._schedule_stall_check()
+        future.add_done_callback(self._drained)
+
+    def _drained(self, future: object) -> None:
+        if self._stream.closed():
+            self._draining = False
+            return
+        self._drain_started = time.monotonic()
+        if self._backlog:
+            self._drain_backlog()
+        elif self._stream.writing():
+            # Tornado wrote something of its own (a ping) after our data: an empty write resolves once all is out.
+            self._stream.write(b"").add_done_callback(self._drained)
+        else:
+            self._draining = False
+
+    def _schedule_stall_check(self) -> None:
+        if self._stall_check is None:
+            self._stall_check = IOLoop.current().call_later(self._limits.stall_timeout, self._check_stall)
+
+    def _check_stall(self) -> None:
+        self._stall_check = None
+        if not self._draining or self._stream.closed():
+            return
+        stalled_for = time.monotonic() - self._drain_started
+        if stalled_for >= self._limits.stall_timeout:
+            self._backlog.clear()
+            self._backlog_bytes = 0
+            self._on_stall()
+        else:
+            self._stall_check = IOLoop.current().call_later(self._limits.stall_timeout - stalled_for, self._check_stall)
