@@ -73,6 +73,10 @@ class Hub:
         for group in self._subscribers[feed].values():
             group.pop(subscriber, None)
 
+    def subscribers(self, feed: str) -> list[Subscriber]:
+        """Everyone subscribed to ``feed``, all formats together."""
+        return [subscriber for group in self._subscribers[feed].values() for subscriber in group]
+
     def subscriber_count(self, feed: str) -> int:
         """How many subscriptions ``feed`` has, all formats together."""
         return sum(len(group) for group in self._subscribers[feed].values())

@@ -1,0 +1,64 @@
+"""A bare WebSocket client on asyncio streams, for tests that need the raw bytes or a client that stops reading."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+import struct
+
+import orjson
+
+from feeds.frames import Opcode
+
+CLOSE = 0x8
+
+
+class RawClient:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def connect(cls, port: int, receive_buffer: int | None = None, read_limit: int = 1 << 16) -> RawClient:
+        """Handshake with ``/ws``; ``receive_buffer`` shrinks the socket's kernel buffer (a client that fills fast)."""
+        sock = socket.socket()
+        if receive_buffer is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=read_limit)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        response = await reader.readuntil(b"\r\n\r\n")
+        assert response.startswith(b"HTTP/1.1 101"), response
+        return cls(reader, writer)
+
+    def send_json(self, message: object) -> None:
+        """A masked text frame, as clients must send."""
+        payload = orjson.dumps(message)
+        mask = os.urandom(4)
+        masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+        assert len(payload) < 126
+        self.writer.write(bytes((0x80 | Opcode.TEXT, 0x80 | len(payload))) + mask + masked)
+
+    async def read_frame(self) -> tuple[int, bytes, bytes]:
+        """The next frame: opcode, payload, and the frame's raw bytes."""
+        header = await self.reader.readexactly(2)
+        length = header[1] & 0x7F
+        extra = b""
+        if length == 126:
+            extra = await self.reader.readexactly(2)
+            (length,) = struct.unpack("!H", extra)
+        elif length == 127:
+            extra = await self.reader.readexactly(8)
+            (length,) = struct.unpack("!Q", extra)
+        payload = await self.reader.readexactly(length)
+        return header[0] & 0x0F, payload, header + extra + payload
+
+    def close(self) -> None:
+        self.writer.close()

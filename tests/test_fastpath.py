@@ -1,0 +1,242 @@
+"""The fan-out fast path: frames built once and written directly, bounded slow clients, and robust broadcasts."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import struct
+from collections.abc import Iterator
+
+import orjson
+import pytest
+from tornado.ioloop import IOLoop
+from tornado.iostream import IOStream
+from tornado.web import Application
+from tornado.websocket import WebSocketProtocol13
+from websockets.asyncio.client import connect
+
+from feeds import Feed, Field
+from feeds.codec import decode_binary
+from feeds.frames import Opcode, frame
+from feeds.hub import Hub
+from feeds.producer import Producer
+from feeds.stocks import StocksFeed
+from handlers import Limits, make_app
+from handlers.protocol import CloseCode
+from handlers.socket import FeedSocket
+
+from .rawws import CLOSE, RawClient
+from .wsclient import Client
+
+MAX_BACKLOG = 64 * 1024
+STALL_TIMEOUT = 1.0
+WIDE_FIELDS = 256
+WIDE_INTERVAL = 0.005
+
+
+class Wide(Feed):
+    """About 20 KB of JSON per tick, 200 times a second: fills a stalled client's kernel buffers in about a second."""
+
+    name = "wide"
+    interval = WIDE_INTERVAL
+    fields = tuple(Field(f"a_rather_long_field_name_to_make_big_frames_{index:03}") for index in range(WIDE_FIELDS))
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n = 0
+
+    async def sample(self) -> dict[str, float]:  # type: ignore[override]
+        self.n += 1
+        return {field.name: self.n + index / 7 for index, field in enumerate(self.fields)}
+
+
+@pytest.fixture
+def hub() -> Hub:
+    return Hub([StocksFeed(interval=0.02, seed=3), Wide()])
+
+
+@pytest.fixture
+def app(hub: Hub, io_loop: IOLoop) -> Iterator[Application]:
+    producer = Producer(hub.feeds, hub)
+    producer.start()
+    yield make_app(hub, Limits(max_backlog_bytes=MAX_BACKLOG, stall_timeout=STALL_TIMEOUT))
+    io_loop.run_sync(producer.stop)
+
+
+def connection_of(hub: Hub, feed: str) -> FeedSocket:
+    (subscriber,) = hub.subscribers(feed)
+    assert isinstance(subscriber, FeedSocket)
+    return subscriber
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 200_000])
+@pytest.mark.parametrize("opcode", list(Opcode))
+def test_frames_are_byte_for_byte_what_tornado_builds(size: int, opcode: Opcode) -> None:
+    """Tornado's own framing code, given a stream that keeps what it is asked to write."""
+
+    class Recorder:
+        written = b""
+
+        def write(self, data: bytes) -> None:
+            Recorder.written += data
+
+    protocol = WebSocketProtocol13.__new__(WebSocketProtocol13)
+    protocol.stream = Recorder()  # type: ignore[assignment]
+    protocol.mask_outgoing = False
+    protocol._wire_bytes_out = 0
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    protocol._write_frame(True, opcode, payload)
+    assert frame(payload, opcode) == Recorder.written
+
+
+@pytest.mark.gen_test
+async def test_the_writer_sits_on_tornados_stream_and_socket(http_server: object, http_port: int, hub: Hub) -> None:
+    """The one thing the fast path takes from Tornado beyond its public API; fails loudly if Tornado changes it."""
+    client = await Client.connect(http_port)
+    await client.subscribe("stocks")
+    connection = connection_of(hub, "stocks")
+    assert connection.ws_connection is not None
+    assert isinstance(connection.ws_connection.stream, IOStream)
+    assert connection.writer is not None
+    assert connection.writer._socket is connection.ws_connection.stream.socket
+    client.close()
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("fmt", ["json", "binary"])
+async def test_a_strict_client_offering_compression_gets_valid_frames(
+    http_server: object, http_port: int, fmt: str
+) -> None:
+    async with connect(f"ws://127.0.0.1:{http_port}/ws", compression="deflate") as ws:
+        # Offered, not negotiated: every frame is plain, and the strict client checks each one.
+        assert ws.response is not None
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
+        await ws.send(orjson.dumps({"op": "subscribe", "feed": "stocks", "format": fmt}).decode())
+        reply = orjson.loads(await ws.recv())
+        assert reply["op"] == "subscribed"
+        seqs: list[int] = []
+        while len(seqs) < 5:
+            message = await ws.recv()
+            if fmt == "binary":
+                assert isinstance(message, bytes)
+                seqs.append(decode_binary(message, tuple(reply["fields"])).seq)
+            elif orjson.loads(message)["op"] == "data":
+                seqs.append(orjson.loads(message)["seq"])
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+
+
+@pytest.mark.gen_test
+async def test_fast_path_frames_match_tornados_on_the_wire(http_server: object, http_port: int) -> None:
+    """A pong written by the fast path arrives as exactly the frame Tornado would have built for it."""
+    raw = await RawClient.connect(http_port)
+    raw.send_json({"op": "ping", "id": 7})
+    opcode, payload, wire = await raw.read_frame()
+    assert opcode == Opcode.TEXT
+    assert orjson.loads(payload) == {"op": "pong", "id": 7}
+    assert wire == frame(payload, Opcode.TEXT)
+    raw.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_stalled_client_is_bounded_coalesced_and_closed_while_others_see_every_tick(
+    http_server: object, http_port: int, hub: Hub
+) -> None:
+    normal = await Client.connect(http_port, max_message_size=1 << 20)
+    await normal.subscribe("wide")
+    stalled = await RawClient.connect(http_port, receive_buffer=4096)
+    stalled.send_json({"op": "subscribe", "feed": "wide"})
+    # Read the reply, then never read again: the asyncio reader stops at its limit, the kernel buffers fill.
+    opcode, payload, _ = await stalled.read_frame()
+    assert orjson.loads(payload)["op"] == "subscribed"
+    connection = next(sub for sub in hub.subscribers("wide") if sub is not connection_of_normal(hub, normal))
+    assert isinstance(connection, FeedSocket)
+    assert connection.writer is not None
+    assert connection.ws_connection is not None
+    stream = connection.ws_connection.stream
+    assert stream is not None
+
+    frame_size = len(frame(orjson.dumps({"op": "data", "values": {f.name: 1e6 for f in Wide.fields}}), Opcode.TEXT))
+    seqs: list[int] = []
+    most_held = 0
+    while hub.subscriber_count("wide") == 2:
+        tick, _ = await normal.tick()
+        seqs.append(tick.seq)
+        # What the server holds for the stalled client: the writer's backlog and the stream's unsent data.
+        held = connection.writer.backlog_bytes + len(stream._write_buffer)
+        most_held = max(most_held, held)
+    # Memory stayed bounded: a backlog's worth plus a frame or two in flight, far below what the ticks amounted to.
+    assert most_held <= 2 * MAX_BACKLOG + 3 * frame_size, most_held
+    assert connection.writer.coalesced > 0
+    assert len(seqs) * frame_size > 20 * MAX_BACKLOG
+    # The normal client on the same feed saw every tick.
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    # Still flowing for it after the stalled client is gone.
+    more = await normal.ticks(10)
+    assert more[0].seq == seqs[-1] + 1
+
+    # The stalled client, reading at last, finds what was in flight, then the close frame with its reason.
+    while True:
+        opcode, payload, _ = await stalled.read_frame()
+        if opcode == CLOSE:
+            break
+    (code,) = struct.unpack("!H", payload[:2])
+    assert code == CloseCode.SLOW_CONSUMER == 1008
+    assert payload[2:].decode() == f"slow consumer: nothing read for {STALL_TIMEOUT:g} s"
+    stalled.close()
+    normal.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_slow_reader_skips_ticks_and_stays_connected(http_server: object, http_port: int, hub: Hub) -> None:
+    """A client reading at half the pace: the server coalesces, the client sees gaps in seq, and is not closed."""
+    normal = await Client.connect(http_port, max_message_size=1 << 20)
+    await normal.subscribe("wide")
+    slow = await RawClient.connect(http_port, receive_buffer=4096)
+    slow.send_json({"op": "subscribe", "feed": "wide"})
+    received: list[int] = []
+    normal_seqs: list[int] = []
+    while not any(later - earlier > 1 for earlier, later in itertools.pairwise(received)):
+        _, payload, _ = await slow.read_frame()
+        message = orjson.loads(payload)
+        if message["op"] == "data":
+            received.append(message["seq"])
+        # The normal client reads two ticks for each of the slow one's.
+        normal_seqs += [tick.seq for tick in await normal.ticks(2)]
+    assert hub.subscriber_count("wide") == 2
+    assert normal_seqs == list(range(normal_seqs[0], normal_seqs[0] + len(normal_seqs)))
+    # Only ticks are skipped, and seq still only rises.
+    assert received == sorted(set(received))
+    slow.close()
+    normal.close()
+
+
+def connection_of_normal(hub: Hub, normal: Client) -> object:
+    """The server side of ``normal``: the subscriber whose socket's peer is the client's local address."""
+    local = normal.connection.protocol.stream.socket.getsockname()  # type: ignore[union-attr]
+    for subscriber in hub.subscribers("wide"):
+        assert isinstance(subscriber, FeedSocket)
+        assert subscriber.ws_connection is not None and subscriber.ws_connection.stream is not None
+        if subscriber.ws_connection.stream.socket.getpeername() == local:
+            return subscriber
+    raise AssertionError("no server connection for the normal client")
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_connections_dying_in_the_middle_of_a_fan_out_do_not_break_it(
+    http_server: object, http_port: int
+) -> None:
+    clients = [await Client.connect(http_port) for _ in range(30)]
+    for client in clients:
+        await client.subscribe("stocks", "binary")
+    dying, living = clients[::2], clients[1::2]
+    before = [(await client.ticks(1))[0].seq for client in living]
+    for client in dying:
+        # A reset, not a polite close: the server learns of it only when its next send fails.
+        sock = client.connection.protocol.stream.socket  # type: ignore[union-attr]
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.connection.protocol.stream.close()  # type: ignore[union-attr]
+    for client, first in zip(living, before, strict=True):
+        ticks = await client.ticks(20)
+        assert [tick.seq for tick in ticks] == list(range(first + 1, first + 21))
+    for client in clients:
+        client.close()
