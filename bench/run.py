@@ -1,0 +1,248 @@
+"""``make bench``: our server against its peers on the same work, and the targets of docs/performance.md.
+
+Each run starts one server process and one load generator process (bench/loadgen.py), pinned to different cores
+when there are two or more, connects N clients, measures the server's memory with N idle connections, subscribes
+them, and counts for a window: delivered messages per second and per server CPU-second, latency from each tick's
+``ts`` to its receipt, and the load generator's own CPU (a load generator near 100% would make every figure a
+figure of itself). The servers:
+
+- ``ours``: server.py, the fast path;
+- ``tutorial``: Tornado as tutorials write it (bench/peers/tutorial_tornado.py);
+- ``websockets``: the websockets library's broadcast() (bench/peers/websockets_broadcast.py);
+- ``raw``: the raw asyncio floor (bench/peers/raw_floor.py).
+
+Every server sends the same ticks: the stocks feed with 20 symbols, the same payload bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+SYMBOLS = ",".join(
+    ("AAPL MSFT NVDA AMZN GOOG META TSLA AVGO ORCL AMD NFLX ADBE CRM INTC CSCO QCOM TXN IBM NOW UBER").split()
+)
+SERVERS = ("ours", "tutorial", "websockets", "raw")
+PEER_MODULES = {
+    "tutorial": "bench.peers.tutorial_tornado",
+    "websockets": "bench.peers.websockets_broadcast",
+    "raw": "bench.peers.raw_floor",
+}
+START_TIMEOUT = 30.0
+SERVER_CORE, LOADGEN_CORE = 0, 1
+KIB = 1024
+
+
+@dataclass(frozen=True)
+class Scenario:
+    clients: int
+    hz: float
+    fmt: str = "json"
+    feeds: tuple[str, ...] = ("stocks",)
+    duration: float = 5.0
+
+
+@dataclass
+class Result:
+    server: str
+    scenario: Scenario
+    connect_seconds: float = 0.0
+    idle_kib_per_connection: float = 0.0
+    messages: int = 0
+    seconds: float = 0.0
+    gaps: int = 0
+    latency_p50: float = 0.0
+    latency_p99: float = 0.0
+    server_cpu: float = 0.0
+    loadgen_cpu: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds if self.seconds else 0.0
+
+    @property
+    def per_cpu_second(self) -> float:
+        return self.messages / (self.server_cpu * self.seconds) if self.server_cpu else 0.0
+
+    @property
+    def expected(self) -> float:
+        """Messages a lossless server would have delivered in the window."""
+        return self.scenario.clients * self.scenario.hz * len(self.scenario.feeds) * self.seconds
+
+
+def pinned(core: int) -> list[str]:
+    return ["taskset", "-c", str(core)] if (os.cpu_count() or 1) >= 2 else []
+
+
+def server_command(server: str, scenario: Scenario) -> list[str]:
+    interval = f"{1 / scenario.hz:g}"
+    if server == "ours":
+        command = ["server.py", "--host", "127.0.0.1", "--port", "0", "--option", f"stocks.symbols={SYMBOLS}",
+                   "--option", "stocks.seed=1", "--option", f"stocks.interval={interval}"]
+        # The system feed samples psutil, which the peers do not: slow it down unless the scenario reads it.
+        system_interval = interval if "system" in scenario.feeds else "3600"
+        return [*command, "--option", f"system.interval={system_interval}"]
+    return ["-m", PEER_MODULES[server], "--port", "0", "--interval", interval, "--symbols", SYMBOLS]
+
+
+@contextmanager
+def running_server(server: str, scenario: Scenario) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    process = subprocess.Popen(
+        [*pinned(SERVER_CORE), sys.executable, *server_command(server, scenario)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"{server} did not start: {line!r}")
+        yield process, int(line.strip().rstrip("/").rsplit(":", 1)[1])
+    finally:
+        process.terminate()
+        process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def run(server: str, scenario: Scenario) -> Result:
+    result = Result(server, scenario)
+    with running_server(server, scenario) as (process, port):
+        # The server process itself, not taskset's wrapper (taskset execs, so the pid is the same).
+        watched = psutil.Process(process.pid)
+        baseline_rss = watched.memory_info().rss
+        loadgen = subprocess.Popen(
+            [*pinned(LOADGEN_CORE), sys.executable, "bench/loadgen.py", "--port", str(port),
+             "--clients", str(scenario.clients), "--format", scenario.fmt,
+             "--duration", str(scenario.duration), *(arg for feed in scenario.feeds for arg in ("--feed", feed))],
+            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        assert loadgen.stdin is not None and loadgen.stdout is not None
+        try:
+            connected = orjson.loads(loadgen.stdout.readline())
+            result.connect_seconds = connected["seconds"]
+            result.idle_kib_per_connection = (watched.memory_info().rss - baseline_rss) / KIB / scenario.clients
+            loadgen.stdin.write("go\n")
+            loadgen.stdin.flush()
+            assert orjson.loads(loadgen.stdout.readline())["event"] == "window"
+            cpu_before, wall_before = cpu_seconds(watched), time.perf_counter()
+            report = orjson.loads(loadgen.stdout.readline())
+            result.server_cpu = (cpu_seconds(watched) - cpu_before) / (time.perf_counter() - wall_before)
+        finally:
+            loadgen.stdin.close()
+            loadgen.wait(30)
+            loadgen.stdout.close()
+    result.messages, result.seconds, result.gaps = report["messages"], report["seconds"], report["gaps"]
+    result.latency_p50, result.latency_p99 = report["latency_p50"], report["latency_p99"]
+    result.loadgen_cpu = report["loadgen_cpu"]
+    return result
+
+
+def row(result: Result, reference: Result | None) -> str:
+    scenario = result.scenario
+    ratio = f"{result.per_cpu_second / reference.per_cpu_second:.2f}" if reference and reference.per_cpu_second else ""
+    delivered = f"{100 * result.messages / result.expected:.1f}%" if result.expected else ""
+    return (
+        f"| {result.server} | {scenario.clients:,} | {scenario.fmt} | {'+'.join(scenario.feeds)} | {scenario.hz:g} "
+        f"| {result.rate:,.0f} | {delivered} | {result.gaps} | {result.per_cpu_second:,.0f} | {ratio} "
+        f"| {1000 * result.latency_p50:.1f} | {1000 * result.latency_p99:.1f} "
+        f"| {result.idle_kib_per_connection:.1f} | {scenario.clients / result.connect_seconds:,.0f} "
+        f"| {100 * result.server_cpu:.0f}% | {100 * result.loadgen_cpu:.0f}% |"
+    )
+
+
+HEADER = (
+    "| server | clients | format | feeds | Hz | delivered msg/s | delivered | gaps | msg per server CPU-s "
+    "| x ours | p50 ms | p99 ms | KiB per idle conn | accepts/s | server CPU | loadgen CPU |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def check(label: str, ok: bool, detail: str) -> str:
+    return f"- [{'x' if ok else ' '}] {label}: {detail}"
+
+
+def targets(results: list[Result]) -> list[str]:
+    def find(server: str, clients: int, fmt: str = "json", feeds: tuple[str, ...] = ("stocks",)) -> Result | None:
+        return next((r for r in results if r.server == server and r.scenario.clients == clients
+                     and r.scenario.fmt == fmt and r.scenario.feeds == feeds), None)
+
+    lines = []
+    ours = find("ours", 1000)
+    for peer, minimum in (("raw", 0.8), ("websockets", 1.5), ("tutorial", 10.0)):
+        other = find(peer, 1000)
+        if ours and other and other.per_cpu_second:
+            ratio = ours.per_cpu_second / other.per_cpu_second
+            lines.append(check(f"1,000 clients: msg per CPU-s at least {minimum:g} x {peer}", ratio >= minimum,
+                               f"{ratio:.2f} x"))
+    big = find("ours", 10_000)
+    if big:
+        lines += [
+            check("10,000 clients at 1 Hz: all messages delivered", big.gaps == 0 and big.messages >= big.expected * 0.99,
+                  f"{big.messages:,} of {big.expected:,.0f}, {big.gaps} gaps"),
+            check("10,000 clients: p99 latency under 100 ms", big.latency_p99 < 0.100,
+                  f"{1000 * big.latency_p99:.1f} ms"),
+            check("10,000 clients: at most 12 KB per idle connection", big.idle_kib_per_connection * KIB <= 12_000,
+                  f"{big.idle_kib_per_connection * KIB / 1000:.1f} KB"),
+            check("10,000 clients accepted in under 10 s", big.connect_seconds < 10, f"{big.connect_seconds:.1f} s"),
+        ]
+    two = find("ours", 1000, feeds=("stocks", "system"))
+    if two:
+        lines.append(check("1,000 clients at 10 Hz on two feeds: p99 under 20 ms", two.latency_p99 < 0.020,
+                           f"{1000 * two.latency_p99:.1f} ms"))
+    return lines
+
+
+def scenarios(quick: bool) -> list[tuple[str, Scenario]]:
+    plan: list[tuple[str, Scenario]] = []
+    sizes = ((100, 20.0), (1000, 20.0)) if quick else ((100, 20.0), (1000, 20.0), (10_000, 1.0))
+    for clients, hz in sizes:
+        duration = 10.0 if hz < 2 else 5.0
+        for fmt in ("json", "binary"):
+            for server in SERVERS:
+                plan.append((server, Scenario(clients, hz, fmt, duration=duration)))
+    plan.append(("ours", Scenario(1000, 10.0, "json", ("stocks", "system"))))
+    return plan
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Benchmark the dashboard server against its peers.")
+    parser.add_argument("--quick", action="store_true", help="skip the 10,000-client runs")
+    parser.add_argument("--only", choices=SERVERS, action="append", help="run only these servers")
+    args = parser.parse_args()
+    cpus = os.cpu_count() or 1
+    print(f"# {cpus} cores; server on core {SERVER_CORE}, load generator on core {LOADGEN_CORE}"
+          if cpus >= 2 else "# 1 core: server and load generator share it")
+    print(HEADER, flush=True)
+    results: list[Result] = []
+    for server, scenario in scenarios(args.quick):
+        if args.only and server not in args.only:
+            continue
+        result = run(server, scenario)
+        results.append(result)
+        reference = next((r for r in results if r.server == "ours" and r.scenario == scenario), None)
+        print(row(result, reference), flush=True)
+    print()
+    for line in targets(results):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
