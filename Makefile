@@ -23,6 +23,11 @@ check: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# Our server against its peers, each run with the server and the load generator on different cores.
+bench: setup
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,bench]'
+	$(BIN)/python bench/run.py
+
 screenshot: setup chromium
 	$(BIN)/python tools/screenshot.py docs/screenshot.png
 

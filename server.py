@@ -23,7 +23,7 @@ from feeds.loader import FeedSource, LoadError, check_unique, load_dir, load_ent
 from feeds.producer import Producer
 from feeds.stocks import StocksFeed
 from feeds.system import SystemFeed
-from handlers import UPLOT_DIR, make_app
+from handlers import UPLOT_DIR, Limits, make_app
 
 __all__ = ["BUILTIN_FEEDS", "build_feeds", "discover_feeds", "main", "parse_args"]
 
@@ -68,6 +68,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--feeds-dir", action="append", default=[], metavar="DIR", help="load the feeds of every *.py file in DIR"
+    )
+    defaults = Limits()
+    parser.add_argument(
+        "--max-backlog",
+        type=int,
+        default=defaults.max_backlog_bytes,
+        metavar="BYTES",
+        help="bytes a slow client's connection may hold before only the newest tick of each feed is kept "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=defaults.stall_timeout,
+        metavar="SECONDS",
+        help="close a connection (code 1008) that has read nothing for this long while data waits for it "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--no-entry-points",
@@ -158,7 +175,7 @@ async def serve(args: argparse.Namespace, feeds: list[Feed]) -> None:
         sockets = bind_sockets(args.port, args.host)
     except OSError as exc:
         raise StartupError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
-    server = HTTPServer(make_app(hub))
+    server = HTTPServer(make_app(hub, Limits(args.max_backlog, args.stall_timeout)))
     server.add_sockets(sockets)
     producer.start()
 
@@ -181,6 +198,9 @@ async def serve(args: argparse.Namespace, feeds: list[Feed]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.max_backlog <= 0 or not args.stall_timeout > 0:
+        print("server.py: error: --max-backlog and --stall-timeout must be greater than 0", file=sys.stderr)
+        return EXIT_USAGE
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         sources = discover_feeds(args)

@@ -30,9 +30,7 @@ import orjson
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-SYMBOLS = ",".join(
-    ("AAPL MSFT NVDA AMZN GOOG META TSLA AVGO ORCL AMD NFLX ADBE CRM INTC CSCO QCOM TXN IBM NOW UBER").split()
-)
+SYMBOLS = "AAPL,MSFT,NVDA,AMZN,GOOG,META,TSLA,AVGO,ORCL,AMD,NFLX,ADBE,CRM,INTC,CSCO,QCOM,TXN,IBM,NOW,UBER"
 SERVERS = ("ours", "tutorial", "websockets", "raw")
 PEER_MODULES = {
     "tutorial": "bench.peers.tutorial_tornado",
@@ -89,8 +87,19 @@ def pinned(core: int) -> list[str]:
 def server_command(server: str, scenario: Scenario) -> list[str]:
     interval = f"{1 / scenario.hz:g}"
     if server == "ours":
-        command = ["server.py", "--host", "127.0.0.1", "--port", "0", "--option", f"stocks.symbols={SYMBOLS}",
-                   "--option", "stocks.seed=1", "--option", f"stocks.interval={interval}"]
+        command = [
+            "server.py",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--option",
+            f"stocks.symbols={SYMBOLS}",
+            "--option",
+            "stocks.seed=1",
+            "--option",
+            f"stocks.interval={interval}",
+        ]
         # The system feed samples psutil, which the peers do not: slow it down unless the scenario reads it.
         system_interval = interval if "system" in scenario.feeds else "3600"
         return [*command, "--option", f"system.interval={system_interval}"]
@@ -101,7 +110,10 @@ def server_command(server: str, scenario: Scenario) -> list[str]:
 def running_server(server: str, scenario: Scenario) -> Iterator[tuple[subprocess.Popen[str], int]]:
     process = subprocess.Popen(
         [*pinned(SERVER_CORE), sys.executable, *server_command(server, scenario)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert process.stdout is not None
@@ -128,10 +140,24 @@ def run(server: str, scenario: Scenario) -> Result:
         watched = psutil.Process(process.pid)
         baseline_rss = watched.memory_info().rss
         loadgen = subprocess.Popen(
-            [*pinned(LOADGEN_CORE), sys.executable, "bench/loadgen.py", "--port", str(port),
-             "--clients", str(scenario.clients), "--format", scenario.fmt,
-             "--duration", str(scenario.duration), *(arg for feed in scenario.feeds for arg in ("--feed", feed))],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            [
+                *pinned(LOADGEN_CORE),
+                sys.executable,
+                "bench/loadgen.py",
+                "--port",
+                str(port),
+                "--clients",
+                str(scenario.clients),
+                "--format",
+                scenario.fmt,
+                "--duration",
+                str(scenario.duration),
+                *(arg for feed in scenario.feeds for arg in ("--feed", feed)),
+            ],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert loadgen.stdin is not None and loadgen.stdout is not None
         try:
@@ -180,8 +206,17 @@ def check(label: str, ok: bool, detail: str) -> str:
 
 def targets(results: list[Result]) -> list[str]:
     def find(server: str, clients: int, fmt: str = "json", feeds: tuple[str, ...] = ("stocks",)) -> Result | None:
-        return next((r for r in results if r.server == server and r.scenario.clients == clients
-                     and r.scenario.fmt == fmt and r.scenario.feeds == feeds), None)
+        return next(
+            (
+                r
+                for r in results
+                if r.server == server
+                and r.scenario.clients == clients
+                and r.scenario.fmt == fmt
+                and r.scenario.feeds == feeds
+            ),
+            None,
+        )
 
     lines = []
     ours = find("ours", 1000)
@@ -189,23 +224,36 @@ def targets(results: list[Result]) -> list[str]:
         other = find(peer, 1000)
         if ours and other and other.per_cpu_second:
             ratio = ours.per_cpu_second / other.per_cpu_second
-            lines.append(check(f"1,000 clients: msg per CPU-s at least {minimum:g} x {peer}", ratio >= minimum,
-                               f"{ratio:.2f} x"))
+            lines.append(
+                check(f"1,000 clients: msg per CPU-s at least {minimum:g} x {peer}", ratio >= minimum, f"{ratio:.2f} x")
+            )
     big = find("ours", 10_000)
     if big:
         lines += [
-            check("10,000 clients at 1 Hz: all messages delivered", big.gaps == 0 and big.messages >= big.expected * 0.99,
-                  f"{big.messages:,} of {big.expected:,.0f}, {big.gaps} gaps"),
-            check("10,000 clients: p99 latency under 100 ms", big.latency_p99 < 0.100,
-                  f"{1000 * big.latency_p99:.1f} ms"),
-            check("10,000 clients: at most 12 KB per idle connection", big.idle_kib_per_connection * KIB <= 12_000,
-                  f"{big.idle_kib_per_connection * KIB / 1000:.1f} KB"),
+            check(
+                "10,000 clients at 1 Hz: all messages delivered",
+                big.gaps == 0 and big.messages >= big.expected * 0.99,
+                f"{big.messages:,} of {big.expected:,.0f}, {big.gaps} gaps",
+            ),
+            check(
+                "10,000 clients: p99 latency under 100 ms", big.latency_p99 < 0.100, f"{1000 * big.latency_p99:.1f} ms"
+            ),
+            check(
+                "10,000 clients: at most 12 KB per idle connection",
+                big.idle_kib_per_connection * KIB <= 12_000,
+                f"{big.idle_kib_per_connection * KIB / 1000:.1f} KB",
+            ),
             check("10,000 clients accepted in under 10 s", big.connect_seconds < 10, f"{big.connect_seconds:.1f} s"),
         ]
     two = find("ours", 1000, feeds=("stocks", "system"))
     if two:
-        lines.append(check("1,000 clients at 10 Hz on two feeds: p99 under 20 ms", two.latency_p99 < 0.020,
-                           f"{1000 * two.latency_p99:.1f} ms"))
+        lines.append(
+            check(
+                "1,000 clients at 10 Hz on two feeds: p99 under 20 ms",
+                two.latency_p99 < 0.020,
+                f"{1000 * two.latency_p99:.1f} ms",
+            )
+        )
     return lines
 
 
@@ -227,8 +275,11 @@ def main() -> int:
     parser.add_argument("--only", choices=SERVERS, action="append", help="run only these servers")
     args = parser.parse_args()
     cpus = os.cpu_count() or 1
-    print(f"# {cpus} cores; server on core {SERVER_CORE}, load generator on core {LOADGEN_CORE}"
-          if cpus >= 2 else "# 1 core: server and load generator share it")
+    print(
+        f"# {cpus} cores; server on core {SERVER_CORE}, load generator on core {LOADGEN_CORE}"
+        if cpus >= 2
+        else "# 1 core: server and load generator share it"
+    )
     print(HEADER, flush=True)
     results: list[Result] = []
     for server, scenario in scenarios(args.quick):

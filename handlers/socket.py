@@ -1,14 +1,13 @@
 """``/ws``: the WebSocket endpoint. Reads client requests, keeps the connection's subscriptions, sends ticks.
 
-The connection is a hub `Subscriber`: the hub hands it frames built once for every subscriber, and its
-`FrameWriter` writes them to the socket (see `handlers.writer`). Nothing a client sends raises out of here; every
+The connection's `FrameWriter` is its hub `Subscriber`: the hub hands it frames built once for every subscriber,
+and it writes them to the socket (see `handlers.writer`). Nothing a client sends raises out of here; every
 message gets a reply or an ``error`` frame.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable
 
 from tornado.websocket import WebSocketHandler
 
@@ -87,13 +86,15 @@ class FeedSocket(WebSocketHandler):
             )
         )
         self.subscriptions[request.feed] = request.format
-        self.hub.subscribe(request.feed, self, request.format)
+        assert self.writer is not None
+        self.hub.subscribe(request.feed, self.writer, request.format)
 
     def _unsubscribe(self, request: Request) -> None:
         self._known_feed(request)
         if self.subscriptions.pop(request.feed, None) is None:
             raise ProtocolError(ErrorCode.NOT_SUBSCRIBED, f"not subscribed to {request.feed!r}", request.raw)
-        self.hub.unsubscribe(request.feed, self)
+        assert self.writer is not None
+        self.hub.unsubscribe(request.feed, self.writer)
         self._reply(encode_message("unsubscribed", request.raw, feed=request.feed))
 
     def _known_feed(self, request: Request) -> Feed:
@@ -105,13 +106,9 @@ class FeedSocket(WebSocketHandler):
                 ErrorCode.UNKNOWN_FEED, f"unknown feed {request.feed!r} (known: {known})", request.raw
             ) from None
 
-    def send(self, frame: bytes, key: Hashable | None = None) -> None:
-        """Write a frame to this client (the hub's `Subscriber` interface); a closed connection drops it."""
-        if self.writer is not None:
-            self.writer.write(frame, key)
-
     def _reply(self, message: bytes) -> None:
-        self.send(frame(message, Opcode.TEXT))
+        if self.writer is not None:
+            self.writer.send(frame(message, Opcode.TEXT))
 
     def _stalled(self) -> None:
         log.warning(
@@ -124,6 +121,7 @@ class FeedSocket(WebSocketHandler):
         self._unsubscribe_all()
 
     def _unsubscribe_all(self) -> None:
-        for feed in self.subscriptions:
-            self.hub.unsubscribe(feed, self)
+        if self.writer is not None:
+            for feed in self.subscriptions:
+                self.hub.unsubscribe(feed, self.writer)
         self.subscriptions.clear()

@@ -40,15 +40,31 @@ class Limits:
 
 
 class FrameWriter:
-    """The frames bound for one connection."""
+    """The frames bound for one connection: the hub's `Subscriber` for it."""
+
+    __slots__ = (
+        "_backlog",
+        "_backlog_bytes",
+        "_drain_started",
+        "_draining",
+        "_limits",
+        "_on_stall",
+        "_send",
+        "_socket",
+        "_stall_check",
+        "_stream",
+        "coalesced",
+    )
 
     def __init__(self, stream: IOStream, limits: Limits, on_stall: Callable[[], None]) -> None:
         self._stream = stream
         # TLS needs the stream's own writes; a plain socket takes the direct path.
         self._socket = None if isinstance(stream, SSLIOStream) else stream.socket
+        self._send = None if self._socket is None else self._socket.send
         self._limits = limits
         self._on_stall = on_stall
-        self._backlog: deque[tuple[Hashable | None, bytes]] = deque()
+        # Built on the slow path only: an idle or keeping-up connection needs none.
+        self._backlog: deque[tuple[Hashable | None, bytes]] | None = None
         self._backlog_bytes = 0
         self._draining = False
         self._drain_started = 0.0
@@ -56,23 +72,27 @@ class FrameWriter:
         self.coalesced = 0
 
     @property
+    def stream(self) -> IOStream:
+        """The Tornado stream this writer shares with its connection."""
+        return self._stream
+
+    @property
     def backlog_bytes(self) -> int:
         """Bytes waiting in the backlog, not counting what the stream already holds."""
         return self._backlog_bytes
 
-    def write(self, frame: bytes, key: Hashable | None = None) -> None:
+    def send(self, frame: bytes, key: Hashable | None = None) -> None:
         """Send ``frame`` now if the way is clear, else queue it; ``key`` marks frames that newer ones may replace."""
-        if self._draining or self._socket is None or self._stream.writing():
+        if self._draining or self._send is None or self._stream.writing():
             self._enqueue(frame, key)
             return
-        if self._stream.closed():
-            return
         try:
-            sent = self._socket.send(frame)
+            sent = self._send(frame)
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError:
-            # The peer is gone: closing the stream runs the handler's on_close, which unsubscribes it.
+            # The peer is gone (or the stream already closed its socket): closing the stream runs the handler's
+            # on_close, which unsubscribes it; closing twice is harmless.
             self._stream.close()
             return
         if sent < len(frame):
@@ -81,6 +101,8 @@ class FrameWriter:
     def _enqueue(self, frame: bytes, key: Hashable | None) -> None:
         if self._stream.closed():
             return
+        if self._backlog is None:
+            self._backlog = deque()
         self._backlog.append((key, frame))
         self._backlog_bytes += len(frame)
         if self._backlog_bytes > self._limits.max_backlog_bytes:
@@ -90,6 +112,7 @@ class FrameWriter:
 
     def _coalesce(self) -> None:
         """Keep every reply and only the newest frame of each key, in their order."""
+        assert self._backlog is not None
         newest: dict[Hashable, int] = {}
         for index, (key, _) in enumerate(self._backlog):
             if key is not None:
@@ -100,8 +123,9 @@ class FrameWriter:
         self._backlog_bytes = sum(len(frame) for _, frame in kept)
 
     def _drain_backlog(self) -> None:
+        assert self._backlog is not None
         frames = b"".join(frame for _, frame in self._backlog)
-        self._backlog.clear()
+        self._backlog = None
         self._backlog_bytes = 0
         self._drain(frames)
 
@@ -140,7 +164,7 @@ class FrameWriter:
             return
         stalled_for = time.monotonic() - self._drain_started
         if stalled_for >= self._limits.stall_timeout:
-            self._backlog.clear()
+            self._backlog = None
             self._backlog_bytes = 0
             self._on_stall()
         else:

@@ -23,7 +23,7 @@ from feeds.producer import Producer
 from feeds.stocks import StocksFeed
 from handlers import Limits, make_app
 from handlers.protocol import CloseCode
-from handlers.socket import FeedSocket
+from handlers.writer import FrameWriter
 
 from .rawws import CLOSE, RawClient
 from .wsclient import Client
@@ -63,9 +63,9 @@ def app(hub: Hub, io_loop: IOLoop) -> Iterator[Application]:
     io_loop.run_sync(producer.stop)
 
 
-def connection_of(hub: Hub, feed: str) -> FeedSocket:
+def writer_of(hub: Hub, feed: str) -> FrameWriter:
     (subscriber,) = hub.subscribers(feed)
-    assert isinstance(subscriber, FeedSocket)
+    assert isinstance(subscriber, FrameWriter)
     return subscriber
 
 
@@ -94,11 +94,11 @@ async def test_the_writer_sits_on_tornados_stream_and_socket(http_server: object
     """The one thing the fast path takes from Tornado beyond its public API; fails loudly if Tornado changes it."""
     client = await Client.connect(http_port)
     await client.subscribe("stocks")
-    connection = connection_of(hub, "stocks")
-    assert connection.ws_connection is not None
-    assert isinstance(connection.ws_connection.stream, IOStream)
-    assert connection.writer is not None
-    assert connection.writer._socket is connection.ws_connection.stream.socket
+    # FeedSocket.open() took the stream from ws_connection.stream: had Tornado moved it, the handshake would fail.
+    writer = writer_of(hub, "stocks")
+    assert isinstance(writer.stream, IOStream)
+    assert writer._socket is writer.stream.socket
+    assert writer.stream.socket.getpeername() == client.connection.protocol.stream.socket.getsockname()  # type: ignore[union-attr]
     client.close()
 
 
@@ -148,12 +148,9 @@ async def test_a_stalled_client_is_bounded_coalesced_and_closed_while_others_see
     # Read the reply, then never read again: the asyncio reader stops at its limit, the kernel buffers fill.
     opcode, payload, _ = await stalled.read_frame()
     assert orjson.loads(payload)["op"] == "subscribed"
-    connection = next(sub for sub in hub.subscribers("wide") if sub is not connection_of_normal(hub, normal))
-    assert isinstance(connection, FeedSocket)
-    assert connection.writer is not None
-    assert connection.ws_connection is not None
-    stream = connection.ws_connection.stream
-    assert stream is not None
+    writer = next(sub for sub in hub.subscribers("wide") if sub is not writer_of_normal(hub, normal))
+    assert isinstance(writer, FrameWriter)
+    stream = writer.stream
 
     frame_size = len(frame(orjson.dumps({"op": "data", "values": {f.name: 1e6 for f in Wide.fields}}), Opcode.TEXT))
     seqs: list[int] = []
@@ -162,11 +159,11 @@ async def test_a_stalled_client_is_bounded_coalesced_and_closed_while_others_see
         tick, _ = await normal.tick()
         seqs.append(tick.seq)
         # What the server holds for the stalled client: the writer's backlog and the stream's unsent data.
-        held = connection.writer.backlog_bytes + len(stream._write_buffer)
+        held = writer.backlog_bytes + len(stream._write_buffer)
         most_held = max(most_held, held)
     # Memory stayed bounded: a backlog's worth plus a frame or two in flight, far below what the ticks amounted to.
     assert most_held <= 2 * MAX_BACKLOG + 3 * frame_size, most_held
-    assert connection.writer.coalesced > 0
+    assert writer.coalesced > 0
     assert len(seqs) * frame_size > 20 * MAX_BACKLOG
     # The normal client on the same feed saw every tick.
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
@@ -210,13 +207,12 @@ async def test_a_slow_reader_skips_ticks_and_stays_connected(http_server: object
     normal.close()
 
 
-def connection_of_normal(hub: Hub, normal: Client) -> object:
+def writer_of_normal(hub: Hub, normal: Client) -> object:
     """The server side of ``normal``: the subscriber whose socket's peer is the client's local address."""
     local = normal.connection.protocol.stream.socket.getsockname()  # type: ignore[union-attr]
     for subscriber in hub.subscribers("wide"):
-        assert isinstance(subscriber, FeedSocket)
-        assert subscriber.ws_connection is not None and subscriber.ws_connection.stream is not None
-        if subscriber.ws_connection.stream.socket.getpeername() == local:
+        assert isinstance(subscriber, FrameWriter)
+        if subscriber.stream.socket.getpeername() == local:
             return subscriber
     raise AssertionError("no server connection for the normal client")
 

@@ -34,7 +34,9 @@ class TickSource:
     def next_tick(self) -> Tick:
         sample = self.feed.sample()
         self.seq += 1
-        return Tick("stocks", self.run, self.seq, time.time(), self.fields, tuple(float(sample[f]) for f in self.fields))
+        return Tick(
+            "stocks", self.run, self.seq, time.time(), self.fields, tuple(float(sample[f]) for f in self.fields)
+        )
 
     @staticmethod
     def payload(tick: Tick, fmt: str) -> bytes:

@@ -39,9 +39,7 @@ class Connection(asyncio.Protocol):
             end = self.buffer.find(b"\r\n\r\n")
             if end < 0:
                 return
-            headers = dict(
-                line.split(b": ", 1) for line in self.buffer[:end].split(b"\r\n")[1:] if b": " in line
-            )
+            headers = dict(line.split(b": ", 1) for line in self.buffer[:end].split(b"\r\n")[1:] if b": " in line)
             key = {name.lower(): value for name, value in headers.items()}[b"sec-websocket-key"]
             accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
             self.transport.write(
