@@ -22,6 +22,7 @@ _LONG = struct.Struct("!BBQ")
 class Opcode(enum.IntEnum):
     TEXT = 0x1
     BINARY = 0x2
+    PING = 0x9
 
 
 def frame(payload: bytes, opcode: Opcode) -> bytes:

@@ -13,6 +13,7 @@ from tornado.web import Application, StaticFileHandler
 from feeds.hub import Hub
 
 from .api import FeedsHandler, HealthHandler
+from .keepalive import Keepalive
 from .socket import FeedSocket
 from .writer import Limits
 
@@ -27,20 +28,23 @@ MAX_MESSAGE_BYTES = 64 * 1024
 PING_INTERVAL = 20.0
 
 
-def make_app(hub: Hub, limits: Limits | None = None, **settings: Any) -> Application:
-    """The web application serving ``hub``'s feeds; ``settings`` override Tornado application settings."""
+def make_app(
+    hub: Hub, limits: Limits | None = None, ping_interval: float = PING_INTERVAL, **settings: Any
+) -> Application:
+    """The web application serving ``hub``'s feeds; ``settings`` override Tornado application settings.
+
+    Every connection is pinged each ``ping_interval`` seconds and closed when it misses a ping's deadline (as long
+    again).
+    """
     deps = {"hub": hub}
+    keepalive = Keepalive(ping_interval, ping_interval)
     routes: list[tuple[str, Any, dict[str, Any]]] = [
         (r"/()", StaticFileHandler, {"path": str(WEB_DIR), "default_filename": "index.html"}),
         (r"/static/(.*)", StaticFileHandler, {"path": str(WEB_DIR)}),
         (r"/vendor/uplot/(.*)", StaticFileHandler, {"path": str(UPLOT_DIR)}),
         (r"/api/feeds", FeedsHandler, deps),
         (r"/healthz", HealthHandler, deps),
-        (r"/ws", FeedSocket, {**deps, "limits": limits or Limits()}),
+        (r"/ws", FeedSocket, {**deps, "limits": limits or Limits(), "keepalive": keepalive}),
     ]
-    defaults: dict[str, Any] = {
-        "websocket_max_message_size": MAX_MESSAGE_BYTES,
-        "websocket_ping_interval": PING_INTERVAL,
-        "websocket_ping_timeout": PING_INTERVAL,
-    }
+    defaults: dict[str, Any] = {"websocket_max_message_size": MAX_MESSAGE_BYTES}
     return Application(routes, **{**defaults, **settings})

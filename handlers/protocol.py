@@ -46,6 +46,8 @@ class CloseCode(enum.IntEnum):
     """WebSocket close codes the server uses. Documented in docs/protocol.md."""
 
     MESSAGE_TOO_BIG = 1009
+    # 1011, "unexpected condition": the peer stopped answering pings.
+    NO_PONG = 1011
     # 1008, "policy violation": the client stopped reading, and the server will not hold its data for it.
     SLOW_CONSUMER = 1008
 

@@ -8,6 +8,7 @@ message gets a reply or an ``error`` frame.
 from __future__ import annotations
 
 import logging
+from collections.abc import Hashable
 
 from tornado.websocket import WebSocketHandler
 
@@ -16,6 +17,7 @@ from feeds.feed import Feed
 from feeds.frames import Opcode, frame
 from feeds.hub import Hub
 
+from .keepalive import Keepalive
 from .protocol import CloseCode, ErrorCode, Op, ProtocolError, Request, encode_message, parse_request
 from .writer import FrameWriter, Limits
 
@@ -27,9 +29,10 @@ log = logging.getLogger("dashboard.socket")
 class FeedSocket(WebSocketHandler):
     """One client connection and its subscriptions (feed name -> format)."""
 
-    def initialize(self, hub: Hub, limits: Limits) -> None:
+    def initialize(self, hub: Hub, limits: Limits, keepalive: Keepalive) -> None:
         self.hub = hub
         self.limits = limits
+        self.keepalive = keepalive
         self.subscriptions: dict[str, Format] = {}
         self.writer: FrameWriter | None = None
 
@@ -38,6 +41,7 @@ class FeedSocket(WebSocketHandler):
         stream = self.ws_connection.stream if self.ws_connection is not None else None
         assert stream is not None, "the WebSocket handshake is done, so the connection has a stream"
         self.writer = FrameWriter(stream, self.limits, self._stalled)
+        self.keepalive.add(self)
 
     def get_compression_options(self) -> None:
         # Frames are built once for every client; per-connection compression would undo that. Not negotiated.
@@ -106,6 +110,19 @@ class FeedSocket(WebSocketHandler):
                 ErrorCode.UNKNOWN_FEED, f"unknown feed {request.feed!r} (known: {known})", request.raw
             ) from None
 
+    def on_pong(self, data: bytes) -> None:
+        self.keepalive.pong(self)
+
+    def send_frame(self, data: bytes, key: Hashable) -> None:
+        """Write a frame of the connection's own (a keepalive ping)."""
+        if self.writer is not None:
+            self.writer.send(data, key)
+
+    def close_dead(self) -> None:
+        log.info("closing a connection from %s: no answer to pings", self.request.remote_ip)
+        self._unsubscribe_all()
+        self.close(CloseCode.NO_PONG, "no answer to ping")
+
     def _reply(self, message: bytes) -> None:
         if self.writer is not None:
             self.writer.send(frame(message, Opcode.TEXT))
@@ -118,6 +135,7 @@ class FeedSocket(WebSocketHandler):
         self.close(CloseCode.SLOW_CONSUMER, f"slow consumer: nothing read for {self.limits.stall_timeout:g} s")
 
     def on_close(self) -> None:
+        self.keepalive.discard(self)
         self._unsubscribe_all()
 
     def _unsubscribe_all(self) -> None:
