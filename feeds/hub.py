@@ -10,7 +10,7 @@ that format, so the cost of encoding does not grow with the number of clients.
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Protocol
 
 from .codec import Format, encode, encode_status
@@ -36,6 +36,9 @@ class Subscriber(Protocol):
         Frames with the same ``key`` (a feed's ticks, a feed's statuses) supersede each other: a connection that
         cannot keep up may keep only the newest. A frame without a key must be delivered.
         """
+
+    def send_many(self, frames: Sequence[tuple[bytes, Hashable]]) -> None:
+        """Write or queue several frames, in order, at once (one ``send`` where possible)."""
 
 
 class Hub:
@@ -84,6 +87,32 @@ class Hub:
     def publish(self, tick: Tick) -> None:
         """Hand a tick to everyone subscribed to its feed."""
         self._deliver(tick)
+
+    def publish_many(self, ticks: Sequence[Tick]) -> None:
+        """Hand several ticks (of different feeds) over at once: each subscriber gets all of its frames together."""
+        deliveries: list[tuple[str, dict[Subscriber, None], bytes, Hashable]] = []
+        for tick in ticks:
+            for fmt, group in self._subscribers[tick.feed].items():
+                if group:
+                    data = frame(encode(tick, fmt), OPCODES[fmt])
+                    deliveries.append((tick.feed, group, data, self._tick_keys[tick.feed]))
+        if len(deliveries) == 1:
+            self._send_all(*deliveries[0])
+            return
+        batches: dict[Subscriber, list[tuple[bytes, Hashable]]] = {}
+        for _, group, data, key in deliveries:
+            for subscriber in group:
+                batches.setdefault(subscriber, []).append((data, key))
+        for subscriber, frames in batches.items():
+            try:
+                if len(frames) == 1:
+                    subscriber.send(*frames[0])
+                else:
+                    subscriber.send_many(frames)
+            except Exception:
+                log.exception("dropping subscriber %r after a failed send", subscriber)
+                for tick in ticks:
+                    self.unsubscribe(tick.feed, subscriber)
 
     def publish_status(self, status: FeedStatus) -> None:
         """Record a feed's new status and tell its subscribers, in every format, as a JSON text message."""

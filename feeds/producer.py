@@ -8,6 +8,8 @@ failing streak, then a summary at most once a minute) and skipped: the feed keep
 malformed reaches a client. A failing ``setup()`` is retried with a growing delay.
 
 The producer knows nothing of subscribers: it hands ticks and status changes to a `Publisher` (the hub's seam).
+Ticks that finish within ``BATCH_WINDOW`` of each other (feeds ticking on the same beat) are handed over together,
+so that the hub can send each client one write carrying all of them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import queue
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from numbers import Real
 from typing import Any, Protocol
 
@@ -37,6 +39,8 @@ log = logging.getLogger("dashboard.producer")
 MS_PER_SECOND = 1000.0
 # While a feed keeps failing, a summary line is logged at most this often (seconds).
 FAILURE_LOG_INTERVAL = 60.0
+# Ticks finishing within this many seconds of each other go out together: one write per client for all of them.
+BATCH_WINDOW = 0.001
 # A failing setup() is retried after interval, 2 x interval, 4 x interval ..., at most this many seconds apart.
 MAX_SETUP_DELAY = 60.0
 
@@ -57,6 +61,8 @@ class Publisher(Protocol):
     """Where the producer sends what it makes: in-process, the hub."""
 
     def publish(self, tick: Tick) -> None: ...
+
+    def publish_many(self, ticks: Sequence[Tick]) -> None: ...
 
     def publish_status(self, status: FeedStatus) -> None: ...
 
@@ -161,8 +167,9 @@ def describe(exc: BaseException) -> str:
 class FeedRunner:
     """One feed's schedule, thread, run identity, sequence numbers and status."""
 
-    def __init__(self, feed: Feed, publisher: Publisher) -> None:
+    def __init__(self, feed: Feed, publisher: Publisher, emit: Callable[[Tick], None]) -> None:
         self.feed = feed
+        self._emit = emit
         self.run = new_run_id()
         self.seq = 0
         self.status = FeedStatus(feed.name)
@@ -236,7 +243,7 @@ class FeedRunner:
             self._fail(exc)
             return
         self.seq += 1
-        self._publisher.publish(Tick(self.feed.name, self.run, self.seq, time.time(), self._fields, values))
+        self._emit(Tick(self.feed.name, self.run, self.seq, time.time(), self._fields, values))
         if self.status.health is not Health.OK:
             if self.status.health is Health.FAILING:
                 log.info("feed %s: recovered after %d failures", self.feed.name, self.status.failures)
@@ -284,7 +291,26 @@ class Producer:
     """Samples feeds on their intervals and publishes their ticks and status changes."""
 
     def __init__(self, feeds: Iterable[Feed], publisher: Publisher) -> None:
-        self.runners = {feed.name: FeedRunner(feed, publisher) for feed in feeds}
+        self._publisher = publisher
+        self.runners = {feed.name: FeedRunner(feed, publisher, self._emit) for feed in feeds}
+        self._outbox: list[Tick] = []
+        self._flush_due = False
+
+    def _emit(self, tick: Tick) -> None:
+        if len(self.runners) == 1:
+            self._publisher.publish(tick)  # nothing to wait for
+            return
+        self._outbox.append(tick)
+        if not self._flush_due:
+            self._flush_due = True
+            IOLoop.current().call_later(BATCH_WINDOW, self._flush)
+
+    def _flush(self) -> None:
+        ticks, self._outbox, self._flush_due = self._outbox, [], False
+        if len(ticks) == 1:
+            self._publisher.publish(ticks[0])
+        elif ticks:
+            self._publisher.publish_many(ticks)
 
     def start(self) -> None:
         """Start every feed's schedule on the current IOLoop."""

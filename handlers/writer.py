@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 from tornado.ioloop import IOLoop
@@ -97,6 +97,14 @@ class FrameWriter:
             return
         if sent < len(frame):
             self._drain(memoryview(frame)[sent:])
+
+    def send_many(self, frames: Sequence[tuple[bytes, Hashable | None]]) -> None:
+        """Several frames in order: one ``send`` of them all when the way is clear, else each queued."""
+        if self._draining or self._send is None or self._stream.writing():
+            for frame, key in frames:
+                self._enqueue(frame, key)
+            return
+        self.send(b"".join(frame for frame, _ in frames))
 
     def _enqueue(self, frame: bytes, key: Hashable | None) -> None:
         if self._stream.closed():

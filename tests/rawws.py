@@ -13,6 +13,7 @@ import orjson
 from feeds.frames import Opcode
 
 CLOSE = 0x8
+PING = 0x9
 
 
 class RawClient:
@@ -46,8 +47,14 @@ class RawClient:
         assert len(payload) < 126
         self.writer.write(bytes((0x80 | Opcode.TEXT, 0x80 | len(payload))) + mask + masked)
 
-    async def read_frame(self) -> tuple[int, bytes, bytes]:
-        """The next frame: opcode, payload, and the frame's raw bytes."""
+    async def read_frame(self, pings: bool = False) -> tuple[int, bytes, bytes]:
+        """The next frame: opcode, payload, and the frame's raw bytes; the server's pings only if ``pings``."""
+        while True:
+            opcode, payload, wire = await self._read_any_frame()
+            if pings or opcode != PING:
+                return opcode, payload, wire
+
+    async def _read_any_frame(self) -> tuple[int, bytes, bytes]:
         header = await self.reader.readexactly(2)
         length = header[1] & 0x7F
         extra = b""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 
 import pytest
 
@@ -27,13 +27,22 @@ class Letters(Feed):
 class Sink:
     def __init__(self) -> None:
         self.messages: list[tuple[bytes, Hashable | None]] = []
+        self.writes = 0
 
     def send(self, data: bytes, key: Hashable | None = None) -> None:
         self.messages.append((data, key))
+        self.writes += 1
+
+    def send_many(self, frames: Sequence[tuple[bytes, Hashable]]) -> None:
+        self.messages.extend(frames)
+        self.writes += 1
 
 
 class Broken:
     def send(self, data: bytes, key: Hashable | None = None) -> None:
+        raise RuntimeError("boom")
+
+    def send_many(self, frames: Sequence[tuple[bytes, Hashable]]) -> None:
         raise RuntimeError("boom")
 
 
@@ -119,3 +128,22 @@ def test_unknown_feed_lookup_raises_key_error(hub: Hub) -> None:
     with pytest.raises(KeyError):
         hub.feed("nope")
     assert [feed.name for feed in hub.feeds] == ["numbers", "letters"]
+
+
+def test_ticks_published_together_reach_each_subscriber_in_one_write(hub: Hub) -> None:
+    both, numbers_only, broken = Sink(), Sink(), Broken()
+    for feed in ("numbers", "letters"):
+        hub.subscribe(feed, both, Format.JSON)
+        hub.subscribe(feed, broken, Format.JSON)
+    hub.subscribe("numbers", numbers_only, Format.BINARY)
+    letters = Tick("letters", 1, 1, 100.0, ("a",), (5.0,))
+    hub.publish_many([tick(1), letters])
+    assert both.writes == 1
+    assert [data for data, _ in both.messages] == [
+        frame(encode(tick(1), Format.JSON), Opcode.TEXT),
+        frame(encode(letters, Format.JSON), Opcode.TEXT),
+    ]
+    assert numbers_only.messages == [(frame(encode(tick(1), Format.BINARY), Opcode.BINARY), both.messages[0][1])]
+    # The broken one was dropped from both feeds; the others got their ticks all the same.
+    assert hub.subscribers("numbers") == [both, numbers_only]
+    assert hub.subscribers("letters") == [both]

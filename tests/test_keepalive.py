@@ -35,7 +35,7 @@ async def test_a_peer_that_never_answers_pings_is_closed(http_server: object, ht
     silent.send_json({"op": "subscribe", "feed": "stocks"})
     pings = 0
     while True:
-        opcode, payload, _ = await silent.read_frame()
+        opcode, payload, _ = await silent.read_frame(pings=True)
         if opcode == Opcode.PING:
             pings += 1
         elif opcode == CLOSE:

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -24,10 +24,16 @@ class Collector:
     def __init__(self) -> None:
         self.ticks: list[Tick] = []
         self.statuses: list[FeedStatus] = []
+        self.batches: list[list[Tick]] = []
         self._changed = asyncio.Event()
 
     def publish(self, tick: Tick) -> None:
         self.ticks.append(tick)
+        self._changed.set()
+
+    def publish_many(self, ticks: Sequence[Tick]) -> None:
+        self.batches.append(list(ticks))
+        self.ticks.extend(ticks)
         self._changed.set()
 
     def publish_status(self, status: FeedStatus) -> None:
@@ -155,3 +161,17 @@ def test_validate_refuses_malformed_samples(sample: object, reason: str) -> None
 
 def test_validate_orders_values_by_fields() -> None:
     assert validate({"m": 2, "n": 1.5}, ("n", "m")) == (1.5, 2.0)
+
+
+@pytest.mark.gen_test
+async def test_feeds_ticking_on_the_same_beat_are_published_together() -> None:
+    class Other(AsyncCounter):
+        name = "other"
+
+    collector = Collector()
+    producer = Producer([AsyncCounter(), Other()], collector)
+    producer.start()
+    await collector.wait_for(lambda ticks: len(collector.batches) >= 3)
+    await producer.stop()
+    # Async samples due at the same moment finish together: each batch holds one tick of each feed.
+    assert all(sorted(tick.feed for tick in batch) == ["async_counter", "other"] for batch in collector.batches)
