@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -31,6 +32,9 @@ log = logging.getLogger("dashboard")
 
 BUILTIN_FEEDS: tuple[type[Feed], ...] = (SystemFeed, StocksFeed)
 EXIT_USAGE = 2
+# Collect young objects after this many allocations instead of Python's 700: ticks make short-lived objects by the
+# thousand, and each collection stalls every client (measured in docs/performance.md).
+GC_YOUNG_THRESHOLD = 20_000
 
 
 class StartupError(Exception):
@@ -178,6 +182,10 @@ async def serve(args: argparse.Namespace, feeds: list[Feed]) -> None:
     server = HTTPServer(make_app(hub, Limits(args.max_backlog, args.stall_timeout)))
     server.add_sockets(sockets)
     producer.start()
+    # What start-up made (modules, feeds, the app) lives as long as the process: take it out of the collector's way.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -273,6 +273,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Benchmark the dashboard server against its peers.")
     parser.add_argument("--quick", action="store_true", help="skip the 10,000-client runs")
     parser.add_argument("--only", choices=SERVERS, action="append", help="run only these servers")
+    parser.add_argument("--clients", type=int, action="append", help="run only the scenarios with this many clients")
+    parser.add_argument("--feeds", type=int, help="run only the scenarios with this many feeds")
     args = parser.parse_args()
     cpus = os.cpu_count() or 1
     print(
@@ -283,7 +285,11 @@ def main() -> int:
     print(HEADER, flush=True)
     results: list[Result] = []
     for server, scenario in scenarios(args.quick):
-        if args.only and server not in args.only:
+        if (
+            (args.only and server not in args.only)
+            or (args.clients and scenario.clients not in args.clients)
+            or (args.feeds and len(scenario.feeds) != args.feeds)
+        ):
             continue
         result = run(server, scenario)
         results.append(result)
