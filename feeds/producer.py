@@ -134,7 +134,10 @@ class FeedThread:
             function, future = item
             try:
                 outcome, failed = function(), False
-            except BaseException as exc:
+            except StopIteration:
+                # A future cannot hold StopIteration (it means something to coroutines): report it as what it is.
+                outcome, failed = RuntimeError(f"{function.__name__}() raised StopIteration"), True
+            except BaseException as exc:  # handed to the awaiting coroutine, which decides
                 outcome, failed = exc, True
             try:
                 future.get_loop().call_soon_threadsafe(_settle, future, outcome, failed)
@@ -167,9 +170,12 @@ def describe(exc: BaseException) -> str:
 class FeedRunner:
     """One feed's schedule, thread, run identity, sequence numbers and status."""
 
-    def __init__(self, feed: Feed, publisher: Publisher, emit: Callable[[Tick], None]) -> None:
+    def __init__(
+        self, feed: Feed, publisher: Publisher, emit: Callable[[Tick], None], flush: Callable[[], None]
+    ) -> None:
         self.feed = feed
         self._emit = emit
+        self._flush = flush
         self.run = new_run_id()
         self.seq = 0
         self.status = FeedStatus(feed.name)
@@ -278,6 +284,7 @@ class FeedRunner:
 
     def _set_status(self, status: FeedStatus) -> None:
         self.status = status
+        self._flush()  # ticks held for a batch go out first: a status never overtakes the tick before it
         self._publisher.publish_status(status)
 
 
@@ -292,21 +299,19 @@ class Producer:
 
     def __init__(self, feeds: Iterable[Feed], publisher: Publisher) -> None:
         self._publisher = publisher
-        self.runners = {feed.name: FeedRunner(feed, publisher, self._emit) for feed in feeds}
+        self.runners = {feed.name: FeedRunner(feed, publisher, self._emit, self._flush) for feed in feeds}
         self._outbox: list[Tick] = []
-        self._flush_due = False
 
     def _emit(self, tick: Tick) -> None:
         if len(self.runners) == 1:
             self._publisher.publish(tick)  # nothing to wait for
             return
-        self._outbox.append(tick)
-        if not self._flush_due:
-            self._flush_due = True
+        if not self._outbox:
             IOLoop.current().call_later(BATCH_WINDOW, self._flush)
+        self._outbox.append(tick)
 
     def _flush(self) -> None:
-        ticks, self._outbox, self._flush_due = self._outbox, [], False
+        ticks, self._outbox = self._outbox, []
         if len(ticks) == 1:
             self._publisher.publish(ticks[0])
         elif ticks:

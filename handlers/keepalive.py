@@ -4,14 +4,14 @@ Tornado's own ``websocket_ping_interval`` runs a ping coroutine and a timer per 
 (measured with tracemalloc); here one `PeriodicCallback` pings every connection through its writer, like any other
 frame. The work is spread over the interval: the timer fires ``SLICES`` times per interval and pings the next
 slice of the connections each time, so that pinging 10,000 clients never holds the event loop for a whole burst
-(about 100 ms of sends here) in the way of a tick. A live peer answers each ping at once, so one that has been silent
-for longer than ``interval + timeout`` missed its last ping's deadline: it is closed.
+(about 100 ms of sends here) in the way of a tick. A connection that leaves a ping unanswered for ``timeout``
+seconds is closed; one that connects in the middle of a round is pinged from the next round on.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Protocol
 
 from tornado.ioloop import PeriodicCallback
@@ -35,45 +35,53 @@ class Pingable(Protocol):
 
 
 class Keepalive:
-    """Pings every registered connection each ``interval`` seconds; closes one that missed a ping's deadline."""
+    """Pings every registered connection about once per ``interval`` (never two intervals apart); closes one that
+    leaves a ping unanswered for ``timeout`` seconds."""
 
-    def __init__(self, interval: float, timeout: float) -> None:
+    def __init__(self, interval: float, timeout: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = interval
         self.timeout = timeout
-        self._last_pong: dict[Pingable, float] = {}  # monotonic seconds
+        self._clock = clock
+        # Every connection, with when its oldest unanswered ping went out (None: nothing outstanding).
+        self._pinged: dict[Pingable, float | None] = {}
         self._callback: PeriodicCallback | None = None
-        self._round: list[Pingable] = []  # the connections still to ping in this interval, in slices
-        self._slice = 0
+        self._round: list[Pingable] = []  # this interval's connections, pinged a slice per tick
+        self._tick = 0
 
     def add(self, connection: Pingable) -> None:
-        self._last_pong[connection] = time.monotonic()
+        self._pinged[connection] = None
         if self._callback is None:
-            self._callback = PeriodicCallback(self._ping_slice, self.interval / SLICES * MS_PER_SECOND)
+            self._callback = PeriodicCallback(self.ping_slice, self.interval / SLICES * MS_PER_SECOND)
             self._callback.start()
 
     def pong(self, connection: Pingable) -> None:
-        """``connection`` answered a ping."""
-        if connection in self._last_pong:
-            self._last_pong[connection] = time.monotonic()
+        """``connection`` answered: nothing is outstanding."""
+        if connection in self._pinged:
+            self._pinged[connection] = None
 
     def discard(self, connection: Pingable) -> None:
-        self._last_pong.pop(connection, None)
-        if not self._last_pong and self._callback is not None:
+        self._pinged.pop(connection, None)
+        if not self._pinged and self._callback is not None:
             self._callback.stop()
             self._callback = None
+            self._round, self._tick = [], 0
 
-    def _ping_slice(self) -> None:
-        if not self._round:
-            self._round = list(self._last_pong)
-            self._slice = -(-len(self._round) // SLICES)  # ceiling: every connection once per interval
-        batch, self._round = self._round[: self._slice], self._round[self._slice :]
-        silent_since = time.monotonic() - self.interval - self.timeout
+    def ping_slice(self) -> None:
+        """One tick of the timer: the next slice of this interval's round (a new round every ``SLICES`` ticks)."""
+        if self._tick % SLICES == 0:
+            self._round = list(self._pinged)
+        share = -(-len(self._round) // (SLICES - self._tick % SLICES))  # what is left, spread over the ticks left
+        batch, self._round = self._round[:share], self._round[share:]
+        self._tick += 1
+        now = self._clock()
         for connection in batch:
-            last_pong = self._last_pong.get(connection)
-            if last_pong is None:
+            if connection not in self._pinged:
                 continue  # gone since the round began
-            if last_pong < silent_since:
+            sent = self._pinged[connection]
+            if sent is not None and now - sent > self.timeout:
                 self.discard(connection)
                 connection.close_dead()
-            else:
-                connection.send_frame(PING, PING_KEY)
+                continue
+            if sent is None:
+                self._pinged[connection] = now
+            connection.send_frame(PING, PING_KEY)

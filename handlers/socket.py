@@ -48,6 +48,8 @@ class FeedSocket(WebSocketHandler):
         return None
 
     def on_message(self, message: str | bytes) -> None:
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return  # the server closed this connection: nothing more goes out, not even a reply
         try:
             if isinstance(message, bytes):
                 raise ProtocolError(ErrorCode.BINARY_NOT_SUPPORTED, "client messages must be JSON text frames")
@@ -120,26 +122,29 @@ class FeedSocket(WebSocketHandler):
 
     def close_dead(self) -> None:
         log.info("closing a connection from %s: no answer to pings", self.request.remote_ip)
-        self._unsubscribe_all()
         self.close(CloseCode.NO_PONG, "no answer to ping")
 
     def _reply(self, message: bytes) -> None:
         if self.writer is not None:
             self.writer.send(frame(message, Opcode.TEXT))
 
-    def _stalled(self) -> None:
-        log.warning(
-            "closing a connection from %s: it read nothing for %g s", self.request.remote_ip, self.limits.stall_timeout
-        )
-        self._unsubscribe_all()
-        self.close(CloseCode.SLOW_CONSUMER, f"slow consumer: nothing read for {self.limits.stall_timeout:g} s")
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """Close the connection; nothing of ours is sent after the Close frame."""
+        self._release()
+        super().close(code, reason)
+
+    def _stalled(self, reason: str) -> None:
+        log.warning("closing a connection from %s: %s", self.request.remote_ip, reason)
+        self.close(CloseCode.SLOW_CONSUMER, f"slow consumer: {reason}")
 
     def on_close(self) -> None:
-        self.keepalive.discard(self)
-        self._unsubscribe_all()
+        self._release()
 
-    def _unsubscribe_all(self) -> None:
+    def _release(self) -> None:
+        """Stop writing, pinging and delivering to this connection."""
+        self.keepalive.discard(self)
         if self.writer is not None:
+            self.writer.close()
             for feed in self.subscriptions:
                 self.hub.unsubscribe(feed, self.writer)
         self.subscriptions.clear()

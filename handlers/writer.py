@@ -8,7 +8,7 @@ The slow path: while the stream still has data to write, new frames wait in a ba
 ``max_backlog_bytes``. Past that, the backlog keeps only the newest frame of each key (a feed's ticks share a key),
 so a slow client skips ticks, and learns of the gap from ``seq``, instead of making the server hold them. A frame
 without a key (a reply) is never dropped. A connection whose backlog has not drained for ``stall_timeout`` seconds
-is reported as stalled, and its owner closes it.
+is reported as stalled, and its owner closes it; so is one whose waiting replies alone pass ``max_backlog_bytes``.
 
 Tornado's own writes (its pings, a close frame) go through the same `IOStream`; the writer never sends directly
 while the stream holds data, and hands every partly sent frame's rest to the stream at once, so frames never
@@ -45,10 +45,12 @@ class FrameWriter:
     __slots__ = (
         "_backlog",
         "_backlog_bytes",
+        "_closed",
         "_drain_started",
         "_draining",
         "_limits",
         "_on_stall",
+        "_reply_bytes",
         "_send",
         "_socket",
         "_stall_check",
@@ -56,7 +58,7 @@ class FrameWriter:
         "coalesced",
     )
 
-    def __init__(self, stream: IOStream, limits: Limits, on_stall: Callable[[], None]) -> None:
+    def __init__(self, stream: IOStream, limits: Limits, on_stall: Callable[[str], None]) -> None:
         self._stream = stream
         # TLS needs the stream's own writes; a plain socket takes the direct path.
         self._socket = None if isinstance(stream, SSLIOStream) else stream.socket
@@ -66,6 +68,8 @@ class FrameWriter:
         # Built on the slow path only: an idle or keeping-up connection needs none.
         self._backlog: deque[tuple[Hashable | None, bytes]] | None = None
         self._backlog_bytes = 0
+        self._reply_bytes = 0  # the part of the backlog that coalescing cannot drop
+        self._closed = False
         self._draining = False
         self._drain_started = 0.0
         self._stall_check: object | None = None
@@ -81,8 +85,19 @@ class FrameWriter:
         """Bytes waiting in the backlog, not counting what the stream already holds."""
         return self._backlog_bytes
 
+    def close(self) -> None:
+        """Send nothing more: the connection is closing, and no frame may follow its Close frame."""
+        self._closed = True
+        self._backlog = None
+        self._backlog_bytes = self._reply_bytes = 0
+        if self._stall_check is not None:
+            IOLoop.current().remove_timeout(self._stall_check)
+            self._stall_check = None
+
     def send(self, frame: bytes, key: Hashable | None = None) -> None:
         """Send ``frame`` now if the way is clear, else queue it; ``key`` marks frames that newer ones may replace."""
+        if self._closed:
+            return
         if self._draining or self._send is None or self._stream.writing():
             self._enqueue(frame, key)
             return
@@ -100,6 +115,8 @@ class FrameWriter:
 
     def send_many(self, frames: Sequence[tuple[bytes, Hashable | None]]) -> None:
         """Several frames in order: one ``send`` of them all when the way is clear, else each queued."""
+        if self._closed:
+            return
         if self._draining or self._send is None or self._stream.writing():
             for frame, key in frames:
                 self._enqueue(frame, key)
@@ -107,13 +124,19 @@ class FrameWriter:
         self.send(b"".join(frame for frame, _ in frames))
 
     def _enqueue(self, frame: bytes, key: Hashable | None) -> None:
-        if self._stream.closed():
+        if self._closed or self._stream.closed():
             return
         if self._backlog is None:
             self._backlog = deque()
         self._backlog.append((key, frame))
         self._backlog_bytes += len(frame)
-        if self._backlog_bytes > self._limits.max_backlog_bytes:
+        if key is None:
+            self._reply_bytes += len(frame)
+            if self._reply_bytes > self._limits.max_backlog_bytes:
+                # Replies are never dropped: a client that asks faster than it reads is a stalled client.
+                self._on_stall("it sends requests faster than it reads the replies")
+                return
+        elif self._backlog_bytes > self._limits.max_backlog_bytes:
             self._coalesce()
         if not self._draining:
             self._drain_backlog()
@@ -134,7 +157,7 @@ class FrameWriter:
         assert self._backlog is not None
         frames = b"".join(frame for _, frame in self._backlog)
         self._backlog = None
-        self._backlog_bytes = 0
+        self._backlog_bytes = self._reply_bytes = 0
         self._drain(frames)
 
     def _drain(self, data: bytes | memoryview) -> None:
@@ -150,7 +173,7 @@ class FrameWriter:
         future.add_done_callback(self._drained)
 
     def _drained(self, future: object) -> None:
-        if self._stream.closed():
+        if self._closed or self._stream.closed():
             self._draining = False
             return
         self._drain_started = time.monotonic()
@@ -172,8 +195,6 @@ class FrameWriter:
             return
         stalled_for = time.monotonic() - self._drain_started
         if stalled_for >= self._limits.stall_timeout:
-            self._backlog = None
-            self._backlog_bytes = 0
-            self._on_stall()
+            self._on_stall(f"nothing read for {self._limits.stall_timeout:g} s")
         else:
             self._stall_check = IOLoop.current().call_later(self._limits.stall_timeout - stalled_for, self._check_stall)

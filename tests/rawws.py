@@ -67,5 +67,9 @@ class RawClient:
         payload = await self.reader.readexactly(length)
         return header[0] & 0x0F, payload, header + extra + payload
 
+    def send_close(self, code: int = 1000) -> None:
+        """A masked Close frame (zero mask), answering or starting the closing handshake."""
+        self.writer.write(bytes((0x80 | CLOSE, 0x80 | 2)) + bytes(4) + struct.pack("!H", code))
+
     def close(self) -> None:
         self.writer.close()

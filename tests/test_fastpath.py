@@ -244,3 +244,27 @@ async def test_connections_dying_in_the_middle_of_a_fan_out_do_not_break_it(
         assert [tick.seq for tick in ticks] == list(range(first + 1, first + 21))
     for client in clients:
         client.close()
+
+
+@pytest.mark.gen_test
+async def test_a_client_asking_faster_than_it_reads_is_closed_not_buffered() -> None:
+    """Replies are never dropped, so past the backlog limit a client flooding requests counts as stalled."""
+    server_side, client_side = socket.socketpair()
+    client_side.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    server_side.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    stream = IOStream(server_side)
+    stalls: list[str] = []
+    writer = FrameWriter(stream, Limits(max_backlog_bytes=MAX_BACKLOG, stall_timeout=60), stalls.append)
+    reply = frame(b'{"op":"pong","id":12345}', Opcode.TEXT)
+    sent = 0
+    while not stalls:
+        writer.send(reply)
+        sent += 1
+        assert writer.backlog_bytes <= MAX_BACKLOG + len(reply)
+    assert stalls == ["it sends requests faster than it reads the replies"]
+    assert sent * len(reply) < 4 * MAX_BACKLOG + (1 << 20)  # kernel buffers, then the backlog limit
+    writer.close()
+    writer.send(reply)  # after close: dropped, no error
+    assert writer.backlog_bytes == 0
+    stream.close()
+    client_side.close()

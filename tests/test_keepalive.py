@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ from feeds.frames import Opcode
 from feeds.hub import Hub
 from feeds.producer import Producer
 from handlers import make_app
+from handlers.keepalive import SLICES, Keepalive
 from handlers.protocol import CloseCode
 
 from .rawws import CLOSE, RawClient
@@ -56,3 +58,108 @@ async def test_a_peer_that_answers_stays_connected(http_server: object, http_por
     assert ticks[-1].ts - ticks[0].ts > 5 * PING_INTERVAL
     assert [tick.seq for tick in ticks] == list(range(ticks[0].seq, ticks[0].seq + len(ticks)))
     client.close()
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_nothing_follows_the_close_frame(http_server: object, http_port: int, hub: Hub) -> None:
+    """A request that arrives after the server closed the connection gets no reply, and no tick follows."""
+    silent = await RawClient.connect(http_port)
+    while (await silent.read_frame(pings=True))[0] != CLOSE:
+        pass
+    silent.send_json({"op": "subscribe", "feed": "stocks"})
+    silent.send_close()
+    assert await silent.reader.read() == b""  # the server's side ends, with nothing after its Close frame
+    assert hub.subscriber_count("stocks") == 0
+    silent.close()
+
+
+class Peer:
+    """A connection as the keepalive sees it; answers pings unless ``silent``."""
+
+    def __init__(self, keepalive: Keepalive, clock: Clock, silent: bool = False) -> None:
+        self.keepalive = keepalive
+        self.clock = clock
+        self.silent = silent
+        self.pinged_at: list[float] = []
+        self.closed = False
+
+    @property
+    def pings(self) -> int:
+        return len(self.pinged_at)
+
+    def longest_wait(self) -> float:
+        return max(later - earlier for earlier, later in itertools.pairwise(self.pinged_at))
+
+    def send_frame(self, data: bytes, key: object) -> None:
+        self.pinged_at.append(self.clock())
+        if not self.silent:
+            self.keepalive.pong(self)
+
+    def close_dead(self) -> None:
+        self.closed = True
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def run_intervals(keepalive: Keepalive, clock: Clock, intervals: float) -> None:
+    for _ in range(int(intervals * SLICES)):
+        clock.now += keepalive.interval / SLICES
+        keepalive.ping_slice()
+
+
+def test_every_connection_is_pinged_once_an_interval_and_none_that_answers_is_closed(io_loop: IOLoop) -> None:
+    clock = Clock()
+    keepalive = Keepalive(20.0, 10.0, clock)
+    peers = [Peer(keepalive, clock) for _ in range(400)]
+    for peer in peers:
+        keepalive.add(peer)
+    run_intervals(keepalive, clock, 0.05)
+    late = Peer(keepalive, clock)  # joins just after a round began: pinged from the next one on
+    keepalive.add(late)
+    joined = clock.now
+    run_intervals(keepalive, clock, 5)
+    # Most connections go away in the middle of a round.
+    for peer in peers[20:]:
+        keepalive.discard(peer)
+    run_intervals(keepalive, clock, 5)
+    for peer in [*peers[:20], late]:
+        assert not peer.closed
+        assert peer.pings >= 9
+        # About once an interval: where a connection sits in a round shifts as others come and go, by less than one.
+        assert peer.longest_wait() <= 2 * keepalive.interval
+    assert late.pinged_at[0] - joined <= 2 * keepalive.interval
+    for peer in [*peers[:20], late]:
+        keepalive.discard(peer)
+
+
+def test_a_silent_connection_is_closed_once_its_ping_is_older_than_the_timeout(io_loop: IOLoop) -> None:
+    clock = Clock()
+    keepalive = Keepalive(20.0, 10.0, clock)
+    talker, silent = Peer(keepalive, clock), Peer(keepalive, clock, silent=True)
+    keepalive.add(talker)
+    keepalive.add(silent)
+    run_intervals(keepalive, clock, 1)
+    assert (silent.pings, silent.closed) == (1, False)
+    run_intervals(keepalive, clock, 1)
+    assert silent.closed
+    assert not talker.closed
+    keepalive.discard(talker)
+
+
+def test_a_keepalive_with_no_connections_holds_none(io_loop: IOLoop) -> None:
+    clock = Clock()
+    keepalive = Keepalive(20.0, 10.0, clock)
+    peers = [Peer(keepalive, clock) for _ in range(50)]
+    for peer in peers:
+        keepalive.add(peer)
+    keepalive.ping_slice()
+    for peer in peers:
+        keepalive.discard(peer)
+    assert keepalive._round == []
+    assert keepalive._pinged == {}

@@ -175,3 +175,54 @@ async def test_feeds_ticking_on_the_same_beat_are_published_together() -> None:
     await producer.stop()
     # Async samples due at the same moment finish together: each batch holds one tick of each feed.
     assert all(sorted(tick.feed for tick in batch) == ["async_counter", "other"] for batch in collector.batches)
+
+
+@pytest.mark.gen_test
+async def test_a_sample_raising_stop_iteration_fails_and_the_feed_goes_on() -> None:
+    class Exhausted(Counter):
+        name = "exhausted"
+
+        def sample(self) -> dict[str, float]:
+            self.n += 1
+            if self.n == 2:
+                raise StopIteration  # next() on an empty iterator, say
+            return {"n": self.n, "thread": 0.0}
+
+    collector = Collector()
+    producer = Producer([Exhausted()], collector)
+    producer.start()
+    await collector.wait_for(lambda ticks: len(ticks) >= 3)
+    await producer.stop()
+    assert [status.error for status in collector.statuses if status.error] == [
+        "RuntimeError: sample() raised StopIteration"
+    ]
+    assert [tick.values[0] for tick in collector.ticks[:3]] == [1.0, 3.0, 4.0]
+
+
+@pytest.mark.gen_test
+async def test_a_status_never_overtakes_the_tick_before_it() -> None:
+    events: list[str] = []
+
+    class Ordered(Collector):
+        def publish(self, tick: Tick) -> None:
+            events.append(f"tick {tick.feed}")
+            super().publish(tick)
+
+        def publish_many(self, ticks: Sequence[Tick]) -> None:
+            events.extend(f"tick {tick.feed}" for tick in ticks)
+            super().publish_many(ticks)
+
+        def publish_status(self, status: FeedStatus) -> None:
+            events.append(f"{status.health.value} {status.feed}")
+            super().publish_status(status)
+
+    class Other(Counter):
+        name = "other"
+
+    collector = Ordered()
+    producer = Producer([Counter(), Other()], collector)  # two feeds: ticks are held for batching
+    producer.start()
+    await collector.wait_for(lambda ticks: len(ticks) >= 4)
+    await producer.stop()
+    for feed in ("counter", "other"):
+        assert events.index(f"tick {feed}") < events.index(f"ok {feed}")
