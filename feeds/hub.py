@@ -1,10 +1,10 @@
 """The hub: who is subscribed to which feed in which format, and the fan-out of each tick to them.
 
-Ticks and status changes enter through `Hub.publish` and `Hub.publish_status`, the one seam between producing and
-delivering: in-process they are delivered at once; a broker can later sit behind it without the producer or the
-subscribers noticing. Each tick is encoded once per
-format that has subscribers and framed once as a WebSocket frame, and the same bytes go to every subscriber of
-that format, so the cost of encoding does not grow with the number of clients.
+Ticks and status changes enter through `Hub.publish` (or `Hub.publish_many`) and `Hub.publish_status`, the one seam
+between producing and delivering: in-process they are delivered at once; a broker can later sit behind it without
+the producer or the subscribers noticing. Each tick is encoded once per format that has subscribers and framed once
+as a WebSocket frame, and the same bytes go to every subscriber of that format, so the cost of encoding does not grow
+with the number of clients.
 """
 
 from __future__ import annotations
@@ -86,16 +86,12 @@ class Hub:
 
     def publish(self, tick: Tick) -> None:
         """Hand a tick to everyone subscribed to its feed."""
-        self._deliver(tick)
+        for delivery in self._deliveries(tick):
+            self._send_all(*delivery)
 
     def publish_many(self, ticks: Sequence[Tick]) -> None:
         """Hand several ticks (of different feeds) over at once: each subscriber gets all of its frames together."""
-        deliveries: list[tuple[str, dict[Subscriber, None], bytes, Hashable]] = []
-        for tick in ticks:
-            for fmt, group in self._subscribers[tick.feed].items():
-                if group:
-                    data = frame(encode(tick, fmt), OPCODES[fmt])
-                    deliveries.append((tick.feed, group, data, self._tick_keys[tick.feed]))
+        deliveries = [delivery for tick in ticks for delivery in self._deliveries(tick)]
         if len(deliveries) == 1:
             self._send_all(*deliveries[0])
             return
@@ -122,11 +118,14 @@ class Hub:
         for group in self._subscribers[status.feed].values():
             self._send_all(status.feed, group, data, key)
 
-    def _deliver(self, tick: Tick) -> None:
-        for fmt, group in self._subscribers[tick.feed].items():
-            if not group:
-                continue
-            self._send_all(tick.feed, group, frame(encode(tick, fmt), OPCODES[fmt]), self._tick_keys[tick.feed])
+    def _deliveries(self, tick: Tick) -> list[tuple[str, dict[Subscriber, None], bytes, Hashable]]:
+        """The tick's frame for each format that has subscribers, with them: encoded and framed once each."""
+        key = self._tick_keys[tick.feed]
+        return [
+            (tick.feed, group, frame(encode(tick, fmt), OPCODES[fmt]), key)
+            for fmt, group in self._subscribers[tick.feed].items()
+            if group
+        ]
 
     def _send_all(self, feed: str, group: dict[Subscriber, None], data: bytes, key: Hashable) -> None:
         # A snapshot: a send may close its connection, which unsubscribes it while we iterate.
