@@ -76,10 +76,15 @@ def _is_number(value: object) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def validate(sample: object, fields: tuple[str, ...]) -> tuple[float, ...]:
-    """The sample's values in ``fields`` order, or `SampleError` saying what is wrong with it."""
+def _require_mapping(sample: object) -> Mapping[Any, Any]:
     if not isinstance(sample, Mapping):
         raise SampleError(f"sample() returned {type(sample).__name__}, expected a mapping of field to number")
+    return sample
+
+
+def validate(sample: object, fields: tuple[str, ...]) -> tuple[float, ...]:
+    """The sample's values in ``fields`` order, or `SampleError` saying what is wrong with it."""
+    sample = _require_mapping(sample)
     if len(sample) != len(fields) or any(name not in sample for name in fields):
         missing = sorted(set(fields) - set(sample))
         extra = sorted(set(map(str, sample)) - set(fields))
@@ -95,8 +100,7 @@ def validate(sample: object, fields: tuple[str, ...]) -> tuple[float, ...]:
 
 def infer_fields(sample: object) -> tuple[Field, ...]:
     """Fields for a feed that declared none, from its first sample: its keys, in order, without units."""
-    if not isinstance(sample, Mapping):
-        raise SampleError(f"sample() returned {type(sample).__name__}, expected a mapping of field to number")
+    sample = _require_mapping(sample)
     if not sample:
         raise SampleError("sample() returned no fields")
     if len(sample) > MAX_FIELDS:
