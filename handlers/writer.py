@@ -115,8 +115,6 @@ class FrameWriter:
 
     def send_many(self, frames: Sequence[tuple[bytes, Hashable | None]]) -> None:
         """Several frames in order: one ``send`` of them all when the way is clear, else each queued."""
-        if self._closed:
-            return
         if self._draining or self._send is None or self._stream.writing():
             for frame, key in frames:
                 self._enqueue(frame, key)
