@@ -113,12 +113,18 @@ def run_intervals(keepalive: Keepalive, clock: Clock, intervals: float) -> None:
         keepalive.ping_slice()
 
 
-def test_every_connection_is_pinged_once_an_interval_and_none_that_answers_is_closed(io_loop: IOLoop) -> None:
+def connected(count: int) -> tuple[Clock, Keepalive, list[Peer]]:
+    """A keepalive (20 s interval, 10 s timeout) on a controllable clock, with ``count`` answering peers added."""
     clock = Clock()
     keepalive = Keepalive(20.0, 10.0, clock)
-    peers = [Peer(keepalive, clock) for _ in range(400)]
+    peers = [Peer(keepalive, clock) for _ in range(count)]
     for peer in peers:
         keepalive.add(peer)
+    return clock, keepalive, peers
+
+
+def test_every_connection_is_pinged_once_an_interval_and_none_that_answers_is_closed(io_loop: IOLoop) -> None:
+    clock, keepalive, peers = connected(400)
     run_intervals(keepalive, clock, 0.05)
     late = Peer(keepalive, clock)  # joins just after a round began: pinged from the next one on
     keepalive.add(late)
@@ -153,11 +159,7 @@ def test_a_silent_connection_is_closed_once_its_ping_is_older_than_the_timeout(i
 
 
 def test_a_keepalive_with_no_connections_holds_none(io_loop: IOLoop) -> None:
-    clock = Clock()
-    keepalive = Keepalive(20.0, 10.0, clock)
-    peers = [Peer(keepalive, clock) for _ in range(50)]
-    for peer in peers:
-        keepalive.add(peer)
+    _, keepalive, peers = connected(50)
     keepalive.ping_slice()
     for peer in peers:
         keepalive.discard(peer)
