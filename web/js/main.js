@@ -8,7 +8,7 @@
  */
 
 import { readTheme } from "./chart.js";
-import { Health, Panel, State, feedSignature, setBadgeState } from "./panel.js";
+import { Health, Panel, State, feedSignature, setBadgeState, showMessage } from "./panel.js";
 import { FeedConnection, socketUrl } from "./socket.js";
 
 const FEEDS_URL = "/api/feeds";
@@ -210,13 +210,11 @@ class Dashboard {
   }
 
   showNotice(text) {
-    this.notice.textContent = text;
-    this.notice.hidden = false;
+    showMessage(this.notice, text);
   }
 
   hideNotice() {
-    this.notice.hidden = true;
-    this.notice.textContent = "";
+    showMessage(this.notice, null);
   }
 
   onResize(entries) {

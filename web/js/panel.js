@@ -52,6 +52,12 @@ export function element(tag, attributes = {}, ...children) {
   return node;
 }
 
+/** Shows `text` in a message element (a notice, an error, a health line), or hides it when `text` is null. */
+export function showMessage(messageElement, text) {
+  messageElement.textContent = text ?? "";
+  messageElement.hidden = text === null;
+}
+
 /** A visible state: a dot and a label, with `data-state` for styles and tests. */
 export function stateBadge(attributes = {}) {
   return element(
@@ -217,26 +223,21 @@ export class Panel {
     this.element.dataset.health = status;
     if (status === Health.FAILING) {
       const count = failures === 1 ? "1 failure" : `${failures.toLocaleString()} failures`;
-      this.healthLine.textContent = `Feed failing (${count} so far): ${error}`;
-      this.healthLine.hidden = false;
+      showMessage(this.healthLine, `Feed failing (${count} so far): ${error}`);
     } else if (status === Health.STARTING && this.fieldNames.length === 0) {
-      this.healthLine.textContent = "Waiting for the feed's first sample…";
-      this.healthLine.hidden = false;
+      showMessage(this.healthLine, "Waiting for the feed's first sample…");
     } else {
-      this.healthLine.hidden = true;
-      this.healthLine.textContent = "";
+      showMessage(this.healthLine, null);
     }
     this.renderState();
   }
 
   showError(text) {
-    this.error.textContent = text;
-    this.error.hidden = false;
+    showMessage(this.error, text);
   }
 
   clearError() {
-    this.error.hidden = true;
-    this.error.textContent = "";
+    showMessage(this.error, null);
   }
 
   /** Whether `fields` (from `subscribed`) is exactly the order this panel decodes values in. */
