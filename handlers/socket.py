@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Hashable
 
+from tornado.httputil import HTTPHeaders
 from tornado.websocket import WebSocketHandler
 
 from feeds.codec import Format
@@ -42,6 +43,23 @@ class FeedSocket(WebSocketHandler):
         assert stream is not None, "the WebSocket handshake is done, so the connection has a stream"
         self.writer = FrameWriter(stream, self.limits, self._stalled)
         self.keepalive.add(self)
+        self._release_handshake()
+
+    def _release_handshake(self) -> None:
+        """Let go of what only the HTTP handshake needed, which Tornado would keep for the connection's whole life.
+
+        An idle connection's memory is mostly Tornado's, and a fifth of it is the request's and the response's
+        headers, the HTTP connection objects and the template namespace: nothing reads them after the upgrade.
+        The request keeps its method, URI and remote address for log lines. Releasing them relies on Tornado's
+        internals (``_headers``, and ``get()`` holding the request headers until the connection ends), so the
+        version range is pinned and tests/test_fastpath.py checks what is released.
+        """
+        request = self.request
+        request.headers.clear()  # cleared in place: WebSocketHandler.get() holds this object until the close
+        request.connection = None
+        request.server_connection = None
+        self._headers = HTTPHeaders()  # the 101 response's headers, long written
+        self.ui = None  # type: ignore[assignment]  # Tornado itself drops it when the connection closes
 
     def get_compression_options(self) -> None:
         # Frames are built once for every client; per-connection compression would undo that. Not negotiated.

@@ -23,6 +23,7 @@ from feeds.producer import Producer
 from feeds.stocks import StocksFeed
 from handlers import Limits, make_app
 from handlers.protocol import CloseCode
+from handlers.socket import FeedSocket
 from handlers.writer import FrameWriter
 
 from .rawws import CLOSE, RawClient
@@ -106,6 +107,31 @@ async def test_the_writer_sits_on_tornados_stream_and_socket(http_server: object
     assert isinstance(writer.stream, IOStream)
     assert writer._socket is writer.stream.socket
     assert writer.stream.socket.getpeername() == client.connection.protocol.stream.socket.getsockname()  # type: ignore[union-attr]
+    client.close()
+
+
+@pytest.mark.gen_test
+async def test_a_connection_lets_go_of_its_handshake_and_keeps_working(
+    http_server: object, http_port: int, hub: Hub
+) -> None:
+    """What only the HTTP handshake needed is released after it; fails loudly if Tornado moves any of it."""
+    client = await Client.connect(http_port)
+    await client.subscribe("stocks")
+    handler = writer_of(hub, "stocks")._on_stall.__self__  # type: ignore[attr-defined]
+    assert isinstance(handler, FeedSocket)
+    request = handler.request
+    assert len(request.headers) == 0
+    assert request.connection is None
+    assert request.server_connection is None
+    assert len(handler._headers) == 0
+    assert handler.ui is None
+    # What log lines use stays.
+    assert (request.method, request.uri, request.remote_ip) == ("GET", "/ws", "127.0.0.1")
+    # The connection goes on: ticks in order, replies, and unsubscribing.
+    ticks = await client.ticks(3)
+    assert [tick.seq for tick in ticks] == list(range(ticks[0].seq, ticks[0].seq + 3))
+    assert (await client.request({"op": "ping", "id": 1}))["op"] == "pong"
+    assert (await client.request({"op": "unsubscribe", "feed": "stocks"}))["op"] == "unsubscribed"
     client.close()
 
 
