@@ -8,8 +8,9 @@ failing streak, then a summary at most once a minute) and skipped: the feed keep
 malformed reaches a client. A failing ``setup()`` is retried with a growing delay.
 
 The producer knows nothing of subscribers: it hands ticks and status changes to a `Publisher` (the hub's seam).
-Ticks that finish within ``BATCH_WINDOW`` of each other (feeds ticking on the same beat) are handed over together,
-so that the hub can send each client one write carrying all of them.
+Feeds that start sampling on the same beat (within ``SAME_BEAT`` of each other) have their ticks handed over together,
+so that the hub can send each client one write carrying all of them: a tick is held until every feed of its beat has
+finished sampling, at most ``BATCH_WINDOW``. A tick with no other feed sampling on its beat goes out at once.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ log = logging.getLogger("dashboard.producer")
 MS_PER_SECOND = 1000.0
 # While a feed keeps failing, a summary line is logged at most this often (seconds).
 FAILURE_LOG_INTERVAL = 60.0
-# Ticks finishing within this many seconds of each other go out together: one write per client for all of them.
-BATCH_WINDOW = 0.001
+# Feeds starting to sample within this many seconds of each other tick together: their ticks go out as one batch.
+SAME_BEAT = 0.001
+# A tick waits at most this many seconds for the other feeds of its beat to finish sampling.
+BATCH_WINDOW = 0.005
 # A failing setup() is retried after interval, 2 x interval, 4 x interval ..., at most this many seconds apart.
 MAX_SETUP_DELAY = 60.0
 
@@ -65,6 +68,16 @@ class Publisher(Protocol):
     def publish_many(self, ticks: Sequence[Tick]) -> None: ...
 
     def publish_status(self, status: FeedStatus) -> None: ...
+
+
+class Outbox(Protocol):
+    """Where a feed's runner hands its ticks: they may be held for the other feeds of the same beat."""
+
+    def emit(self, tick: Tick) -> None: ...
+
+    def tick_ended(self) -> None: ...
+
+    def flush(self) -> None: ...
 
 
 def new_run_id() -> int:
@@ -174,12 +187,9 @@ def describe(exc: BaseException) -> str:
 class FeedRunner:
     """One feed's schedule, thread, run identity, sequence numbers and status."""
 
-    def __init__(
-        self, feed: Feed, publisher: Publisher, emit: Callable[[Tick], None], flush: Callable[[], None]
-    ) -> None:
+    def __init__(self, feed: Feed, publisher: Publisher, outbox: Outbox) -> None:
         self.feed = feed
-        self._emit = emit
-        self._flush = flush
+        self._outbox = outbox
         self.run = new_run_id()
         self.seq = 0
         self.status = FeedStatus(feed.name)
@@ -188,7 +198,8 @@ class FeedRunner:
         self._fields = tuple(field.name for field in feed.fields)
         self._thread = FeedThread(feed.name)
         self._busy: asyncio.Future[Any] | None = None
-        self._ticking = False
+        # The loop time at which the current tick started sampling; None between ticks.
+        self.sampling_since: float | None = None
         self._set_up = not _overridden(feed, "setup")
         self._setup_delay = feed.interval
         self._setup_retry_at = -math.inf
@@ -229,13 +240,14 @@ class FeedRunner:
     async def _tick(self) -> None:
         # Samples never overlap: not while a tick is in progress, nor while a sync sample abandoned at its timeout
         # still holds the feed's thread.
-        if self._ticking or (self._busy is not None and not self._busy.done()):
+        if self.sampling_since is not None or (self._busy is not None and not self._busy.done()):
             return
-        self._ticking = True
+        self.sampling_since = IOLoop.current().time()
         try:
             await self._sample_and_publish()
         finally:
-            self._ticking = False
+            self.sampling_since = None
+            self._outbox.tick_ended()
 
     async def _sample_and_publish(self) -> None:
         try:
@@ -253,7 +265,7 @@ class FeedRunner:
             self._fail(exc)
             return
         self.seq += 1
-        self._emit(Tick(self.feed.name, self.run, self.seq, time.time(), self._fields, values))
+        self._outbox.emit(Tick(self.feed.name, self.run, self.seq, time.time(), self._fields, values))
         if self.status.health is not Health.OK:
             if self.status.health is Health.FAILING:
                 log.info("feed %s: recovered after %d failures", self.feed.name, self.status.failures)
@@ -288,7 +300,7 @@ class FeedRunner:
 
     def _set_status(self, status: FeedStatus) -> None:
         self.status = status
-        self._flush()  # ticks held for a batch go out first: a status never overtakes the tick before it
+        self._outbox.flush()  # ticks held for a batch go out first: a status never overtakes the tick before it
         self._publisher.publish_status(status)
 
 
@@ -301,21 +313,44 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
 class Producer:
     """Samples feeds on their intervals and publishes their ticks and status changes."""
 
-    def __init__(self, feeds: Iterable[Feed], publisher: Publisher) -> None:
+    def __init__(self, feeds: Iterable[Feed], publisher: Publisher, batch_window: float = BATCH_WINDOW) -> None:
         self._publisher = publisher
-        self.runners = {feed.name: FeedRunner(feed, publisher, self._emit, self._flush) for feed in feeds}
-        self._outbox: list[Tick] = []
+        self._batch_window = batch_window
+        self.runners = {feed.name: FeedRunner(feed, publisher, self) for feed in feeds}
+        self._held: list[Tick] = []
+        self._beat = 0.0  # when the held ticks' beat started
+        self._deadline: object | None = None
 
-    def _emit(self, tick: Tick) -> None:
-        if len(self.runners) == 1:
-            self._publisher.publish(tick)  # nothing to wait for
-            return
-        if not self._outbox:
-            IOLoop.current().call_later(BATCH_WINDOW, self._flush)
-        self._outbox.append(tick)
+    def emit(self, tick: Tick) -> None:
+        """A feed's new tick: published now, or held until the other feeds of its beat have finished sampling."""
+        if not self._held:
+            since = self.runners[tick.feed].sampling_since
+            self._beat = IOLoop.current().time() if since is None else since
+        self._held.append(tick)
+        if self._beat_is_sampling(tick.feed):
+            if self._deadline is None:
+                self._deadline = IOLoop.current().call_later(self._batch_window, self.flush)
+        else:
+            self.flush()
 
-    def _flush(self) -> None:
-        ticks, self._outbox = self._outbox, []
+    def tick_ended(self) -> None:
+        """A feed finished a tick, with or without a sample: held ticks may be waiting for it."""
+        if self._held and not self._beat_is_sampling():
+            self.flush()
+
+    def _beat_is_sampling(self, besides: str = "") -> bool:
+        return any(
+            runner.sampling_since is not None and abs(runner.sampling_since - self._beat) <= SAME_BEAT
+            for name, runner in self.runners.items()
+            if name != besides
+        )
+
+    def flush(self) -> None:
+        """Publish every held tick now."""
+        if self._deadline is not None:
+            IOLoop.current().remove_timeout(self._deadline)
+            self._deadline = None
+        ticks, self._held = self._held, []
         if len(ticks) == 1:
             self._publisher.publish(ticks[0])
         elif ticks:
@@ -329,3 +364,4 @@ class Producer:
     async def stop(self) -> None:
         """Stop every schedule, tear the feeds down and release their threads."""
         await asyncio.gather(*(runner.stop() for runner in self.runners.values()))
+        self.flush()

@@ -177,6 +177,84 @@ async def test_feeds_ticking_on_the_same_beat_are_published_together() -> None:
     assert all(sorted(tick.feed for tick in batch) == ["async_counter", "other"] for batch in collector.batches)
 
 
+class Gated(Counter):
+    """A plain sample that waits, in the feed's thread, until the test opens its gate (from the second on)."""
+
+    name = "gated"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def sample(self) -> dict[str, float]:
+        if self.n:
+            self.gate.wait()
+        return super().sample()
+
+
+class Watched(Producer):
+    """A producer that tells the test when a feed has handed it a tick, and whether it went out at once."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.collector: Collector = args[1]  # type: ignore[assignment]
+        self.emitted = asyncio.Event()
+        self.at_once: list[bool] = []
+
+    def emit(self, tick: Tick) -> None:
+        super().emit(tick)
+        self.at_once.append(tick in self.collector.ticks)
+        self.emitted.set()
+
+
+@pytest.mark.gen_test
+async def test_a_tick_waits_for_a_slower_feed_of_its_beat() -> None:
+    collector = Collector()
+    slow = Gated()
+    producer = Watched([AsyncCounter(), slow], collector, batch_window=30.0)
+    producer.start()
+    # The first beat goes out with the feeds' first statuses; from the second on, the gated feed is slow.
+    await collector.wait_for(lambda ticks: any(tick.feed == "gated" for tick in ticks))
+    producer.emitted.clear()
+    await producer.emitted.wait()
+    assert producer.at_once[-1] is False  # held: the gated feed started sampling on the same beat
+    slow.gate.set()
+    await collector.wait_for(lambda ticks: sum(tick.feed == "gated" for tick in ticks) >= 2)
+    await producer.stop()
+    assert {tick.feed for tick in collector.batches[-1]} == {"async_counter", "gated"}
+
+
+@pytest.mark.gen_test
+async def test_a_tick_waits_no_longer_than_the_batch_window() -> None:
+    collector = Collector()
+    slow = Gated()
+    producer = Producer([AsyncCounter(), slow], collector, batch_window=0.02)
+    producer.start()
+    await collector.wait_for(lambda ticks: any(tick.feed == "gated" for tick in ticks))
+    seen = len(collector.ticks)
+    await collector.wait_for(lambda ticks: len(ticks) > seen)
+    # The gated feed is still sampling: the other feed's tick went out alone when the window closed.
+    assert {tick.feed for tick in collector.ticks[seen:]} == {"async_counter"}
+    slow.gate.set()
+    await collector.wait_for(lambda ticks: sum(tick.feed == "gated" for tick in ticks) >= 2)
+    await producer.stop()
+
+
+@pytest.mark.gen_test
+async def test_a_tick_with_no_other_feed_on_its_beat_goes_out_at_once() -> None:
+    class Hourly(Counter):
+        name = "hourly"
+        interval = 3600.0
+
+    collector = Collector()
+    producer = Watched([Counter(), Hourly()], collector, batch_window=30.0)
+    producer.start()
+    await collector.wait_for(lambda ticks: sum(tick.feed == "counter" for tick in ticks) >= 5)
+    await producer.stop()
+    # The first beat has both feeds; after it the hourly feed is idle and nothing waits for it.
+    assert producer.at_once[2:] == [True] * len(producer.at_once[2:])
+
+
 @pytest.mark.gen_test
 async def test_a_sample_raising_stop_iteration_fails_and_the_feed_goes_on() -> None:
     class Exhausted(Counter):
