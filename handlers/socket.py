@@ -130,6 +130,11 @@ class FeedSocket(WebSocketHandler):
                 ErrorCode.UNKNOWN_FEED, f"unknown feed {request.feed!r} (known: {known})", request.raw
             ) from None
 
+    def on_ping(self, data: bytes) -> None:
+        # Tornado has just written its pong to the stream: the writer must not send around it.
+        if self.writer is not None:
+            self.writer.stream_written()
+
     def on_pong(self, data: bytes) -> None:
         self.keepalive.pong(self)
 

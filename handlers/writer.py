@@ -10,9 +10,12 @@ so a slow client skips ticks, and learns of the gap from ``seq``, instead of mak
 without a key (a reply) is never dropped. A connection whose backlog has not drained for ``stall_timeout`` seconds
 is reported as stalled, and its owner closes it; so is one whose waiting replies alone pass ``max_backlog_bytes``.
 
-Tornado's own writes (its pings, a close frame) go through the same `IOStream`; the writer never sends directly
-while the stream holds data, and hands every partly sent frame's rest to the stream at once, so frames never
-interleave on the wire.
+Frames never interleave on the wire: the writer hands every partly sent frame's rest to the stream at once, and
+sends nothing directly until the stream has written all it holds. After the handshake Tornado writes to the stream
+on its own only a pong (answering a client's ping) and a Close frame. The connection calls `stream_written` after
+each pong, and the writer queues behind it while any of it waits in the stream; after a Close frame the writer is
+closed (or the stream is). Tracking this rather than asking ``IOStream.writing()`` for every frame keeps the
+fan-out's loop off the stream's objects: about a tenth of the server's CPU at 1,000 clients.
 """
 
 from __future__ import annotations
@@ -74,6 +77,12 @@ class FrameWriter:
         self._drain_started = 0.0
         self._stall_check: object | None = None
         self.coalesced = 0
+        self.stream_written()  # the handshake's response may not all be out yet
+
+    def stream_written(self) -> None:
+        """Tornado wrote to the stream on its own (a pong): queue frames behind whatever of it is still there."""
+        if not self._closed and not self._draining and self._stream.writing():
+            self._drain(b"")
 
     @property
     def stream(self) -> IOStream:
@@ -98,7 +107,7 @@ class FrameWriter:
         """Send ``frame`` now if the way is clear, else queue it; ``key`` marks frames that newer ones may replace."""
         if self._closed:
             return
-        if self._draining or self._send is None or self._stream.writing():
+        if self._draining or self._send is None:
             self._enqueue(frame, key)
             return
         try:
@@ -115,7 +124,7 @@ class FrameWriter:
 
     def send_many(self, frames: Sequence[tuple[bytes, Hashable | None]]) -> None:
         """Several frames in order: one ``send`` of them all when the way is clear, else each queued."""
-        if self._draining or self._send is None or self._stream.writing():
+        if self._draining or self._send is None:
             for frame, key in frames:
                 self._enqueue(frame, key)
             return
@@ -178,7 +187,7 @@ class FrameWriter:
         if self._backlog:
             self._drain_backlog()
         elif self._stream.writing():
-            # Tornado wrote something of its own (a ping) after our data: an empty write resolves once all is out.
+            # Tornado wrote something of its own (a pong) after our data: an empty write resolves once all is out.
             self._stream.write(b"").add_done_callback(self._drained)
         else:
             self._draining = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import socket
 import struct
@@ -270,6 +271,41 @@ async def test_connections_dying_in_the_middle_of_a_fan_out_do_not_break_it(
         assert [tick.seq for tick in ticks] == list(range(first + 1, first + 21))
     for client in clients:
         client.close()
+
+
+@pytest.mark.gen_test
+async def test_frames_queue_behind_a_pong_tornado_left_in_the_stream() -> None:
+    """Tornado writes its pong to the stream itself: no frame of ours may overtake the part still waiting there."""
+    server_side, client_side = socket.socketpair()
+    for sock, option in ((server_side, socket.SO_SNDBUF), (client_side, socket.SO_RCVBUF)):
+        sock.setsockopt(socket.SOL_SOCKET, option, 4096)
+    server_side.setblocking(False)
+    filled = 0
+    while True:  # fill the kernel's buffers, so that the pong cannot leave yet
+        try:
+            filled += server_side.send(b"f" * 1024)
+        except BlockingIOError:
+            break
+    stream = IOStream(server_side)
+    writer = FrameWriter(stream, Limits(max_backlog_bytes=MAX_BACKLOG, stall_timeout=60), lambda reason: None)
+    pong = bytes((0x80 | 0xA, 125)) + b"p" * 125  # a pong frame, as Tornado builds it
+    stream.write(pong)  # what Tornado does on a client's ping, before it calls the handler's on_ping
+    writer.stream_written()  # what FeedSocket.on_ping does
+    client_side.setblocking(False)
+    loop = asyncio.get_running_loop()
+    received = b""
+    while len(received) < filled:  # the client reads: the kernel has room again
+        received += await loop.sock_recv(client_side, filled - len(received))
+    tick = frame(b'{"op":"data"}', Opcode.TEXT)
+    writer.send(tick, ("tick", "x"))
+    expected = pong + tick
+    received = b""
+    while len(received) < len(expected):
+        received += await loop.sock_recv(client_side, 65536)
+    assert received == expected
+    writer.close()
+    stream.close()
+    client_side.close()
 
 
 @pytest.mark.gen_test
