@@ -2,10 +2,11 @@
 
 Tornado's own ``websocket_ping_interval`` runs a ping coroutine and a timer per connection, about 2.6 KB each
 (measured with tracemalloc); here one `PeriodicCallback` pings every connection through its writer, like any other
-frame. The work is spread over the interval: the timer fires ``SLICES`` times per interval and pings the next
-slice of the connections each time, so that pinging 10,000 clients never holds the event loop for a whole burst
-(about 100 ms of sends here) in the way of a tick. A connection that leaves a ping unanswered for ``timeout``
-seconds is closed; one that connects in the middle of a round is pinged from the next round on.
+frame. The work is spread over the interval: the timer fires every ``SLICE_SECONDS`` and pings the next slice of
+the connections each time, so that pinging 10,000 clients (about 100 ms of sends here, and more to read their
+pongs) never holds the event loop in the way of a tick for more than a millisecond or two. A connection that
+leaves a ping unanswered for ``timeout`` seconds is closed; one that connects in the middle of a round is pinged
+from the next round on.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from feeds.frames import Opcode, frame
 __all__ = ["Keepalive", "Pingable"]
 
 MS_PER_SECOND = 1000.0
-SLICES = 20
+SLICE_SECONDS = 0.05
 PING = frame(b"", Opcode.PING)
 PING_KEY = ("ping",)  # a slow connection needs only the newest ping
 
@@ -41,6 +42,7 @@ class Keepalive:
     def __init__(self, interval: float, timeout: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = interval
         self.timeout = timeout
+        self.slices = max(1, round(interval / SLICE_SECONDS))  # timer ticks per interval
         self._clock = clock
         # Every connection, with when its oldest unanswered ping went out (None: nothing outstanding).
         self._pinged: dict[Pingable, float | None] = {}
@@ -51,7 +53,7 @@ class Keepalive:
     def add(self, connection: Pingable) -> None:
         self._pinged[connection] = None
         if self._callback is None:
-            self._callback = PeriodicCallback(self.ping_slice, self.interval / SLICES * MS_PER_SECOND)
+            self._callback = PeriodicCallback(self.ping_slice, self.interval / self.slices * MS_PER_SECOND)
             self._callback.start()
 
     def pong(self, connection: Pingable) -> None:
@@ -67,10 +69,10 @@ class Keepalive:
             self._round, self._tick = [], 0
 
     def ping_slice(self) -> None:
-        """One tick of the timer: the next slice of this interval's round (a new round every ``SLICES`` ticks)."""
-        if self._tick % SLICES == 0:
+        """One tick of the timer: the next slice of this interval's round (a new round every ``slices`` ticks)."""
+        if self._tick % self.slices == 0:
             self._round = list(self._pinged)
-        share = -(-len(self._round) // (SLICES - self._tick % SLICES))  # what is left, spread over the ticks left
+        share = -(-len(self._round) // (self.slices - self._tick % self.slices))  # what is left, over the ticks left
         batch, self._round = self._round[:share], self._round[share:]
         self._tick += 1
         now = self._clock()

@@ -14,7 +14,7 @@ from feeds.frames import Opcode
 from feeds.hub import Hub
 from feeds.producer import Producer
 from handlers import make_app
-from handlers.keepalive import SLICES, Keepalive
+from handlers.keepalive import Keepalive
 from handlers.protocol import CloseCode
 
 from .rawws import CLOSE, RawClient
@@ -108,8 +108,8 @@ class Clock:
 
 
 def run_intervals(keepalive: Keepalive, clock: Clock, intervals: float) -> None:
-    for _ in range(int(intervals * SLICES)):
-        clock.now += keepalive.interval / SLICES
+    for _ in range(int(intervals * keepalive.slices)):
+        clock.now += keepalive.interval / keepalive.slices
         keepalive.ping_slice()
 
 
