@@ -24,6 +24,7 @@ import struct
 import sys
 import time
 from array import array
+from typing import cast
 
 import orjson
 import uvloop
@@ -55,9 +56,9 @@ class Client(asyncio.Protocol):
         self.last_seq: dict[bytes, int] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's transports do not subclass asyncio's
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
         key = base64.b64encode(os.urandom(16)).decode()
-        transport.write(
+        self.transport.write(
             f"GET /ws HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://{self.host}\r\n\r\n".encode()
         )

@@ -11,13 +11,17 @@ figure of itself). The servers:
 - ``websockets``: the websockets library's broadcast() (bench/peers/websockets_broadcast.py);
 - ``raw``: the raw asyncio floor (bench/peers/raw_floor.py).
 
-Every server sends the same ticks: the stocks feed with 20 symbols, the same payload bytes.
+Every server sends the same ticks: the stocks feed with 20 symbols, the same payload bytes. Each scenario runs
+``--repeat`` rounds (3 by default), every server once a round, in a rotating order; the table gives each figure's
+median over the rounds (the most gaps and the least delivered), so that one noisy moment of a shared machine does
+not decide a row.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -180,10 +184,55 @@ def run(server: str, scenario: Scenario) -> Result:
     return result
 
 
-def row(result: Result, reference: Result | None) -> str:
+@dataclass(frozen=True)
+class Summary:
+    """One server on one scenario over all rounds: the median of each figure, the worst delivery."""
+
+    server: str
+    scenario: Scenario
+    runs: int
+    rate: float
+    delivered: float  # the least, as a fraction of what a lossless server sends
+    messages: int  # the least
+    expected: float
+    gaps: int  # the most
+    per_cpu_second: float
+    latency_p50: float
+    latency_p99: float
+    idle_kib_per_connection: float
+    connect_seconds: float
+    server_cpu: float
+    loadgen_cpu: float
+
+    @classmethod
+    def of(cls, runs: list[Result]) -> Summary:
+        def median(figure: str) -> float:
+            return float(statistics.median(getattr(run, figure) for run in runs))
+
+        least = min(runs, key=lambda run: run.messages / run.expected if run.expected else 0.0)
+        return cls(
+            server=runs[0].server,
+            scenario=runs[0].scenario,
+            runs=len(runs),
+            rate=median("rate"),
+            delivered=least.messages / least.expected if least.expected else 0.0,
+            messages=least.messages,
+            expected=least.expected,
+            gaps=max(run.gaps for run in runs),
+            per_cpu_second=median("per_cpu_second"),
+            latency_p50=median("latency_p50"),
+            latency_p99=median("latency_p99"),
+            idle_kib_per_connection=median("idle_kib_per_connection"),
+            connect_seconds=median("connect_seconds"),
+            server_cpu=median("server_cpu"),
+            loadgen_cpu=median("loadgen_cpu"),
+        )
+
+
+def row(result: Summary, reference: Summary | None) -> str:
     scenario = result.scenario
     ratio = f"{result.per_cpu_second / reference.per_cpu_second:.2f}" if reference and reference.per_cpu_second else ""
-    delivered = f"{100 * result.messages / result.expected:.1f}%" if result.expected else ""
+    delivered = f"{100 * result.delivered:.1f}%" if result.expected else ""
     return (
         f"| {result.server} | {scenario.clients:,} | {scenario.fmt} | {'+'.join(scenario.feeds)} | {scenario.hz:g} "
         f"| {result.rate:,.0f} | {delivered} | {result.gaps} | {result.per_cpu_second:,.0f} | {ratio} "
@@ -204,8 +253,8 @@ def check(label: str, ok: bool, detail: str) -> str:
     return f"- [{'x' if ok else ' '}] {label}: {detail}"
 
 
-def targets(results: list[Result]) -> list[str]:
-    def find(server: str, clients: int, fmt: str = "json", feeds: tuple[str, ...] = ("stocks",)) -> Result | None:
+def targets(results: list[Summary]) -> list[str]:
+    def find(server: str, clients: int, fmt: str = "json", feeds: tuple[str, ...] = ("stocks",)) -> Summary | None:
         return next(
             (
                 r
@@ -257,16 +306,34 @@ def targets(results: list[Result]) -> list[str]:
     return lines
 
 
-def scenarios(quick: bool) -> list[tuple[str, Scenario]]:
-    plan: list[tuple[str, Scenario]] = []
+def scenarios(quick: bool) -> list[tuple[Scenario, tuple[str, ...]]]:
+    """Each scenario with the servers that run it."""
+    plan: list[tuple[Scenario, tuple[str, ...]]] = []
     sizes = ((100, 20.0), (1000, 20.0)) if quick else ((100, 20.0), (1000, 20.0), (10_000, 1.0))
     for clients, hz in sizes:
         duration = 10.0 if hz < 2 else 5.0
         for fmt in ("json", "binary"):
-            for server in SERVERS:
-                plan.append((server, Scenario(clients, hz, fmt, duration=duration)))
-    plan.append(("ours", Scenario(1000, 10.0, "json", ("stocks", "system"))))
+            plan.append((Scenario(clients, hz, fmt, duration=duration), SERVERS))
+    plan.append((Scenario(1000, 10.0, "json", ("stocks", "system")), ("ours",)))
     return plan
+
+
+def rounds(scenario: Scenario, servers: tuple[str, ...], repeat: int) -> list[Summary]:
+    """Run every server ``repeat`` times, rotating who goes first, and summarize each."""
+    runs: dict[str, list[Result]] = {server: [] for server in servers}
+    for round_number in range(repeat):
+        shift = round_number % len(servers)
+        for server in servers[shift:] + servers[:shift]:
+            result = run(server, scenario)
+            runs[server].append(result)
+            print(
+                f"# round {round_number + 1} of {repeat}: {server}, {scenario.clients:,} clients, {scenario.fmt}, "
+                f"{'+'.join(scenario.feeds)}: {result.per_cpu_second:,.0f} msg per CPU-s, "
+                f"p99 {1000 * result.latency_p99:.1f} ms",
+                file=sys.stderr,
+                flush=True,
+            )
+    return [Summary.of(runs[server]) for server in servers]
 
 
 def main() -> int:
@@ -275,26 +342,32 @@ def main() -> int:
     parser.add_argument("--only", choices=SERVERS, action="append", help="run only these servers")
     parser.add_argument("--clients", type=int, action="append", help="run only the scenarios with this many clients")
     parser.add_argument("--feeds", type=int, help="run only the scenarios with this many feeds")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per scenario; figures are medians (default 3)")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     cpus = os.cpu_count() or 1
     print(
         f"# {cpus} cores; server on core {SERVER_CORE}, load generator on core {LOADGEN_CORE}"
         if cpus >= 2
         else "# 1 core: server and load generator share it"
     )
+    print(f"# every figure is the median of {args.repeat} round{'s' if args.repeat > 1 else ''}")
     print(HEADER, flush=True)
-    results: list[Result] = []
-    for server, scenario in scenarios(args.quick):
+    results: list[Summary] = []
+    for scenario, servers in scenarios(args.quick):
+        chosen = tuple(server for server in servers if not args.only or server in args.only)
         if (
-            (args.only and server not in args.only)
+            not chosen
             or (args.clients and scenario.clients not in args.clients)
             or (args.feeds and len(scenario.feeds) != args.feeds)
         ):
             continue
-        result = run(server, scenario)
-        results.append(result)
-        reference = next((r for r in results if r.server == "ours" and r.scenario == scenario), None)
-        print(row(result, reference), flush=True)
+        summaries = rounds(scenario, chosen, args.repeat)
+        results += summaries
+        reference = next((summary for summary in summaries if summary.server == "ours"), None)
+        for summary in summaries:
+            print(row(summary, reference), flush=True)
     print()
     for line in targets(results):
         print(line)

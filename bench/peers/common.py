@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Mapping
 
 from feeds.codec import Format, encode
 from feeds.producer import new_run_id
@@ -33,6 +34,7 @@ class TickSource:
 
     def next_tick(self) -> Tick:
         sample = self.feed.sample()
+        assert isinstance(sample, Mapping)  # the stocks feed samples synchronously
         self.seq += 1
         return Tick(
             "stocks", self.run, self.seq, time.time(), self.fields, tuple(float(sample[f]) for f in self.fields)
