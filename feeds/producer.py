@@ -86,6 +86,8 @@ def new_run_id() -> int:
 
 
 def _is_number(value: object) -> bool:
+    if type(value) is float or type(value) is int:  # nearly every value: no abstract base class check
+        return math.isfinite(value)
     return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
 
 

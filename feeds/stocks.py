@@ -78,7 +78,12 @@ class StocksFeed(Feed):
         self._rng = random.Random(self.seed)
         self._prices = {symbol: round(self._rng.uniform(*START_PRICE_RANGE), 2) for symbol in self.symbols}
 
-    def sample(self) -> Sample:
+    async def sample(self) -> Sample:
+        # Arithmetic only, tens of microseconds: cheaper on the event loop than a hand-over to the feed's thread.
+        return self.step()
+
+    def step(self) -> Sample:
+        """The next tick's prices and volumes."""
         step = self.interval / SECONDS_PER_HOUR
         mean = (self.drift - self.volatility**2 / 2) * step
         deviation = self.volatility * math.sqrt(step)

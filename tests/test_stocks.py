@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import math
 
 import pytest
@@ -11,7 +13,12 @@ from feeds.stocks import StocksFeed
 
 
 def prices(feed: StocksFeed, ticks: int) -> list[dict[str, float]]:
-    return [dict(feed.sample()) for _ in range(ticks)]
+    return [dict(feed.step()) for _ in range(ticks)]
+
+
+def test_sample_is_the_next_step_on_the_event_loop() -> None:
+    assert inspect.iscoroutinefunction(StocksFeed.sample)  # no hand-over to a thread for microseconds of arithmetic
+    assert asyncio.run(StocksFeed(seed=7).sample()) == StocksFeed(seed=7).step()
 
 
 def test_a_fixed_seed_reproduces_the_same_prices() -> None:
@@ -30,7 +37,7 @@ def test_fields_are_a_price_and_a_volume_per_symbol_with_units() -> None:
         ("BRK.B.price", "$"),
         ("BRK.B.volume", "shares"),
     ]
-    assert set(feed.sample()) == {field.name for field in feed.fields}
+    assert set(feed.step()) == {field.name for field in feed.fields}
 
 
 def test_prices_stay_positive_and_move_volumes_are_round_lots() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Mapping
 
 from feeds.codec import Format, encode
 from feeds.producer import new_run_id
@@ -27,14 +26,15 @@ class TickSource:
     """The ``stocks`` feed as our server runs it: a seeded sample, a run, a seq, a timestamp."""
 
     def __init__(self, symbols: str, interval: float) -> None:
-        self.feed = StocksFeed.from_text_options({"symbols": symbols, "interval": str(interval), "seed": "1"})
+        feed = StocksFeed.from_text_options({"symbols": symbols, "interval": str(interval), "seed": "1"})
+        assert isinstance(feed, StocksFeed)
+        self.feed = feed
         self.fields = tuple(field.name for field in self.feed.fields)
         self.run = new_run_id()
         self.seq = 0
 
     def next_tick(self) -> Tick:
-        sample = self.feed.sample()
-        assert isinstance(sample, Mapping)  # the stocks feed samples synchronously
+        sample = self.feed.step()
         self.seq += 1
         return Tick(
             "stocks", self.run, self.seq, time.time(), self.fields, tuple(float(sample[f]) for f in self.fields)
