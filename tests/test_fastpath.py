@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import socket
 import struct
+import types
 from collections.abc import Iterator
 
 import orjson
@@ -13,7 +14,7 @@ import pytest
 from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream
 from tornado.web import Application
-from tornado.websocket import WebSocketProtocol13
+from tornado.websocket import WebSocketProtocol13, _WebSocketParams
 from websockets.asyncio.client import connect
 
 from feeds import Feed, Field
@@ -303,6 +304,68 @@ async def test_frames_queue_behind_a_pong_tornado_left_in_the_stream() -> None:
     while len(received) < len(expected):
         received += await loop.sock_recv(client_side, 65536)
     assert received == expected
+    writer.close()
+    stream.close()
+    client_side.close()
+
+
+class Kernel:
+    """The socket's send buffer, as a byte budget: partial writes exactly where a test wants them."""
+
+    def __init__(self) -> None:
+        self.room = 0
+        self.wire = bytearray()
+
+    def send(self, data: bytes | memoryview) -> int:
+        if not self.room:
+            raise BlockingIOError
+        taken = bytes(data[: self.room])
+        self.wire += taken
+        self.room -= len(taken)
+        return len(taken)
+
+
+def parse_frames(wire: bytes) -> list[tuple[int, bytes]]:
+    """Unmasked server frames, strictly: a frame cut short or an unknown opcode fails."""
+    frames, offset = [], 0
+    while offset < len(wire):
+        opcode, length = wire[offset] & 0x0F, wire[offset + 1] & 0x7F
+        assert wire[offset] & 0xF0 == 0x80 and opcode in (0x1, 0x2, 0x8, 0x9, 0xA), wire[offset:]
+        assert length < 126
+        frames.append((opcode, bytes(wire[offset + 2 : offset + 2 + length])))
+        assert offset + 2 + length <= len(wire), "a frame cut short"
+        offset += 2 + length
+    return frames
+
+
+@pytest.mark.gen_test
+async def test_frames_queue_behind_a_pong_tornado_had_put_off() -> None:
+    """Tornado answers one ping at a time: a pong it put off is written later, from a callback, without on_ping."""
+    server_side, client_side = socket.socketpair()
+    stream = IOStream(server_side)
+    kernel = Kernel()
+    stream.write_to_fd = kernel.send  # type: ignore[method-assign]
+    writer = FrameWriter(stream, Limits(max_backlog_bytes=MAX_BACKLOG, stall_timeout=60), lambda reason: None)
+    writer._send = kernel.send
+    handler = types.SimpleNamespace(writer=writer, log_exception=lambda *args: None, ws_connection=None)
+    handler.on_ping = lambda data: FeedSocket.on_ping(handler, data)  # type: ignore[arg-type]
+    protocol = WebSocketProtocol13(handler, False, _WebSocketParams())  # type: ignore[arg-type]
+    protocol.stream = stream
+    first, second = frame(b'{"seq":1}', Opcode.TEXT), frame(b'{"seq":2}', Opcode.TEXT)
+    writer.send(first, ("tick", "x"))  # the socket is full: it waits in the stream
+    protocol._handle_message(0x9, b"A")  # a ping: its pong waits behind the tick
+    protocol._handle_message(0x9, b"B")  # another while that pong is unsent: Tornado puts its pong off
+    pong_a = bytes((0x8A, 1)) + b"A"
+    kernel.room = len(first) + len(pong_a) + 1  # room for the tick, pong A, and one byte of pong B
+    stream._handle_write()
+    for _ in range(5):
+        await asyncio.sleep(0)  # the writes' callbacks: Tornado sends pong B, which the kernel takes one byte of
+    kernel.room = 1 << 16
+    writer.send(second, ("tick", "x"))
+    for _ in range(5):
+        stream._handle_write()
+        await asyncio.sleep(0)
+    assert parse_frames(kernel.wire) == [(0x1, b'{"seq":1}'), (0xA, b"A"), (0xA, b"B"), (0x1, b'{"seq":2}')]
     writer.close()
     stream.close()
     client_side.close()
