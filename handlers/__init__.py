@@ -36,6 +36,9 @@ def make_app(
     Every connection is pinged each ``ping_interval`` seconds and closed when it misses a ping's deadline (as long
     again).
     """
+    if "websocket_ping_interval" in settings:
+        # Tornado's own pings would go around each connection's writer, which must know of every byte written.
+        raise ValueError("set the keepalive with ping_interval, not websocket_ping_interval")
     deps = {"hub": hub}
     keepalive = Keepalive(ping_interval, ping_interval)
     routes: list[tuple[str, Any, dict[str, Any]]] = [

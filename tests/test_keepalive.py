@@ -165,3 +165,9 @@ def test_a_keepalive_with_no_connections_holds_none(io_loop: IOLoop) -> None:
         keepalive.discard(peer)
     assert keepalive._round == []
     assert keepalive._pinged == {}
+
+
+def test_tornados_own_pings_are_refused() -> None:
+    """They would go around each connection's writer, which must know of every byte written."""
+    with pytest.raises(ValueError, match="ping_interval"):
+        make_app(Hub([]), websocket_ping_interval=5)
