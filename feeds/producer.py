@@ -8,7 +8,7 @@ failing streak, then a summary at most once a minute) and skipped: the feed keep
 malformed reaches a client. A failing ``setup()`` is retried with a growing delay.
 
 The producer knows nothing of subscribers: it hands ticks and status changes to a `Publisher` (the hub's seam).
-Feeds that start sampling on the same beat (within ``SAME_BEAT`` of each other) have their ticks handed over together,
+Feeds whose ticks are due on the same beat (within ``SAME_BEAT`` of each other) have their ticks handed over together,
 so that the hub can send each client one write carrying all of them: a tick is held until every feed of its beat has
 finished sampling, at most ``BATCH_WINDOW``. A tick with no other feed sampling on its beat goes out at once.
 """
@@ -40,7 +40,7 @@ log = logging.getLogger("dashboard.producer")
 MS_PER_SECOND = 1000.0
 # While a feed keeps failing, a summary line is logged at most this often (seconds).
 FAILURE_LOG_INTERVAL = 60.0
-# Feeds starting to sample within this many seconds of each other tick together: their ticks go out as one batch.
+# Ticks due within this many seconds of each other are on the same beat: they go out as one batch.
 SAME_BEAT = 0.001
 # A tick waits at most this many seconds for the other feeds of its beat to finish sampling.
 BATCH_WINDOW = 0.005
@@ -200,8 +200,9 @@ class FeedRunner:
         self._fields = tuple(field.name for field in feed.fields)
         self._thread = FeedThread(feed.name)
         self._busy: asyncio.Future[Any] | None = None
-        # The loop time at which the current tick started sampling; None between ticks.
-        self.sampling_since: float | None = None
+        # The beat being sampled: when its tick was due (start + n x interval, whatever delayed it); None between.
+        self.sampling_beat: float | None = None
+        self._epoch = 0.0
         self._set_up = not _overridden(feed, "setup")
         self._setup_delay = feed.interval
         self._setup_retry_at = -math.inf
@@ -209,6 +210,7 @@ class FeedRunner:
         self._callback = PeriodicCallback(self._tick, feed.interval * MS_PER_SECOND)
 
     def start(self) -> None:
+        self._epoch = IOLoop.current().time()
         self._callback.start()
         # Do not wait a whole interval for the first sample.
         IOLoop.current().add_callback(self._tick)
@@ -242,13 +244,14 @@ class FeedRunner:
     async def _tick(self) -> None:
         # Samples never overlap: not while a tick is in progress, nor while a sync sample abandoned at its timeout
         # still holds the feed's thread.
-        if self.sampling_since is not None or (self._busy is not None and not self._busy.done()):
+        if self.sampling_beat is not None or (self._busy is not None and not self._busy.done()):
             return
-        self.sampling_since = IOLoop.current().time()
+        interval = self.feed.interval
+        self.sampling_beat = self._epoch + round((IOLoop.current().time() - self._epoch) / interval) * interval
         try:
             await self._sample_and_publish()
         finally:
-            self.sampling_since = None
+            self.sampling_beat = None
             self._outbox.tick_ended()
 
     async def _sample_and_publish(self) -> None:
@@ -326,8 +329,8 @@ class Producer:
     def emit(self, tick: Tick) -> None:
         """A feed's new tick: published now, or held until the other feeds of its beat have finished sampling."""
         if not self._held:
-            since = self.runners[tick.feed].sampling_since
-            self._beat = IOLoop.current().time() if since is None else since
+            beat = self.runners[tick.feed].sampling_beat
+            self._beat = IOLoop.current().time() if beat is None else beat
         self._held.append(tick)
         if self._beat_is_sampling(tick.feed):
             if self._deadline is None:
@@ -342,7 +345,7 @@ class Producer:
 
     def _beat_is_sampling(self, besides: str = "") -> bool:
         return any(
-            runner.sampling_since is not None and abs(runner.sampling_since - self._beat) <= SAME_BEAT
+            runner.sampling_beat is not None and abs(runner.sampling_beat - self._beat) <= SAME_BEAT
             for name, runner in self.runners.items()
             if name != besides
         )

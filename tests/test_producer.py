@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from feeds import Feed, Field
-from feeds.producer import Producer, SampleError, validate
+from feeds.producer import SAME_BEAT, Producer, SampleError, validate
 from feeds.status import FeedStatus
 from feeds.tick import Tick
 
@@ -193,18 +193,27 @@ class Gated(Counter):
 
 
 class Watched(Producer):
-    """A producer that tells the test when a feed has handed it a tick, and whether it went out at once."""
+    """A producer that tells the test when a feed has handed it a tick: whether another feed was sampling the same
+    beat then, and whether the tick went out at once."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.collector: Collector = args[1]  # type: ignore[assignment]
-        self.emitted = asyncio.Event()
         self.at_once: list[bool] = []
+        self.with_company: list[bool] = []  # another feed sampling the same beat
+        self.held_for_company = asyncio.Event()
 
     def emit(self, tick: Tick) -> None:
+        beat = self.runners[tick.feed].sampling_beat
+        company = beat is not None and any(
+            name != tick.feed and runner.sampling_beat is not None and abs(runner.sampling_beat - beat) <= SAME_BEAT
+            for name, runner in self.runners.items()
+        )
         super().emit(tick)
         self.at_once.append(tick in self.collector.ticks)
-        self.emitted.set()
+        self.with_company.append(company)
+        if company:
+            self.held_for_company.set()
 
 
 @pytest.mark.gen_test
@@ -213,15 +222,15 @@ async def test_a_tick_waits_for_a_slower_feed_of_its_beat() -> None:
     slow = Gated()
     producer = Watched([AsyncCounter(), slow], collector, batch_window=30.0)
     producer.start()
-    # The first beat goes out with the feeds' first statuses; from the second on, the gated feed is slow.
-    await collector.wait_for(lambda ticks: any(tick.feed == "gated" for tick in ticks))
-    producer.emitted.clear()
-    await producer.emitted.wait()
-    assert producer.at_once[-1] is False  # held: the gated feed started sampling on the same beat
+    # From its second sample on, the gated feed waits: ticks of the other feed on its beat wait for it.
+    await producer.held_for_company.wait()
+    assert not any(at_once for at_once, company in zip(producer.at_once, producer.with_company, strict=True) if company)
     slow.gate.set()
     await collector.wait_for(lambda ticks: sum(tick.feed == "gated" for tick in ticks) >= 2)
     await producer.stop()
-    assert {tick.feed for tick in collector.batches[-1]} == {"async_counter", "gated"}
+    # The gated feed's second tick went out in one batch with the other feed's ticks that waited for it.
+    (batch,) = [batch for batch in collector.batches if any(tick.feed == "gated" for tick in batch)][-1:]
+    assert {tick.feed for tick in batch} == {"async_counter", "gated"}
 
 
 @pytest.mark.gen_test
