@@ -274,7 +274,7 @@ def targets(results: list[Summary]) -> list[str]:
         if ours and other and other.per_cpu_second:
             ratio = ours.per_cpu_second / other.per_cpu_second
             lines.append(
-                check(f"1,000 clients: msg per CPU-s at least {minimum:g} x {peer}", ratio >= minimum, f"{ratio:.2f} x")
+                check(f"1,000 clients: msg per CPU-s at least {minimum:g} x {peer}", ratio >= minimum, f"{ratio:.3f} x")
             )
     big = find("ours", 10_000)
     if big:
