@@ -195,7 +195,7 @@ class FrameWriter:
             self._drain_backlog()
         elif self._stream.writing():
             # Tornado wrote something of its own (a pong) after our data: an empty write resolves once all is out.
-            self._stream.write(b"").add_done_callback(self._drained)
+            self._drain(b"")
         else:
             self._draining = False
 
