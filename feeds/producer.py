@@ -209,6 +209,10 @@ class FeedRunner:
         self._last_failure_log = -math.inf
         self._callback = PeriodicCallback(self._tick, feed.interval * MS_PER_SECOND)
 
+    def samples_beat(self, beat: float) -> bool:
+        """Whether this feed is sampling a tick due on ``beat`` (give or take ``SAME_BEAT``)."""
+        return self.sampling_beat is not None and abs(self.sampling_beat - beat) <= SAME_BEAT
+
     def start(self) -> None:
         self._epoch = IOLoop.current().time()
         self._callback.start()
@@ -323,7 +327,7 @@ class Producer:
         self._batch_window = batch_window
         self.runners = {feed.name: FeedRunner(feed, publisher, self) for feed in feeds}
         self._held: list[Tick] = []
-        self._beat = 0.0  # when the held ticks' beat started
+        self._beat = 0.0  # when the held ticks were due
         self._deadline: object | None = None
 
     def emit(self, tick: Tick) -> None:
@@ -344,11 +348,7 @@ class Producer:
             self.flush()
 
     def _beat_is_sampling(self, besides: str = "") -> bool:
-        return any(
-            runner.sampling_beat is not None and abs(runner.sampling_beat - self._beat) <= SAME_BEAT
-            for name, runner in self.runners.items()
-            if name != besides
-        )
+        return any(runner.samples_beat(self._beat) for name, runner in self.runners.items() if name != besides)
 
     def flush(self) -> None:
         """Publish every held tick now."""

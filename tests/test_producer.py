@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from feeds import Feed, Field
-from feeds.producer import SAME_BEAT, Producer, SampleError, validate
+from feeds.producer import Producer, SampleError, validate
 from feeds.status import FeedStatus
 from feeds.tick import Tick
 
@@ -206,8 +206,7 @@ class Watched(Producer):
     def emit(self, tick: Tick) -> None:
         beat = self.runners[tick.feed].sampling_beat
         company = beat is not None and any(
-            name != tick.feed and runner.sampling_beat is not None and abs(runner.sampling_beat - beat) <= SAME_BEAT
-            for name, runner in self.runners.items()
+            name != tick.feed and runner.samples_beat(beat) for name, runner in self.runners.items()
         )
         super().emit(tick)
         self.at_once.append(tick in self.collector.ticks)
