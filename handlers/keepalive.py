@@ -48,6 +48,7 @@ class Keepalive:
         self._pinged: dict[Pingable, float | None] = {}
         self._callback: PeriodicCallback | None = None
         self._round: list[Pingable] = []  # this interval's connections, pinged a slice per tick
+        self._next = 0  # where in the round the next slice starts
         self._tick = 0
 
     def add(self, connection: Pingable) -> None:
@@ -66,14 +67,16 @@ class Keepalive:
         if not self._pinged and self._callback is not None:
             self._callback.stop()
             self._callback = None
-            self._round, self._tick = [], 0
+            self._round, self._next, self._tick = [], 0, 0
 
     def ping_slice(self) -> None:
         """One tick of the timer: the next slice of this interval's round (a new round every ``slices`` ticks)."""
         if self._tick % self.slices == 0:
-            self._round = list(self._pinged)
-        share = -(-len(self._round) // (self.slices - self._tick % self.slices))  # what is left, over the ticks left
-        batch, self._round = self._round[:share], self._round[share:]
+            self._round, self._next = list(self._pinged), 0
+        left = len(self._round) - self._next
+        share = -(-left // (self.slices - self._tick % self.slices))  # what is left, spread over the ticks left
+        batch = self._round[self._next : self._next + share]
+        self._next += share
         self._tick += 1
         now = self._clock()
         for connection in batch:
