@@ -266,10 +266,12 @@ class FeedRunner:
                     return
                 await self._setup()
             sample = await self._call(self.feed.sample, "sample()")
-            if not self._fields:
-                self.feed.fields = infer_fields(sample)
-                self._fields = tuple(field.name for field in self.feed.fields)
-            values = validate(sample, self._fields)
+            inferred = () if self._fields else infer_fields(sample)
+            fields = self._fields or tuple(field.name for field in inferred)
+            values = validate(sample, fields)
+            if inferred:
+                # Fixed only once a sample has passed: a refused first sample must not decide them.
+                self.feed.fields, self._fields = inferred, fields
         except Exception as exc:
             self._fail(exc)
             return

@@ -312,3 +312,32 @@ async def test_a_status_never_overtakes_the_tick_before_it() -> None:
     await producer.stop()
     for feed in ("counter", "other"):
         assert events.index(f"tick {feed}") < events.index(f"ok {feed}")
+
+
+@pytest.mark.gen_test
+async def test_a_refused_first_sample_does_not_fix_the_inferred_fields() -> None:
+    class Undeclared(Feed):
+        """Declares no fields; its first sample is refused (None is not a number), the later ones are good."""
+
+        name = "undeclared"
+        interval = INTERVAL
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.n = 0
+
+        def sample(self) -> dict[str, float | None]:
+            self.n += 1
+            return {"temp": None} if self.n == 1 else {"temp": 20.0, "hum": 50.0}
+
+    collector = Collector()
+    feed = Undeclared()
+    producer = Producer([feed], collector)
+    producer.start()
+    await collector.wait_for(lambda ticks: len(ticks) >= 2)
+    await producer.stop()
+    assert [field.name for field in feed.fields] == ["temp", "hum"]
+    assert [tick.seq for tick in collector.ticks[:2]] == [1, 2]
+    assert [status.error for status in collector.statuses if status.error] == [
+        "field 'temp' is None, expected a finite number"
+    ]
