@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from tornado.ioloop import PeriodicCallback
 
 from feeds.frames import Opcode, frame
+
+from .connections import Connections
 
 __all__ = ["Keepalive", "Pingable"]
 
@@ -28,51 +30,59 @@ PING_KEY = ("ping",)  # a slow connection needs only the newest ping
 
 
 class Pingable(Protocol):
-    """What the keepalive needs of a connection."""
+    """What the keepalive needs of a connection: ``ping_sent`` is when its oldest unanswered ping went out (keepalive
+    clock seconds), None when nothing is outstanding."""
+
+    ping_sent: float | None
+
+    def __hash__(self) -> int: ...
 
     def send_frame(self, data: bytes, key: Hashable) -> None: ...
 
     def close_dead(self) -> None: ...
 
 
-class Keepalive:
-    """Pings every registered connection about once per ``interval`` (never two intervals apart); closes one that
-    leaves a ping unanswered for ``timeout`` seconds."""
+P = TypeVar("P", bound=Pingable)
 
-    def __init__(self, interval: float, timeout: float, clock: Callable[[], float] = time.monotonic) -> None:
+
+class Keepalive(Generic[P]):
+    """Pings every connection of the registry about once per ``interval`` (never two intervals apart); closes one
+    that leaves a ping unanswered for ``timeout`` seconds."""
+
+    def __init__(
+        self,
+        connections: Connections[P],
+        interval: float,
+        timeout: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.interval = interval
         self.timeout = timeout
         self.slices = max(1, round(interval / SLICE_SECONDS))  # timer ticks per interval
+        self._connections = connections
         self._clock = clock
-        # Every connection, with when its oldest unanswered ping went out (None: nothing outstanding).
-        self._pinged: dict[Pingable, float | None] = {}
         self._callback: PeriodicCallback | None = None
-        self._round: list[Pingable] = []  # this interval's connections, pinged a slice per tick
+        self._round: list[P] = []  # this interval's connections, pinged a slice per tick
         self._next = 0  # where in the round the next slice starts
         self._tick = 0
 
-    def add(self, connection: Pingable) -> None:
-        self._pinged[connection] = None
+    def start(self) -> None:
+        """Run the timer (a connection has opened); it stops by itself once no connection is left."""
         if self._callback is None:
             self._callback = PeriodicCallback(self.ping_slice, self.interval / self.slices * MS_PER_SECOND)
             self._callback.start()
 
-    def pong(self, connection: Pingable) -> None:
+    def pong(self, connection: P) -> None:
         """``connection`` answered: nothing is outstanding."""
-        if connection in self._pinged:
-            self._pinged[connection] = None
-
-    def discard(self, connection: Pingable) -> None:
-        self._pinged.pop(connection, None)
-        if not self._pinged and self._callback is not None:
-            self._callback.stop()
-            self._callback = None
-            self._round, self._next, self._tick = [], 0, 0
+        connection.ping_sent = None
 
     def ping_slice(self) -> None:
         """One tick of the timer: the next slice of this interval's round (a new round every ``slices`` ticks)."""
+        if not self._connections:
+            self._stop()
+            return
         if self._tick % self.slices == 0:
-            self._round, self._next = list(self._pinged), 0
+            self._round, self._next = list(self._connections), 0
         left = len(self._round) - self._next
         share = -(-left // (self.slices - self._tick % self.slices))  # what is left, spread over the ticks left
         batch = self._round[self._next : self._next + share]
@@ -80,13 +90,19 @@ class Keepalive:
         self._tick += 1
         now = self._clock()
         for connection in batch:
-            if connection not in self._pinged:
+            if connection not in self._connections:
                 continue  # gone since the round began
-            sent = self._pinged[connection]
+            sent = connection.ping_sent
             if sent is not None and now - sent > self.timeout:
-                self.discard(connection)
+                self._connections.discard(connection)
                 connection.close_dead()
                 continue
             if sent is None:
-                self._pinged[connection] = now
+                connection.ping_sent = now
             connection.send_frame(PING, PING_KEY)
+
+    def _stop(self) -> None:
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+        self._round, self._next, self._tick = [], 0, 0

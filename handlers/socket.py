@@ -18,6 +18,7 @@ from feeds.feed import Feed
 from feeds.frames import Opcode, frame
 from feeds.hub import Hub
 
+from .connections import Connections
 from .keepalive import Keepalive
 from .protocol import CloseCode, ErrorCode, Op, ProtocolError, Request, encode_message, parse_request
 from .writer import FrameWriter, Limits
@@ -30,10 +31,14 @@ log = logging.getLogger("dashboard.socket")
 class FeedSocket(WebSocketHandler):
     """One client connection and its subscriptions (feed name -> format)."""
 
-    def initialize(self, hub: Hub, limits: Limits, keepalive: Keepalive) -> None:
+    def initialize(
+        self, hub: Hub, limits: Limits, connections: Connections[FeedSocket], keepalive: Keepalive[FeedSocket]
+    ) -> None:
         self.hub = hub
         self.limits = limits
+        self.connections = connections
         self.keepalive = keepalive
+        self.ping_sent: float | None = None  # the keepalive's: when our oldest unanswered ping went out
         self.subscriptions: dict[str, Format] = {}
         self.writer: FrameWriter | None = None
 
@@ -42,7 +47,8 @@ class FeedSocket(WebSocketHandler):
         stream = self.ws_connection.stream if self.ws_connection is not None else None
         assert stream is not None, "the WebSocket handshake is done, so the connection has a stream"
         self.writer = FrameWriter(stream, self.limits, self._stalled)
-        self.keepalive.add(self)
+        self.connections.add(self)
+        self.keepalive.start()
         self._release_handshake()
 
     def _release_handshake(self) -> None:
@@ -165,7 +171,7 @@ class FeedSocket(WebSocketHandler):
 
     def _release(self) -> None:
         """Stop writing, pinging and delivering to this connection."""
-        self.keepalive.discard(self)
+        self.connections.discard(self)
         if self.writer is not None:
             self.writer.close()
             for feed in self.subscriptions:

@@ -14,6 +14,7 @@ from feeds.frames import Opcode
 from feeds.hub import Hub
 from feeds.producer import Producer
 from handlers import make_app
+from handlers.connections import Connections
 from handlers.keepalive import Keepalive
 from handlers.protocol import CloseCode
 
@@ -76,8 +77,9 @@ async def test_nothing_follows_the_close_frame(http_server: object, http_port: i
 class Peer:
     """A connection as the keepalive sees it; answers pings unless ``silent``."""
 
-    def __init__(self, keepalive: Keepalive, clock: Clock, silent: bool = False) -> None:
+    def __init__(self, keepalive: Keepalive[Peer], clock: Clock, silent: bool = False) -> None:
         self.keepalive = keepalive
+        self.ping_sent: float | None = None
         self.clock = clock
         self.silent = silent
         self.pinged_at: list[float] = []
@@ -107,32 +109,34 @@ class Clock:
         return self.now
 
 
-def run_intervals(keepalive: Keepalive, clock: Clock, intervals: float) -> None:
+def run_intervals(keepalive: Keepalive[Peer], clock: Clock, intervals: float) -> None:
     for _ in range(int(intervals * keepalive.slices)):
         clock.now += keepalive.interval / keepalive.slices
         keepalive.ping_slice()
 
 
-def connected(count: int) -> tuple[Clock, Keepalive, list[Peer]]:
-    """A keepalive (20 s interval, 10 s timeout) on a controllable clock, with ``count`` answering peers added."""
+def connected(count: int) -> tuple[Clock, Connections[Peer], Keepalive[Peer], list[Peer]]:
+    """A keepalive (20 s interval, 10 s timeout) on a controllable clock, with ``count`` answering peers open."""
     clock = Clock()
-    keepalive = Keepalive(20.0, 10.0, clock)
+    connections: Connections[Peer] = Connections()
+    keepalive = Keepalive(connections, 20.0, 10.0, clock)
     peers = [Peer(keepalive, clock) for _ in range(count)]
     for peer in peers:
-        keepalive.add(peer)
-    return clock, keepalive, peers
+        connections.add(peer)
+    keepalive.start()
+    return clock, connections, keepalive, peers
 
 
 def test_every_connection_is_pinged_once_an_interval_and_none_that_answers_is_closed(io_loop: IOLoop) -> None:
-    clock, keepalive, peers = connected(400)
+    clock, connections, keepalive, peers = connected(400)
     run_intervals(keepalive, clock, 0.05)
     late = Peer(keepalive, clock)  # joins just after a round began: pinged from the next one on
-    keepalive.add(late)
+    connections.add(late)
     joined = clock.now
     run_intervals(keepalive, clock, 5)
     # Most connections go away in the middle of a round.
     for peer in peers[20:]:
-        keepalive.discard(peer)
+        connections.discard(peer)
     run_intervals(keepalive, clock, 5)
     for peer in [*peers[:20], late]:
         assert not peer.closed
@@ -141,30 +145,33 @@ def test_every_connection_is_pinged_once_an_interval_and_none_that_answers_is_cl
         assert peer.longest_wait() <= 2 * keepalive.interval
     assert late.pinged_at[0] - joined <= 2 * keepalive.interval
     for peer in [*peers[:20], late]:
-        keepalive.discard(peer)
+        connections.discard(peer)
+    keepalive.ping_slice()
 
 
 def test_a_silent_connection_is_closed_once_its_ping_is_older_than_the_timeout(io_loop: IOLoop) -> None:
-    clock = Clock()
-    keepalive = Keepalive(20.0, 10.0, clock)
+    clock, connections, keepalive, _ = connected(0)
     talker, silent = Peer(keepalive, clock), Peer(keepalive, clock, silent=True)
-    keepalive.add(talker)
-    keepalive.add(silent)
+    connections.add(talker)
+    connections.add(silent)
     run_intervals(keepalive, clock, 1)
     assert (silent.pings, silent.closed) == (1, False)
     run_intervals(keepalive, clock, 1)
     assert silent.closed
+    assert silent not in connections
     assert not talker.closed
-    keepalive.discard(talker)
+    connections.discard(talker)
+    keepalive.ping_slice()
 
 
 def test_a_keepalive_with_no_connections_holds_none(io_loop: IOLoop) -> None:
-    _, keepalive, peers = connected(50)
+    _, connections, keepalive, peers = connected(50)
     keepalive.ping_slice()
     for peer in peers:
-        keepalive.discard(peer)
+        connections.discard(peer)
+    keepalive.ping_slice()  # the first slice after the last connection closed stops the timer
     assert keepalive._round == []
-    assert keepalive._pinged == {}
+    assert keepalive._callback is None
 
 
 def test_tornados_own_pings_are_refused() -> None:

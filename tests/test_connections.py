@@ -1,0 +1,56 @@
+"""handlers.connections: every open WebSocket connection is in the registry, from its handshake to its close."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from tornado.ioloop import IOLoop
+from tornado.web import Application
+
+from feeds.hub import Hub
+from feeds.producer import Producer
+from handlers import make_app
+from handlers.connections import Connections
+from handlers.socket import FeedSocket
+
+from .wsclient import Client
+
+
+@pytest.fixture
+def connections() -> Connections[FeedSocket]:
+    return Connections()
+
+
+@pytest.fixture
+def app(hub: Hub, io_loop: IOLoop, connections: Connections[FeedSocket]) -> Iterator[Application]:
+    producer = Producer(hub.feeds, hub)
+    producer.start()
+    yield make_app(hub, connections=connections)
+    io_loop.run_sync(producer.stop)
+
+
+async def until(condition: object) -> None:
+    """Let the event loop run until ``condition()`` holds (the server side of a close lands a few turns later)."""
+    while not condition():  # type: ignore[operator]
+        await asyncio.sleep(0)
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_the_registry_holds_exactly_the_open_connections(
+    http_server: object, http_port: int, connections: Connections[FeedSocket]
+) -> None:
+    assert len(connections) == 0
+    clients = [await Client.connect(http_port) for _ in range(3)]
+    for client in clients:
+        await client.request({"op": "ping"})  # answered: the server side has opened
+    assert len(connections) == 3
+    assert all(isinstance(connection, FeedSocket) for connection in connections)
+    clients[1].close()
+    await until(lambda: len(connections) == 2)
+    await clients[0].request({"op": "ping"})
+    clients[0].close()
+    clients[2].close()
+    await until(lambda: len(connections) == 0)
+    assert list(connections) == []
