@@ -40,6 +40,10 @@ class Subscriber(Protocol):
     def send_many(self, frames: Sequence[tuple[bytes, Hashable]]) -> None:
         """Write or queue several frames, in order, at once (one ``send`` where possible)."""
 
+    def fail(self) -> None:
+        """A send raised: end the connection with an error. The hub has already dropped it from every feed, and a
+        connection that stayed open would wait for ticks that never come."""
+
 
 class Hub:
     """Subscriptions by feed and format, and the fan-out of published ticks."""
@@ -106,9 +110,7 @@ class Hub:
                 else:
                     subscriber.send_many(frames)
             except Exception:
-                log.exception("dropping subscriber %r after a failed send", subscriber)
-                for tick in ticks:
-                    self.unsubscribe(tick.feed, subscriber)
+                self._drop(subscriber, ", ".join(tick.feed for tick in ticks))
 
     def publish_status(self, status: FeedStatus) -> None:
         """Record a feed's new status and tell its subscribers, in every format, as a JSON text message."""
@@ -133,6 +135,16 @@ class Hub:
             try:
                 subscriber.send(data, key)
             except Exception:
-                # One broken client must never break the broadcast for the others.
-                log.exception("dropping subscriber %r of feed %s after a failed send", subscriber, feed)
-                self.unsubscribe(feed, subscriber)
+                self._drop(subscriber, feed)
+
+    def _drop(self, subscriber: Subscriber, feeds: str) -> None:
+        """After a failed send: one broken client must never break the broadcast for the others, nor stay
+        subscribed to feeds it no longer gets; it is dropped from every feed and told to end its connection."""
+        log.exception("closing subscriber %r after a failed send of %s", subscriber, feeds)
+        for groups in self._subscribers.values():
+            for group in groups.values():
+                group.pop(subscriber, None)
+        try:
+            subscriber.fail()
+        except Exception:
+            log.exception("subscriber %r failed to close", subscriber)

@@ -46,7 +46,9 @@ class CloseCode(enum.IntEnum):
     """WebSocket close codes the server uses. Documented in docs/protocol.md."""
 
     MESSAGE_TOO_BIG = 1009
-    # 1011, "unexpected condition": the peer stopped answering pings.
+    # 1011, "unexpected condition": the server failed to write to the connection.
+    INTERNAL_ERROR = 1011
+    # 1011 too: the peer stopped answering pings (an alias of INTERNAL_ERROR, for the keepalive's readers).
     NO_PONG = 1011
     # 1008, "policy violation": the client stopped reading, and the server will not hold its data for it.
     SLOW_CONSUMER = 1008

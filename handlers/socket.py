@@ -46,7 +46,7 @@ class FeedSocket(WebSocketHandler):
         # ws_connection.stream is Tornado's, not documented API: tests/test_fastpath.py fails if it changes.
         stream = self.ws_connection.stream if self.ws_connection is not None else None
         assert stream is not None, "the WebSocket handshake is done, so the connection has a stream"
-        self.writer = FrameWriter(stream, self.limits, self._stalled)
+        self.writer = FrameWriter(stream, self.limits, self._close_for)
         self.connections.add(self)
         self.keepalive.start()
         self._release_handshake()
@@ -162,9 +162,9 @@ class FeedSocket(WebSocketHandler):
         self._release()
         super().close(code, reason)
 
-    def _stalled(self, reason: str) -> None:
-        log.warning("closing a connection from %s: %s", self.request.remote_ip, reason)
-        self.close(CloseCode.SLOW_CONSUMER, f"slow consumer: {reason}")
+    def _close_for(self, code: CloseCode, reason: str) -> None:
+        log.warning("closing a connection from %s with %d: %s", self.request.remote_ip, code, reason)
+        self.close(code, reason)
 
     def on_close(self) -> None:
         self._release()

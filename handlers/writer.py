@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, SSLIOStream, StreamClosedError
 
+from .protocol import CloseCode
+
 __all__ = ["FrameWriter", "Limits"]
 
 log = logging.getLogger("dashboard.writer")
@@ -50,11 +52,11 @@ class FrameWriter:
     __slots__ = (
         "_backlog",
         "_backlog_bytes",
+        "_close_connection",
         "_closed",
         "_drain_started",
         "_draining",
         "_limits",
-        "_on_stall",
         "_reply_bytes",
         "_send",
         "_socket",
@@ -63,13 +65,15 @@ class FrameWriter:
         "coalesced",
     )
 
-    def __init__(self, stream: IOStream, limits: Limits, on_stall: Callable[[str], None]) -> None:
+    def __init__(self, stream: IOStream, limits: Limits, close: Callable[[CloseCode, str], None]) -> None:
+        """``close(code, reason)`` ends the connection: the writer calls it for a stalled client and after a failed
+        send (`fail`)."""
         self._stream = stream
         # TLS needs the stream's own writes; a plain socket takes the direct path.
         self._socket = None if isinstance(stream, SSLIOStream) else stream.socket
         self._send = None if self._socket is None else self._socket.send
         self._limits = limits
-        self._on_stall = on_stall
+        self._close_connection = close
         # Built on the slow path only: an idle or keeping-up connection needs none.
         self._backlog: deque[tuple[Hashable | None, bytes]] | None = None
         self._backlog_bytes = 0
@@ -104,6 +108,13 @@ class FrameWriter:
         if self._stall_check is not None:
             IOLoop.current().remove_timeout(self._stall_check)
             self._stall_check = None
+
+    def fail(self) -> None:
+        """A send raised (the hub says so): end the connection rather than leave it subscribed to nothing."""
+        self._close_connection(CloseCode.INTERNAL_ERROR, "internal error")
+
+    def _stalled(self, reason: str) -> None:
+        self._close_connection(CloseCode.SLOW_CONSUMER, f"slow consumer: {reason}")
 
     def send(self, frame: bytes, key: Hashable | None = None) -> None:
         """Send ``frame`` now if the way is clear, else queue it; ``key`` marks frames that newer ones may replace."""
@@ -143,7 +154,7 @@ class FrameWriter:
             self._reply_bytes += len(frame)
             if self._reply_bytes > self._limits.max_backlog_bytes:
                 # Replies are never dropped: a client that asks faster than it reads is a stalled client.
-                self._on_stall("it sends requests faster than it reads the replies")
+                self._stalled("it sends requests faster than it reads the replies")
                 return
         elif self._backlog_bytes > self._limits.max_backlog_bytes:
             self._coalesce()
@@ -209,6 +220,6 @@ class FrameWriter:
             return
         stalled_for = time.monotonic() - self._drain_started
         if stalled_for >= self._limits.stall_timeout:
-            self._on_stall(f"nothing read for {self._limits.stall_timeout:g} s")
+            self._stalled(f"nothing read for {self._limits.stall_timeout:g} s")
         else:
             self._stall_check = IOLoop.current().call_later(self._limits.stall_timeout - stalled_for, self._check_stall)

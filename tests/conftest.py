@@ -13,6 +13,8 @@ from feeds.producer import Producer
 from feeds.stocks import StocksFeed
 from feeds.system import SystemFeed
 from handlers import make_app
+from handlers.connections import Connections
+from handlers.socket import FeedSocket
 
 # Fast ticks keep the tests short; the seed makes the stock prices reproducible.
 SYSTEM_INTERVAL = 0.05
@@ -26,8 +28,14 @@ def hub() -> Hub:
 
 
 @pytest.fixture
-def app(hub: Hub, io_loop: IOLoop) -> Iterator[Application]:
+def connections() -> Connections[FeedSocket]:
+    """The app's registry of open connections: the server side of each test client."""
+    return Connections()
+
+
+@pytest.fixture
+def app(hub: Hub, io_loop: IOLoop, connections: Connections[FeedSocket]) -> Iterator[Application]:
     producer = Producer(hub.feeds, hub)
     producer.start()
-    yield make_app(hub)
+    yield make_app(hub, connections=connections)
     io_loop.run_sync(producer.stop)

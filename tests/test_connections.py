@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
-from tornado.ioloop import IOLoop
-from tornado.web import Application
 
-from feeds.hub import Hub
-from feeds.producer import Producer
-from handlers import make_app
 from handlers.connections import Connections
 from handlers.socket import FeedSocket
 
 from .wsclient import Client
-
-
-@pytest.fixture
-def connections() -> Connections[FeedSocket]:
-    return Connections()
-
-
-@pytest.fixture
-def app(hub: Hub, io_loop: IOLoop, connections: Connections[FeedSocket]) -> Iterator[Application]:
-    producer = Producer(hub.feeds, hub)
-    producer.start()
-    yield make_app(hub, connections=connections)
-    io_loop.run_sync(producer.stop)
 
 
 async def until(condition: object) -> None:

@@ -119,7 +119,7 @@ async def test_a_connection_lets_go_of_its_handshake_and_keeps_working(
     """What only the HTTP handshake needed is released after it; fails loudly if Tornado moves any of it."""
     client = await Client.connect(http_port)
     await client.subscribe("stocks")
-    handler = writer_of(hub, "stocks")._on_stall.__self__  # type: ignore[attr-defined]
+    handler = writer_of(hub, "stocks")._close_connection.__self__  # type: ignore[attr-defined]
     assert isinstance(handler, FeedSocket)
     request = handler.request
     assert len(request.headers) == 0
@@ -288,7 +288,7 @@ async def test_frames_queue_behind_a_pong_tornado_left_in_the_stream() -> None:
         except BlockingIOError:
             break
     stream = IOStream(server_side)
-    writer = FrameWriter(stream, Limits(max_backlog_bytes=MAX_BACKLOG, stall_timeout=60), lambda reason: None)
+    writer = FrameWriter(stream, Limits(max_backlog_bytes=MAX_BACKLOG, stall_timeout=60), lambda code, reason: None)
     pong = bytes((0x80 | 0xA, 125)) + b"p" * 125  # a pong frame, as Tornado builds it
     stream.write(pong)  # what Tornado does on a client's ping, before it calls the handler's on_ping
     writer.stream_written()  # what FeedSocket.on_ping does
@@ -345,7 +345,7 @@ async def test_frames_queue_behind_a_pong_tornado_had_put_off() -> None:
     stream = IOStream(server_side)
     kernel = Kernel()
     stream.write_to_fd = kernel.send  # type: ignore[method-assign]
-    writer = FrameWriter(stream, Limits(max_backlog_bytes=MAX_BACKLOG, stall_timeout=60), lambda reason: None)
+    writer = FrameWriter(stream, Limits(max_backlog_bytes=MAX_BACKLOG, stall_timeout=60), lambda code, reason: None)
     writer._send = kernel.send
     handler = types.SimpleNamespace(writer=writer, log_exception=lambda *args: None, ws_connection=None)
     handler.on_ping = lambda data: FeedSocket.on_ping(handler, data)  # type: ignore[arg-type]
@@ -379,14 +379,16 @@ async def test_a_client_asking_faster_than_it_reads_is_closed_not_buffered() -> 
     server_side.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     stream = IOStream(server_side)
     stalls: list[str] = []
-    writer = FrameWriter(stream, Limits(max_backlog_bytes=MAX_BACKLOG, stall_timeout=60), stalls.append)
+    writer = FrameWriter(
+        stream, Limits(max_backlog_bytes=MAX_BACKLOG, stall_timeout=60), lambda code, reason: stalls.append(reason)
+    )
     reply = frame(b'{"op":"pong","id":12345}', Opcode.TEXT)
     sent = 0
     while not stalls:
         writer.send(reply)
         sent += 1
         assert writer.backlog_bytes <= MAX_BACKLOG + len(reply)
-    assert stalls == ["it sends requests faster than it reads the replies"]
+    assert stalls == ["slow consumer: it sends requests faster than it reads the replies"]
     assert sent * len(reply) < 4 * MAX_BACKLOG + (1 << 20)  # kernel buffers, then the backlog limit
     writer.close()
     writer.send(reply)  # after close: dropped, no error

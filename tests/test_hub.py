@@ -28,6 +28,7 @@ class Sink:
     def __init__(self) -> None:
         self.messages: list[tuple[bytes, Hashable | None]] = []
         self.writes = 0
+        self.failed = 0
 
     def send(self, data: bytes, key: Hashable | None = None) -> None:
         self.messages.append((data, key))
@@ -37,8 +38,11 @@ class Sink:
         self.messages.extend(frames)
         self.writes += 1
 
+    def fail(self) -> None:
+        self.failed += 1
 
-class Broken:
+
+class Broken(Sink):
     def send(self, data: bytes, key: Hashable | None = None) -> None:
         raise RuntimeError("boom")
 
@@ -109,6 +113,18 @@ def test_a_failing_subscriber_is_dropped_and_the_others_still_get_the_tick(
     assert len(caplog.records) == 1
 
 
+def test_a_subscriber_whose_send_raises_is_dropped_from_every_feed_and_told_to_fail(hub: Hub) -> None:
+    """Not quietly dropped: a connection left open but subscribed to nothing would wait for ticks forever."""
+    broken, other = Broken(), Sink()
+    for feed in ("numbers", "letters"):
+        hub.subscribe(feed, broken, Format.JSON)
+        hub.subscribe(feed, other, Format.BINARY)
+    hub.publish(tick(1))
+    assert broken.failed == 1
+    assert hub.subscribers("numbers") == hub.subscribers("letters") == [other]
+    assert other.failed == 0
+
+
 def test_a_subscriber_may_unsubscribe_while_receiving(hub: Hub) -> None:
     class Leaver(Sink):
         def send(self, data: bytes, key: Hashable | None = None) -> None:
@@ -144,6 +160,7 @@ def test_ticks_published_together_reach_each_subscriber_in_one_write(hub: Hub) -
         frame(encode(letters, Format.JSON), Opcode.TEXT),
     ]
     assert numbers_only.messages == [(frame(encode(tick(1), Format.BINARY), Opcode.BINARY), both.messages[0][1])]
-    # The broken one was dropped from both feeds; the others got their ticks all the same.
+    # The broken one was dropped from both feeds and told to fail; the others got their ticks all the same.
     assert hub.subscribers("numbers") == [both, numbers_only]
     assert hub.subscribers("letters") == [both]
+    assert broken.failed == 1

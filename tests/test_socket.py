@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
@@ -13,6 +14,8 @@ from tornado.websocket import websocket_connect
 
 from feeds.hub import Hub
 from handlers import MAX_MESSAGE_BYTES
+from handlers.connections import Connections
+from handlers.socket import FeedSocket
 
 from .wsclient import Client
 
@@ -244,3 +247,28 @@ async def test_cross_origin_handshake_is_refused(http_server: object, http_port:
     with pytest.raises(HTTPClientError) as caught:
         await websocket_connect(request)
     assert caught.value.code == 403
+
+
+@pytest.mark.gen_test
+async def test_a_connection_whose_send_fails_is_closed_not_left_half_subscribed(
+    connect: Connect, hub: Hub, connections: Connections[FeedSocket], caplog: pytest.LogCaptureFixture
+) -> None:
+    victim, bystander = await connect(), await connect()
+    await victim.subscribe("stocks")
+    await bystander.subscribe("stocks")
+    server_side = next(iter(connections))
+    assert server_side.writer is not None
+
+    def broken_send(data: bytes) -> int:
+        raise RuntimeError("injected fault")
+
+    server_side.writer._send = broken_send  # a fault below the hub: the next tick's send raises
+    with caplog.at_level(logging.WARNING):
+        while await victim.connection.read_message() is not None:
+            pass
+    # Closed with a code and a log line, not quietly dropped; unsubscribed from everything.
+    assert (victim.connection.close_code, victim.connection.close_reason) == (1011, "internal error")
+    assert any(record.exc_info and "failed send" in record.getMessage() for record in caplog.records)
+    assert any("with 1011: internal error" in record.getMessage() for record in caplog.records)
+    assert hub.subscribers("stocks") == [bystander_side.writer for bystander_side in connections]
+    assert_consecutive(await bystander.ticks(5))
