@@ -24,7 +24,8 @@ from feeds.loader import FeedSource, LoadError, check_unique, load_dir, load_ent
 from feeds.producer import Producer
 from feeds.stocks import StocksFeed
 from feeds.system import SystemFeed
-from handlers import UPLOT_DIR, Limits, make_app
+from handlers import UPLOT_DIR, make_app
+from handlers.settings import Settings, SettingsError, add_flags
 
 __all__ = ["BUILTIN_FEEDS", "build_feeds", "discover_feeds", "main", "parse_args"]
 
@@ -47,12 +48,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description="Serve the live dashboard: a page of charts fed over WebSocket by periodic data feeds.",
         epilog="Example: python server.py --port 8888 --option stocks.interval=0.1 --option stocks.symbols=AAPL,MSFT",
     )
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s; 0.0.0.0 for every interface)"
-    )
-    parser.add_argument(
-        "--port", type=int, default=8888, help="port to listen on, 0 for any free port (default: %(default)s)"
-    )
+    add_flags(parser)
     parser.add_argument(
         "--option",
         action="append",
@@ -72,23 +68,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--feeds-dir", action="append", default=[], metavar="DIR", help="load the feeds of every *.py file in DIR"
-    )
-    defaults = Limits()
-    parser.add_argument(
-        "--max-backlog",
-        type=int,
-        default=defaults.max_backlog_bytes,
-        metavar="BYTES",
-        help="bytes a slow client's connection may hold before only the newest tick of each feed is kept "
-        "(default: %(default)s)",
-    )
-    parser.add_argument(
-        "--stall-timeout",
-        type=float,
-        default=defaults.stall_timeout,
-        metavar="SECONDS",
-        help="close a connection (code 1008) that has read nothing for this long while data waits for it "
-        "(default: %(default)s)",
     )
     parser.add_argument(
         "--no-entry-points",
@@ -171,15 +150,15 @@ def list_feeds(sources: Sequence[FeedSource], feeds: Sequence[Feed]) -> str:
     return "\n".join(blocks)
 
 
-async def serve(args: argparse.Namespace, feeds: list[Feed]) -> None:
+async def serve(settings: Settings, feeds: list[Feed]) -> None:
     """Serve until SIGINT or SIGTERM."""
     hub = Hub(feeds)
     producer = Producer(feeds, hub)
     try:
-        sockets = bind_sockets(args.port, args.host)
+        sockets = bind_sockets(settings.port, settings.host)
     except OSError as exc:
-        raise StartupError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
-    server = HTTPServer(make_app(hub, Limits(args.max_backlog, args.stall_timeout)))
+        raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
+    server = HTTPServer(make_app(hub, settings))
     server.add_sockets(sockets)
     producer.start()
     # What start-up made (modules, feeds, the app) lives as long as the process: take it out of the collector's way.
@@ -206,18 +185,16 @@ async def serve(args: argparse.Namespace, feeds: list[Feed]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.max_backlog <= 0 or not args.stall_timeout > 0:
-        print("server.py: error: --max-backlog and --stall-timeout must be greater than 0", file=sys.stderr)
-        return EXIT_USAGE
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        settings = Settings.from_flags(args)
         sources = discover_feeds(args)
         feeds = build_feeds(args.option, [source.cls for source in sources])
         if args.list_feeds:
             print(list_feeds(sources, feeds))
             return 0
-        asyncio.run(serve(args, feeds))
-    except StartupError as exc:
+        asyncio.run(serve(settings, feeds))
+    except (StartupError, SettingsError) as exc:
         print(f"server.py: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return 0

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-__all__ = ["MAX_FIELDS", "Feed", "Field", "Option", "OptionError", "check_fields", "feed", "positive_float"]
+from .parsers import parse_bool, parse_str_tuple, positive_float
+
+__all__ = ["MAX_FIELDS", "Feed", "Field", "Option", "OptionError", "check_fields", "feed"]
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 FIELD_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
@@ -63,27 +64,6 @@ def check_fields(feed: Feed) -> None:
         raise ValueError(f"feed {feed.name}: {len(names)} fields, at most {MAX_FIELDS} are allowed")
 
 
-def positive_float(text: str) -> float:
-    """Parse a finite number greater than zero."""
-    value = float(text)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError("expected a number greater than 0")
-    return value
-
-
-def _parse_bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("expected true or false (or yes/no, on/off, 1/0)")
-
-
-def _parse_str_tuple(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
 class Option:
     """A setting of a feed, with a default and a parser for its command-line text.
 
@@ -101,11 +81,11 @@ class Option:
     @staticmethod
     def _parser_for(default: Any) -> Callable[[str], Any]:
         if isinstance(default, bool):
-            return _parse_bool
+            return parse_bool
         if isinstance(default, (int, float, str)):
             return type(default)
         if isinstance(default, tuple):
-            return _parse_str_tuple
+            return parse_str_tuple
         raise TypeError(f"no parser for a default of type {type(default).__name__}: pass parse=")
 
     def __set_name__(self, owner: type, name: str) -> None:

@@ -21,7 +21,8 @@ from feeds.hub import Hub
 from .connections import Connections
 from .keepalive import Keepalive
 from .protocol import CloseCode, ErrorCode, Op, ProtocolError, Request, encode_message, parse_request
-from .writer import FrameWriter, Limits
+from .settings import Settings
+from .writer import FrameWriter
 
 __all__ = ["FeedSocket"]
 
@@ -32,10 +33,10 @@ class FeedSocket(WebSocketHandler):
     """One client connection and its subscriptions (feed name -> format)."""
 
     def initialize(
-        self, hub: Hub, limits: Limits, connections: Connections[FeedSocket], keepalive: Keepalive[FeedSocket]
+        self, hub: Hub, settings: Settings, connections: Connections[FeedSocket], keepalive: Keepalive[FeedSocket]
     ) -> None:
         self.hub = hub
-        self.limits = limits
+        self.server_settings = settings  # not `settings`: that is Tornado's application settings
         self.connections = connections
         self.keepalive = keepalive
         self.ping_sent: float | None = None  # the keepalive's: when our oldest unanswered ping went out
@@ -46,7 +47,7 @@ class FeedSocket(WebSocketHandler):
         # ws_connection.stream is Tornado's, not documented API: tests/test_fastpath.py fails if it changes.
         stream = self.ws_connection.stream if self.ws_connection is not None else None
         assert stream is not None, "the WebSocket handshake is done, so the connection has a stream"
-        self.writer = FrameWriter(stream, self.limits, self._close_for)
+        self.writer = FrameWriter(stream, self.server_settings, self._close_for)
         self.connections.add(self)
         self.keepalive.start()
         self._release_handshake()

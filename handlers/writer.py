@@ -26,24 +26,16 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
 
 from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, SSLIOStream, StreamClosedError
 
 from .protocol import CloseCode
+from .settings import Settings
 
-__all__ = ["FrameWriter", "Limits"]
+__all__ = ["FrameWriter"]
 
 log = logging.getLogger("dashboard.writer")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How much a slow client may cost: backlog bytes before coalescing, seconds stalled before it is closed."""
-
-    max_backlog_bytes: int = 256 * 1024
-    stall_timeout: float = 10.0
 
 
 class FrameWriter:
@@ -56,23 +48,23 @@ class FrameWriter:
         "_closed",
         "_drain_started",
         "_draining",
-        "_limits",
         "_reply_bytes",
         "_send",
+        "_settings",
         "_socket",
         "_stall_check",
         "_stream",
         "coalesced",
     )
 
-    def __init__(self, stream: IOStream, limits: Limits, close: Callable[[CloseCode, str], None]) -> None:
+    def __init__(self, stream: IOStream, settings: Settings, close: Callable[[CloseCode, str], None]) -> None:
         """``close(code, reason)`` ends the connection: the writer calls it for a stalled client and after a failed
         send (`fail`)."""
         self._stream = stream
         # TLS needs the stream's own writes; a plain socket takes the direct path.
         self._socket = None if isinstance(stream, SSLIOStream) else stream.socket
         self._send = None if self._socket is None else self._socket.send
-        self._limits = limits
+        self._settings = settings
         self._close_connection = close
         # Built on the slow path only: an idle or keeping-up connection needs none.
         self._backlog: deque[tuple[Hashable | None, bytes]] | None = None
@@ -152,11 +144,11 @@ class FrameWriter:
         self._backlog_bytes += len(frame)
         if key is None:
             self._reply_bytes += len(frame)
-            if self._reply_bytes > self._limits.max_backlog_bytes:
+            if self._reply_bytes > self._settings.max_backlog_bytes:
                 # Replies are never dropped: a client that asks faster than it reads is a stalled client.
                 self._stalled("it sends requests faster than it reads the replies")
                 return
-        elif self._backlog_bytes > self._limits.max_backlog_bytes:
+        elif self._backlog_bytes > self._settings.max_backlog_bytes:
             self._coalesce()
         if not self._draining:
             self._drain_backlog()
@@ -212,14 +204,15 @@ class FrameWriter:
 
     def _schedule_stall_check(self) -> None:
         if self._stall_check is None:
-            self._stall_check = IOLoop.current().call_later(self._limits.stall_timeout, self._check_stall)
+            self._stall_check = IOLoop.current().call_later(self._settings.stall_timeout, self._check_stall)
 
     def _check_stall(self) -> None:
         self._stall_check = None
         if not self._draining or self._stream.closed():
             return
         stalled_for = time.monotonic() - self._drain_started
-        if stalled_for >= self._limits.stall_timeout:
-            self._stalled(f"nothing read for {self._limits.stall_timeout:g} s")
+        if stalled_for >= self._settings.stall_timeout:
+            self._stalled(f"nothing read for {self._settings.stall_timeout:g} s")
         else:
-            self._stall_check = IOLoop.current().call_later(self._limits.stall_timeout - stalled_for, self._check_stall)
+            left = self._settings.stall_timeout - stalled_for
+            self._stall_check = IOLoop.current().call_later(left, self._check_stall)

@@ -23,7 +23,7 @@ from feeds.frames import Opcode, frame
 from feeds.hub import Hub
 from feeds.producer import Producer
 from feeds.stocks import StocksFeed
-from handlers import Limits, make_app
+from handlers import Settings, make_app
 from handlers.protocol import CloseCode
 from handlers.socket import FeedSocket
 from handlers.writer import FrameWriter
@@ -62,7 +62,7 @@ def hub() -> Hub:
 def app(hub: Hub, io_loop: IOLoop) -> Iterator[Application]:
     producer = Producer(hub.feeds, hub)
     producer.start()
-    yield make_app(hub, Limits(max_backlog_bytes=MAX_BACKLOG, stall_timeout=STALL_TIMEOUT))
+    yield make_app(hub, Settings(max_backlog_bytes=MAX_BACKLOG, stall_timeout=STALL_TIMEOUT))
     io_loop.run_sync(producer.stop)
 
 
@@ -288,7 +288,7 @@ async def test_frames_queue_behind_a_pong_tornado_left_in_the_stream() -> None:
         except BlockingIOError:
             break
     stream = IOStream(server_side)
-    writer = FrameWriter(stream, Limits(max_backlog_bytes=MAX_BACKLOG, stall_timeout=60), lambda code, reason: None)
+    writer = FrameWriter(stream, Settings(max_backlog_bytes=MAX_BACKLOG, stall_timeout=60), lambda code, reason: None)
     pong = bytes((0x80 | 0xA, 125)) + b"p" * 125  # a pong frame, as Tornado builds it
     stream.write(pong)  # what Tornado does on a client's ping, before it calls the handler's on_ping
     writer.stream_written()  # what FeedSocket.on_ping does
@@ -345,7 +345,7 @@ async def test_frames_queue_behind_a_pong_tornado_had_put_off() -> None:
     stream = IOStream(server_side)
     kernel = Kernel()
     stream.write_to_fd = kernel.send  # type: ignore[method-assign]
-    writer = FrameWriter(stream, Limits(max_backlog_bytes=MAX_BACKLOG, stall_timeout=60), lambda code, reason: None)
+    writer = FrameWriter(stream, Settings(max_backlog_bytes=MAX_BACKLOG, stall_timeout=60), lambda code, reason: None)
     writer._send = kernel.send
     handler = types.SimpleNamespace(writer=writer, log_exception=lambda *args: None, ws_connection=None)
     handler.on_ping = lambda data: FeedSocket.on_ping(handler, data)  # type: ignore[arg-type]
@@ -380,7 +380,7 @@ async def test_a_client_asking_faster_than_it_reads_is_closed_not_buffered() -> 
     stream = IOStream(server_side)
     stalls: list[str] = []
     writer = FrameWriter(
-        stream, Limits(max_backlog_bytes=MAX_BACKLOG, stall_timeout=60), lambda code, reason: stalls.append(reason)
+        stream, Settings(max_backlog_bytes=MAX_BACKLOG, stall_timeout=60), lambda code, reason: stalls.append(reason)
     )
     reply = frame(b'{"op":"pong","id":12345}', Opcode.TEXT)
     sent = 0

@@ -13,7 +13,7 @@ from tornado.web import Application
 from feeds.frames import Opcode
 from feeds.hub import Hub
 from feeds.producer import Producer
-from handlers import make_app
+from handlers import Settings, make_app
 from handlers.connections import Connections
 from handlers.keepalive import Keepalive
 from handlers.protocol import CloseCode
@@ -28,7 +28,7 @@ PING_INTERVAL = 0.1
 def app(hub: Hub, io_loop: IOLoop) -> Iterator[Application]:
     producer = Producer(hub.feeds, hub)
     producer.start()
-    yield make_app(hub, ping_interval=PING_INTERVAL)
+    yield make_app(hub, Settings(ping_interval=PING_INTERVAL, ping_timeout=PING_INTERVAL))
     io_loop.run_sync(producer.stop)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tools.harness import ROOT, Server
@@ -35,6 +36,10 @@ def get_json(url: str) -> object:
         return orjson.loads(response.read())
 
 
+def ws_url(server: Server) -> str:
+    return server.url.replace("http://", "ws://") + "ws"
+
+
 def first_ticks(url: str, feed: str, count: int) -> list[dict[str, object]]:
     with connect(url.replace("http://", "ws://") + "ws", open_timeout=5) as ws:
         ws.send(orjson.dumps({"op": "subscribe", "feed": feed}).decode())
@@ -47,6 +52,24 @@ def first_ticks(url: str, feed: str, count: int) -> list[dict[str, object]]:
     return ticks
 
 
+# Every flag the server has, with a piece of its help: a flag added without a line here fails the test below.
+FLAGS = {
+    "-h, --help": "show this help message and exit",
+    "--host ADDRESS": "address to listen on",
+    "--port PORT": "port to listen on, 0 for any free port (default: 8888)",
+    "--max-backlog BYTES": "only the newest tick of each feed is kept (default: 262144)",
+    "--stall-timeout SECONDS": "has read nothing for this long while data waits for it (default: 10.0)",
+    "--max-message-size BYTES": "the largest message a client may send; a larger one closes its connection (code 1009)",
+    "--ping-interval SECONDS": "seconds between the server's pings of each connection (default: 20.0)",
+    "--ping-timeout SECONDS": "leaves a ping unanswered for this long (default: 20.0)",
+    "--option FEED.KEY=VALUE": "set a feed's option before it starts",
+    "--feed TARGET": "load feed plugins",
+    "--feeds-dir DIR": "load the feeds of every *.py file in DIR",
+    "--no-entry-points": "do not load the feeds that installed packages declare",
+    "--list-feeds": "print every feed",
+}
+
+
 def test_help_documents_every_flag() -> None:
     result = run_server("--help")
     assert result.returncode == 0
@@ -54,6 +77,61 @@ def test_help_documents_every_flag() -> None:
         assert flag in result.stdout
     for option in ("stocks: drift, interval, seed, symbols, timeout, volatility", "system: interval, timeout"):
         assert option in " ".join(result.stdout.split())
+    options = result.stdout.partition("options:")[2]
+    listed = [line.strip().split("  ")[0] for line in options.splitlines() if line.startswith("  -")]
+    assert listed == list(FLAGS)
+    text = " ".join(options.split())
+    for flag, help_text in FLAGS.items():
+        assert help_text in text, flag
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        ("--port", "99999", "bad value '99999' for --port: expected a port from 1 to 65535, or 0 for any free port"),
+        ("--port", "http", "bad value 'http' for --port"),
+        ("--max-backlog", "0", "bad value '0' for --max-backlog: expected a whole number greater than 0"),
+        ("--stall-timeout", "-1", "bad value '-1' for --stall-timeout: expected a number greater than 0"),
+        ("--max-message-size", "64k", "bad value '64k' for --max-message-size"),
+        ("--ping-interval", "nan", "bad value 'nan' for --ping-interval: expected a number greater than 0"),
+        ("--ping-timeout", "0", "bad value '0' for --ping-timeout"),
+        ("--host", " ", "bad value ' ' for --host: expected an address"),
+    ],
+)
+def test_a_bad_setting_stops_the_server_with_one_line_naming_it(flag: str, value: str, expected: str) -> None:
+    result = run_server(flag, value)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"server.py: error: {expected}" + result.stderr.partition(expected)[2].strip()
+    ]
+
+
+def test_the_message_size_flag_reaches_the_connections() -> None:
+    with Server("--max-message-size", "1000") as server, connect(ws_url(server), open_timeout=5) as ws:
+        ws.send(orjson.dumps({"op": "ping", "id": "x" * 900}).decode())
+        assert orjson.loads(ws.recv(timeout=5))["op"] == "pong"
+        ws.send(orjson.dumps({"op": "ping", "id": "x" * 1000}).decode())
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+def test_the_ping_flags_reach_the_keepalive() -> None:
+    """A client that never answers is pinged, then closed; with the default 20 s + 20 s this would time out."""
+    with (
+        Server("--ping-interval", "0.2", "--ping-timeout", "0.3") as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock,
+    ):
+        sock.sendall(
+            b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        received = b""
+        while not received.endswith(b"\x88\x13\x03\xf3no answer to ping"):  # Close, 19 bytes: 1011 + reason
+            data = sock.recv(4096)
+            assert data, received
+            received += data
+    assert b"\x89\x00" in received  # an empty ping came first
 
 
 def test_options_reach_the_feeds() -> None:

@@ -13,7 +13,7 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from feeds.hub import Hub
-from handlers import MAX_MESSAGE_BYTES
+from handlers import Settings
 from handlers.connections import Connections
 from handlers.socket import FeedSocket
 
@@ -21,6 +21,7 @@ from .wsclient import Client
 
 FEEDS = ("system", "stocks")
 FORMATS = ("json", "binary")
+MAX_MESSAGE_BYTES = Settings().max_message_bytes
 Connect = Callable[..., Coroutine[Any, Any, Client]]
 
 

@@ -1,0 +1,58 @@
+"""Parsers of settings written as text: a feed's ``--option FEED.KEY=VALUE`` and the server's own flags alike.
+
+Each takes the text as written and returns the value, or raises `ValueError` with a short reason ("expected a
+number greater than 0") that the caller puts after the name of what was being set.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["MAX_PORT", "parse_bool", "parse_str_tuple", "port_number", "positive_float", "positive_int"]
+
+MAX_PORT = 65535
+
+
+def positive_float(text: str) -> float:
+    """Parse a finite number greater than zero."""
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("expected a number greater than 0")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """Parse a whole number greater than zero."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError("expected a whole number greater than 0") from None
+    if value <= 0:
+        raise ValueError("expected a whole number greater than 0")
+    return value
+
+
+def port_number(text: str) -> int:
+    """Parse a TCP port: 1 to 65535, or 0 for any free port."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_PORT:
+        raise ValueError(f"expected a port from 1 to {MAX_PORT}, or 0 for any free port")
+    return value
+
+
+def parse_bool(text: str) -> bool:
+    """Parse true or false, also written yes/no, on/off or 1/0."""
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false (or yes/no, on/off, 1/0)")
+
+
+def parse_str_tuple(text: str) -> tuple[str, ...]:
+    """Parse comma-separated words, spaces around them ignored, empty ones dropped."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())

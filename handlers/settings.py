@@ -1,0 +1,106 @@
+"""The server's settings: every address, limit and interval it has, in one object, each declared once.
+
+A setting is a field of `Settings` with its flag, its unit (in the name or the metavar), its default and its
+parser: the same parsers the feed options use (`feeds.parsers`). `add_flags` puts every setting on the command
+line, and `Settings.from_flags` reads them back, so ``--help`` lists them all with their defaults and a bad value
+is reported the way a bad feed option is: ``bad value '0' for --max-backlog: expected a whole number greater than 0``.
+Code that builds `Settings` directly (tests, the benchmark) gets the same checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from feeds.parsers import port_number, positive_float, positive_int
+
+__all__ = ["Settings", "SettingsError", "add_flags"]
+
+
+class SettingsError(ValueError):
+    """A setting's value that its parser refuses; the message names the flag and says what was expected."""
+
+
+def _setting(default: Any, flag: str, metavar: str, parse: Callable[[str], Any], help: str) -> Any:
+    return dataclasses.field(default=default, metadata={"flag": flag, "metavar": metavar, "parse": parse, "help": help})
+
+
+def _host(text: str) -> str:
+    if not text.strip():
+        raise ValueError("expected an address, e.g. 127.0.0.1, or 0.0.0.0 for every interface")
+    return text.strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the server; each field's metadata gives its flag, metavar, parser and help."""
+
+    host: str = _setting("127.0.0.1", "--host", "ADDRESS", _host, "address to listen on; 0.0.0.0 for every interface")
+    port: int = _setting(8888, "--port", "PORT", port_number, "port to listen on, 0 for any free port")
+    max_backlog_bytes: int = _setting(
+        256 * 1024,
+        "--max-backlog",
+        "BYTES",
+        positive_int,
+        "bytes a slow client's connection may hold before only the newest tick of each feed is kept",
+    )
+    stall_timeout: float = _setting(
+        10.0,
+        "--stall-timeout",
+        "SECONDS",
+        positive_float,
+        "close a connection (code 1008) that has read nothing for this long while data waits for it",
+    )
+    max_message_bytes: int = _setting(
+        64 * 1024,
+        "--max-message-size",
+        "BYTES",
+        positive_int,
+        "the largest message a client may send; a larger one closes its connection (code 1009)",
+    )
+    ping_interval: float = _setting(
+        20.0, "--ping-interval", "SECONDS", positive_float, "seconds between the server's pings of each connection"
+    )
+    ping_timeout: float = _setting(
+        20.0,
+        "--ping-timeout",
+        "SECONDS",
+        positive_float,
+        "close a connection (code 1011) that leaves a ping unanswered for this long",
+    )
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            _parse(field, str(getattr(self, field.name)))
+
+    @classmethod
+    def from_flags(cls, args: argparse.Namespace) -> Settings:
+        """The settings given on the command line (as `add_flags` declared them), or `SettingsError`."""
+        return cls(**{field.name: _parse(field, getattr(args, field.name)) for field in dataclasses.fields(cls)})
+
+    def tornado_settings(self) -> dict[str, Any]:
+        """The Tornado application settings that carry these."""
+        return {"websocket_max_message_size": self.max_message_bytes}
+
+
+def _parse(field: dataclasses.Field[Any], text: str) -> Any:
+    try:
+        return field.metadata["parse"](text)
+    except ValueError as exc:
+        raise SettingsError(f"bad value {text!r} for {field.metadata['flag']}: {exc}") from None
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per setting, read as text (`Settings.from_flags` parses it), its default shown in ``--help``."""
+    for field in dataclasses.fields(Settings):
+        meta = field.metadata
+        parser.add_argument(
+            meta["flag"],
+            dest=field.name,
+            default=str(field.default),
+            metavar=meta["metavar"],
+            help=f"{meta['help']} (default: %(default)s)",
+        )
