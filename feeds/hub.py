@@ -1,10 +1,11 @@
-"""The hub: who is subscribed to which feed in which format, and the fan-out of each tick to them.
+"""The hub: who is subscribed to which feed in which format, and the fan-out of ticks and status changes to them.
 
-Ticks and status changes enter through `Hub.publish` (or `Hub.publish_many`) and `Hub.publish_status`, the one seam
-between producing and delivering: in-process they are delivered at once; a broker can later sit behind it without
-the producer or the subscribers noticing. Each tick is encoded once per format that has subscribers and framed once
-as a WebSocket frame, and the same bytes go to every subscriber of that format, so the cost of encoding does not grow
-with the number of clients.
+Two steps, and a seam between them. `Hub.publish` takes what the producer makes (ticks and status changes) and
+encodes each once (`feeds.encoded`): a tick becomes its WebSocket frame in every format, built before any subscriber
+is looked at. `Hub.deliver` hands those bytes to the subscribers of each format, the very same bytes object to
+each, so the cost of encoding does not grow with the number of clients. In-process the first step calls the
+second; a broker will take over between them (the producing node encodes, every node delivers), without the
+producer or the subscribers noticing.
 """
 
 from __future__ import annotations
@@ -13,18 +14,15 @@ import logging
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Protocol
 
-from .codec import Format, encode, encode_status
+from .codec import Format
+from .encoded import Encoded, EncodedStatus, encode_event
 from .feed import Feed
-from .frames import Opcode, frame
 from .status import FeedStatus
 from .tick import Tick
 
 __all__ = ["Hub", "Subscriber"]
 
 log = logging.getLogger("dashboard.hub")
-
-
-OPCODES = {Format.JSON: Opcode.TEXT, Format.BINARY: Opcode.BINARY}
 
 
 class Subscriber(Protocol):
@@ -51,8 +49,6 @@ class Hub:
     def __init__(self, feeds: Iterable[Feed]) -> None:
         self._feeds = {feed.name: feed for feed in feeds}
         self._statuses = {name: FeedStatus(name) for name in self._feeds}
-        self._tick_keys = {name: ("tick", name) for name in self._feeds}
-        self._status_keys = {name: ("status", name) for name in self._feeds}
         # Dicts rather than sets: insertion order makes delivery order stable and predictable in tests.
         self._subscribers: dict[str, dict[Format, dict[Subscriber, None]]] = {
             name: {fmt: {} for fmt in Format} for name in self._feeds
@@ -88,21 +84,34 @@ class Hub:
         """How many subscriptions ``feed`` has, all formats together."""
         return sum(len(group) for group in self._subscribers[feed].values())
 
-    def publish(self, tick: Tick) -> None:
-        """Hand a tick to everyone subscribed to its feed."""
-        for delivery in self._deliveries(tick):
-            self._send_all(*delivery)
+    def publish(self, events: Iterable[Tick | FeedStatus]) -> None:
+        """Encode ticks and status changes (of any feeds, in order), then deliver them.
 
-    def publish_many(self, ticks: Sequence[Tick]) -> None:
-        """Hand several ticks (of different feeds) over at once: each subscriber gets all of its frames together."""
-        deliveries = [delivery for tick in ticks for delivery in self._deliveries(tick)]
-        if len(deliveries) == 1:
-            self._send_all(*deliveries[0])
+        The seam a broker takes over: the node that produces a tick encodes it once, and every node delivers the
+        bytes to its own subscribers.
+        """
+        self.deliver([encode_event(event) for event in events])
+
+    def deliver(self, messages: Sequence[Encoded]) -> None:
+        """Hand encoded ticks and status changes to the subscribers of their feeds; a status is recorded first.
+
+        Each subscriber gets all of its frames of ``messages`` together, in order, in one write where it can.
+        """
+        for message in messages:
+            if isinstance(message, EncodedStatus):
+                self._statuses[message.feed] = message.status
+        if len(messages) == 1:
+            (message,) = messages
+            for fmt, group in self._subscribers[message.feed].items():
+                if group:
+                    self._send_all(message.feed, group, message.frame(fmt), message.key)
             return
         batches: dict[Subscriber, list[tuple[bytes, Hashable]]] = {}
-        for _, group, data, key in deliveries:
-            for subscriber in group:
-                batches.setdefault(subscriber, []).append((data, key))
+        for message in messages:
+            for fmt, group in self._subscribers[message.feed].items():
+                data = message.frame(fmt)
+                for subscriber in group:
+                    batches.setdefault(subscriber, []).append((data, message.key))
         for subscriber, frames in batches.items():
             try:
                 if len(frames) == 1:
@@ -110,24 +119,7 @@ class Hub:
                 else:
                     subscriber.send_many(frames)
             except Exception:
-                self._drop(subscriber, ", ".join(tick.feed for tick in ticks))
-
-    def publish_status(self, status: FeedStatus) -> None:
-        """Record a feed's new status and tell its subscribers, in every format, as a JSON text message."""
-        self._statuses[status.feed] = status
-        data = frame(encode_status(status), Opcode.TEXT)
-        key = self._status_keys[status.feed]
-        for group in self._subscribers[status.feed].values():
-            self._send_all(status.feed, group, data, key)
-
-    def _deliveries(self, tick: Tick) -> list[tuple[str, dict[Subscriber, None], bytes, Hashable]]:
-        """The tick's frame for each format that has subscribers, with them: encoded and framed once each."""
-        key = self._tick_keys[tick.feed]
-        return [
-            (tick.feed, group, frame(encode(tick, fmt), OPCODES[fmt]), key)
-            for fmt, group in self._subscribers[tick.feed].items()
-            if group
-        ]
+                self._drop(subscriber, ", ".join(sorted({message.feed for message in messages})))
 
     def _send_all(self, feed: str, group: dict[Subscriber, None], data: bytes, key: Hashable) -> None:
         # A snapshot: a send may close its connection, which unsubscribes it while we iterate.

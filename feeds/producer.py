@@ -61,13 +61,9 @@ class SampleTimeoutError(TimeoutError):
 
 
 class Publisher(Protocol):
-    """Where the producer sends what it makes: in-process, the hub."""
+    """Where the producer sends what it makes, in order: in-process, the hub."""
 
-    def publish(self, tick: Tick) -> None: ...
-
-    def publish_many(self, ticks: Sequence[Tick]) -> None: ...
-
-    def publish_status(self, status: FeedStatus) -> None: ...
+    def publish(self, events: Sequence[Tick | FeedStatus]) -> None: ...
 
 
 class Outbox(Protocol):
@@ -312,7 +308,7 @@ class FeedRunner:
     def _set_status(self, status: FeedStatus) -> None:
         self.status = status
         self._outbox.flush()  # ticks held for a batch go out first: a status never overtakes the tick before it
-        self._publisher.publish_status(status)
+        self._publisher.publish([status])
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
@@ -358,10 +354,8 @@ class Producer:
             IOLoop.current().remove_timeout(self._deadline)
             self._deadline = None
         ticks, self._held = self._held, []
-        if len(ticks) == 1:
-            self._publisher.publish(ticks[0])
-        elif ticks:
-            self._publisher.publish_many(ticks)
+        if ticks:
+            self._publisher.publish(ticks)
 
     def start(self) -> None:
         """Start every feed's schedule on the current IOLoop."""

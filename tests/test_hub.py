@@ -8,9 +8,11 @@ from collections.abc import Hashable, Sequence
 import pytest
 
 from feeds import Feed, Field
-from feeds.codec import Format, encode
+from feeds.codec import Format, encode, encode_status
+from feeds.encoded import EncodedTick
 from feeds.frames import Opcode, frame
 from feeds.hub import Hub
+from feeds.status import FeedStatus, Health
 from feeds.tick import Tick
 
 
@@ -66,7 +68,7 @@ def test_each_tick_is_encoded_and_framed_once_per_format_and_shared(hub: Hub) ->
         hub.subscribe("numbers", sink, Format.JSON)
     for sink in binary_sinks:
         hub.subscribe("numbers", sink, Format.BINARY)
-    hub.publish(tick(1))
+    hub.publish([tick(1)])
     json_messages = [sink.messages[0] for sink in json_sinks]
     binary_messages = [sink.messages[0] for sink in binary_sinks]
     # The very same bytes object, not equal copies: encoding did not happen per subscriber.
@@ -82,7 +84,7 @@ def test_ticks_go_only_to_their_feeds_subscribers(hub: Hub) -> None:
     numbers, letters = Sink(), Sink()
     hub.subscribe("numbers", numbers, Format.JSON)
     hub.subscribe("letters", letters, Format.JSON)
-    hub.publish(tick(1))
+    hub.publish([tick(1)])
     assert len(numbers.messages) == 1
     assert letters.messages == []
 
@@ -90,10 +92,10 @@ def test_ticks_go_only_to_their_feeds_subscribers(hub: Hub) -> None:
 def test_unsubscribe_stops_delivery_and_is_idempotent(hub: Hub) -> None:
     sink = Sink()
     hub.subscribe("numbers", sink, Format.BINARY)
-    hub.publish(tick(1))
+    hub.publish([tick(1)])
     hub.unsubscribe("numbers", sink)
     hub.unsubscribe("numbers", sink)
-    hub.publish(tick(2))
+    hub.publish([tick(2)])
     assert len(sink.messages) == 1
     assert hub.subscriber_count("numbers") == 0
 
@@ -106,8 +108,8 @@ def test_a_failing_subscriber_is_dropped_and_the_others_still_get_the_tick(
     hub.subscribe("numbers", Broken(), Format.JSON)
     hub.subscribe("numbers", after, Format.JSON)
     with caplog.at_level(logging.ERROR, logger="dashboard.hub"):
-        hub.publish(tick(1))
-        hub.publish(tick(2))
+        hub.publish([tick(1)])
+        hub.publish([tick(2)])
     assert len(before.messages) == len(after.messages) == 2
     assert hub.subscriber_count("numbers") == 2
     assert len(caplog.records) == 1
@@ -119,7 +121,7 @@ def test_a_subscriber_whose_send_raises_is_dropped_from_every_feed_and_told_to_f
     for feed in ("numbers", "letters"):
         hub.subscribe(feed, broken, Format.JSON)
         hub.subscribe(feed, other, Format.BINARY)
-    hub.publish(tick(1))
+    hub.publish([tick(1)])
     assert broken.failed == 1
     assert hub.subscribers("numbers") == hub.subscribers("letters") == [other]
     assert other.failed == 0
@@ -134,8 +136,8 @@ def test_a_subscriber_may_unsubscribe_while_receiving(hub: Hub) -> None:
     leaver, stayer = Leaver(), Sink()
     hub.subscribe("numbers", leaver, Format.JSON)
     hub.subscribe("numbers", stayer, Format.JSON)
-    hub.publish(tick(1))
-    hub.publish(tick(2))
+    hub.publish([tick(1)])
+    hub.publish([tick(2)])
     assert len(leaver.messages) == 1
     assert len(stayer.messages) == 2
 
@@ -153,7 +155,7 @@ def test_ticks_published_together_reach_each_subscriber_in_one_write(hub: Hub) -
         hub.subscribe(feed, broken, Format.JSON)
     hub.subscribe("numbers", numbers_only, Format.BINARY)
     letters = Tick("letters", 1, 1, 100.0, ("a",), (5.0,))
-    hub.publish_many([tick(1), letters])
+    hub.publish([tick(1), letters])
     assert both.writes == 1
     assert [data for data, _ in both.messages] == [
         frame(encode(tick(1), Format.JSON), Opcode.TEXT),
@@ -164,3 +166,32 @@ def test_ticks_published_together_reach_each_subscriber_in_one_write(hub: Hub) -
     assert hub.subscribers("numbers") == [both, numbers_only]
     assert hub.subscribers("letters") == [both]
     assert broken.failed == 1
+
+
+def test_delivery_sends_the_very_bytes_that_encoding_built(hub: Hub) -> None:
+    """Encode, then deliver: what a broker would carry between the two steps reaches subscribers untouched."""
+    json_sink, binary_sink = Sink(), Sink()
+    hub.subscribe("numbers", json_sink, Format.JSON)
+    hub.subscribe("numbers", binary_sink, Format.BINARY)
+    encoded = EncodedTick.of(tick(1))
+    assert (encoded.json, encoded.binary) == (
+        frame(encode(tick(1), Format.JSON), Opcode.TEXT),
+        frame(encode(tick(1), Format.BINARY), Opcode.BINARY),
+    )
+    hub.deliver([encoded])
+    assert json_sink.messages[0][0] is encoded.json
+    assert binary_sink.messages[0][0] is encoded.binary
+
+
+def test_a_status_is_recorded_and_goes_out_as_text_in_order_with_the_ticks(hub: Hub) -> None:
+    json_sink, binary_sink = Sink(), Sink()
+    hub.subscribe("numbers", json_sink, Format.JSON)
+    hub.subscribe("numbers", binary_sink, Format.BINARY)
+    recovered = FeedStatus("numbers", Health.OK, 3)
+    hub.publish([tick(1), recovered])
+    status_frame = frame(encode_status(recovered), Opcode.TEXT)
+    assert [data for data, _ in json_sink.messages] == [frame(encode(tick(1), Format.JSON), Opcode.TEXT), status_frame]
+    assert [data for data, _ in binary_sink.messages][1] == status_frame
+    assert json_sink.writes == binary_sink.writes == 1
+    assert hub.status("numbers") == recovered
+    assert hub.status("letters") == FeedStatus("letters")

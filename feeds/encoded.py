@@ -1,0 +1,76 @@
+"""What the hub delivers: a tick or a feed's status change, encoded and framed once, immutable.
+
+Encoding and delivery are two steps (see `feeds.hub`): a tick is encoded once, where it is produced, into the
+WebSocket frame of every format; delivery hands those very bytes to each subscriber of the format. A broker carries
+these records between the two steps, and a feed's history keeps them, so that neither another node nor a replay
+encodes anything again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+from .codec import Format, encode_binary, encode_json, encode_status
+from .frames import Opcode, frame
+from .status import FeedStatus
+from .tick import Tick
+
+__all__ = ["Encoded", "EncodedStatus", "EncodedTick", "encode_event"]
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedTick:
+    """A tick with its frame in each format. ``key`` is shared by a feed's ticks: a connection that cannot keep up
+    may keep only the newest of them."""
+
+    tick: Tick
+    json: bytes
+    binary: bytes
+    key: Hashable
+
+    @classmethod
+    def of(cls, tick: Tick) -> EncodedTick:
+        return cls(
+            tick,
+            frame(encode_json(tick), Opcode.TEXT),
+            frame(encode_binary(tick), Opcode.BINARY),
+            ("tick", tick.feed),
+        )
+
+    @property
+    def feed(self) -> str:
+        return self.tick.feed
+
+    def frame(self, fmt: Format) -> bytes:
+        """The frame for subscribers of ``fmt``."""
+        return self.json if fmt is Format.JSON else self.binary
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedStatus:
+    """A feed's status change as a JSON text frame, sent as text whatever a subscription's format. ``key`` is shared
+    by a feed's statuses: only the newest matters."""
+
+    status: FeedStatus
+    text: bytes
+    key: Hashable
+
+    @classmethod
+    def of(cls, status: FeedStatus) -> EncodedStatus:
+        return cls(status, frame(encode_status(status), Opcode.TEXT), ("status", status.feed))
+
+    @property
+    def feed(self) -> str:
+        return self.status.feed
+
+    def frame(self, fmt: Format) -> bytes:
+        return self.text
+
+
+Encoded = EncodedTick | EncodedStatus
+
+
+def encode_event(event: Tick | FeedStatus) -> Encoded:
+    """A tick or a status change, encoded for delivery."""
+    return EncodedTick.of(event) if isinstance(event, Tick) else EncodedStatus.of(event)
