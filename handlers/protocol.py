@@ -1,7 +1,7 @@
 """The WebSocket protocol's client side, read: parsing client messages, and the error codes (docs/protocol.md).
 
 Parsing is pure: text in, a `Request` or a `ProtocolError` out. Whether a feed exists or a connection is already
-subscribed is the connection's business (`handlers.socket`).
+subscribed is the session's business (`handlers.session`).
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ from feeds.hub import Hub
 from feeds.status import FeedStatus, Health
 from feeds.tick import Tick
 
+from .sinks import Sink
+
 
 class Numbers(Feed):
     name = "numbers"
@@ -24,24 +26,6 @@ class Numbers(Feed):
 class Letters(Feed):
     name = "letters"
     fields = (Field("a"),)
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.messages: list[tuple[bytes, Hashable | None]] = []
-        self.writes = 0
-        self.failed = 0
-
-    def send(self, data: bytes, key: Hashable | None = None) -> None:
-        self.messages.append((data, key))
-        self.writes += 1
-
-    def send_many(self, frames: Sequence[tuple[bytes, Hashable]]) -> None:
-        self.messages.extend(frames)
-        self.writes += 1
-
-    def fail(self) -> None:
-        self.failed += 1
 
 
 class Broken(Sink):

@@ -1,0 +1,38 @@
+"""An in-memory hub subscriber for tests without sockets: it keeps every frame it is given, and its key."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import orjson
+
+from feeds.frames import Opcode
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.messages: list[tuple[bytes, Hashable | None]] = []
+        self.writes = 0
+        self.failed = 0
+
+    def send(self, data: bytes, key: Hashable | None = None) -> None:
+        self.messages.append((data, key))
+        self.writes += 1
+
+    def send_many(self, frames: Sequence[tuple[bytes, Hashable]]) -> None:
+        self.messages.extend(frames)
+        self.writes += 1
+
+    def fail(self) -> None:
+        self.failed += 1
+
+    def replies(self) -> list[Any]:
+        """The JSON messages among the frames (replies, errors, statuses, JSON ticks), decoded, in order."""
+        return [orjson.loads(payload(data)) for data, _ in self.messages if data[0] & 0x0F == Opcode.TEXT]
+
+
+def payload(data: bytes) -> bytes:
+    """The payload of one unmasked frame as `feeds.frames.frame` builds it."""
+    length = data[1] & 0x7F
+    return data[2 + {126: 2, 127: 8}.get(length, 0) :]

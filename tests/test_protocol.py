@@ -1,0 +1,54 @@
+"""handlers.protocol: parsing client messages, text in, a Request or a ProtocolError out, no socket."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from feeds.codec import Format
+from handlers.protocol import ErrorCode, Op, ProtocolError, parse_request
+
+
+def test_requests_are_read_with_their_defaults() -> None:
+    subscribe = parse_request('{"op": "subscribe", "feed": "stocks", "id": 9}')
+    assert (subscribe.op, subscribe.feed, subscribe.format, subscribe.raw["id"]) == (
+        Op.SUBSCRIBE,
+        "stocks",
+        Format.JSON,
+        9,
+    )
+    assert parse_request('{"op": "subscribe", "feed": "stocks", "format": "binary"}').format is Format.BINARY
+    assert parse_request('{"op": "unsubscribe", "feed": "system"}').op is Op.UNSUBSCRIBE
+    assert parse_request('{"op": "ping"}').op is Op.PING
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "message"),
+    [
+        ("{nope", ErrorCode.INVALID_JSON, "invalid JSON: "),
+        ("[1, 2]", ErrorCode.NOT_AN_OBJECT, "expected a JSON object, got list"),
+        ('{"feed": "stocks"}', ErrorCode.MISSING_OP, "missing 'op' (one of: subscribe, unsubscribe, ping)"),
+        ('{"op": "sub"}', ErrorCode.UNKNOWN_OP, "unknown op 'sub' (one of: subscribe, unsubscribe, ping)"),
+        ('{"op": ["ping"]}', ErrorCode.UNKNOWN_OP, "unknown op ['ping']"),
+        ('{"op": "ping", "feed": "x"}', ErrorCode.INVALID_MESSAGE, "unexpected key 'feed' in ping (allowed: id)"),
+        ('{"op": "subscribe"}', ErrorCode.INVALID_MESSAGE, "missing 'feed' in subscribe"),
+        ('{"op": "unsubscribe", "feed": 3}', ErrorCode.INVALID_MESSAGE, "'feed' must be a string, got int"),
+        ('{"op": "subscribe", "feed": "a", "format": "xml"}', ErrorCode.UNKNOWN_FORMAT, "unknown format 'xml'"),
+    ],
+)
+def test_a_malformed_message_is_a_protocol_error_saying_what_is_wrong(text: str, code: ErrorCode, message: str) -> None:
+    with pytest.raises(ProtocolError) as refused:
+        parse_request(text)
+    assert refused.value.code is code
+    assert refused.value.message.startswith(message)
+
+
+def test_an_error_echoes_the_id_of_a_request_it_could_read() -> None:
+    with pytest.raises(ProtocolError) as refused:
+        parse_request('{"op": "subscribe", "id": "s1"}')
+    assert orjson.loads(refused.value.to_message()) == {
+        "op": "error",
+        "code": "invalid_message",
+        "message": "missing 'feed' in subscribe",
+        "id": "s1",
+    }

@@ -1,0 +1,147 @@
+"""handlers.session: what a connection's messages mean, without a socket: a real hub, an in-memory subscriber."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+import pytest
+
+from feeds import Feed, Field
+from feeds.codec import Format
+from feeds.hub import Hub
+from feeds.tick import Tick
+from handlers.session import Session
+
+from .sinks import Sink
+
+
+class Numbers(Feed):
+    name = "numbers"
+    fields = (Field("x", "%"),)
+
+
+class Undeclared(Feed):
+    """No fields declared, no sample yet: its fields are unknown."""
+
+    name = "undeclared"
+
+
+def tick(seq: int) -> Tick:
+    return Tick("numbers", 7, seq, 100.0 + seq, ("x",), (float(seq),))
+
+
+@pytest.fixture
+def hub() -> Hub:
+    return Hub([Numbers(), Undeclared()])
+
+
+@pytest.fixture
+def sink() -> Sink:
+    return Sink()
+
+
+@pytest.fixture
+def session(hub: Hub, sink: Sink) -> Session:
+    return Session(hub, sink)
+
+
+def ask(session: Session, sink: Sink, message: Any) -> dict[str, Any]:
+    """Send one request; the one reply it got."""
+    before = len(sink.replies())
+    session.receive(message if isinstance(message, (str, bytes)) else orjson.dumps(message).decode())
+    replies = sink.replies()[before:]
+    assert len(replies) == 1, replies
+    reply: dict[str, Any] = replies[0]
+    return reply
+
+
+def test_ping_gets_pong_with_its_id(session: Session, sink: Sink) -> None:
+    assert ask(session, sink, {"op": "ping", "id": [1, "a"]}) == {"op": "pong", "id": [1, "a"]}
+
+
+def test_subscribe_replies_first_then_the_hub_delivers(hub: Hub, session: Session, sink: Sink) -> None:
+    reply = ask(session, sink, {"op": "subscribe", "feed": "numbers", "format": "binary", "id": 3})
+    assert reply == {
+        "op": "subscribed",
+        "feed": "numbers",
+        "format": "binary",
+        "fields": ["x"],
+        "status": "starting",
+        "failures": 0,
+        "error": None,
+        "id": 3,
+    }
+    assert session.subscriptions == {"numbers": Format.BINARY}
+    assert hub.subscribers("numbers") == [sink]
+    hub.publish([tick(1)])
+    assert sink.messages[-1][0][0] & 0x0F == 0x2  # the tick came after the reply, as a binary frame
+
+
+def test_subscribing_twice_is_refused_and_keeps_the_first(hub: Hub, session: Session, sink: Sink) -> None:
+    ask(session, sink, {"op": "subscribe", "feed": "numbers"})
+    error = ask(session, sink, {"op": "subscribe", "feed": "numbers", "format": "binary"})
+    assert (error["op"], error["code"]) == ("error", "already_subscribed")
+    assert error["message"] == "already subscribed to 'numbers' (json)"
+    assert session.subscriptions == {"numbers": Format.JSON}
+    assert hub.subscriber_count("numbers") == 1
+
+
+def test_unsubscribe_replies_and_stops_delivery(hub: Hub, session: Session, sink: Sink) -> None:
+    ask(session, sink, {"op": "subscribe", "feed": "numbers"})
+    assert ask(session, sink, {"op": "unsubscribe", "feed": "numbers", "id": "u"}) == {
+        "op": "unsubscribed",
+        "feed": "numbers",
+        "id": "u",
+    }
+    assert hub.subscriber_count("numbers") == 0
+    error = ask(session, sink, {"op": "unsubscribe", "feed": "numbers"})
+    assert (error["code"], error["message"]) == ("not_subscribed", "not subscribed to 'numbers'")
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ({"op": "subscribe", "feed": "stoks"}, ("unknown_feed", "unknown feed 'stoks' (known: numbers, undeclared)")),
+        ({"op": "unsubscribe", "feed": "nope"}, ("unknown_feed", "unknown feed 'nope'")),
+        ({"op": "subscribe", "feed": "undeclared"}, ("feed_not_ready", "has not produced its first sample yet")),
+        (b"\x00\x01", ("binary_not_supported", "client messages must be JSON text frames")),
+        ("{", ("invalid_json", "invalid JSON")),
+    ],
+)
+def test_a_refused_request_gets_an_error_and_changes_nothing(
+    hub: Hub, session: Session, sink: Sink, message: Any, expected: tuple[str, str]
+) -> None:
+    code, text = expected
+    error = ask(session, sink, message)
+    assert (error["op"], error["code"]) == ("error", code)
+    assert text in error["message"]
+    assert session.subscriptions == {}
+    assert hub.subscriber_count("numbers") == hub.subscriber_count("undeclared") == 0
+
+
+def test_a_bug_while_handling_is_an_internal_error_reply_and_a_log_line(
+    hub: Hub, sink: Sink, caplog: pytest.LogCaptureFixture
+) -> None:
+    class BrokenHub(Hub):
+        def status(self, name: str) -> Any:
+            raise RuntimeError("bug")
+
+    session = Session(BrokenHub(hub.feeds), sink)
+    with caplog.at_level(logging.ERROR, logger="dashboard.session"):
+        error = ask(session, sink, {"op": "subscribe", "feed": "numbers", "id": 1})
+    assert error == {"op": "error", "code": "internal_error", "message": "internal error", "id": 1}
+    assert session.subscriptions == {}
+    assert [record.exc_info is not None for record in caplog.records] == [True]
+
+
+def test_closing_unsubscribes_everything_and_later_messages_are_ignored(hub: Hub, session: Session, sink: Sink) -> None:
+    ask(session, sink, {"op": "subscribe", "feed": "numbers"})
+    session.close()
+    assert session.closed
+    assert session.subscriptions == {}
+    assert hub.subscriber_count("numbers") == 0
+    frames = len(sink.messages)
+    session.receive('{"op": "ping"}')
+    assert len(sink.messages) == frames
