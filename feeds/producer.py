@@ -1,16 +1,18 @@
 """The producer: runs every feed on its own schedule and publishes each good sample as a `Tick`.
 
-Each feed gets a `tornado.ioloop.PeriodicCallback`. A plain ``sample()`` runs in a thread of the feed's own, so a
-slow or blocked one never stalls the event loop or another feed; an ``async def sample()`` runs on the loop. Either
-is abandoned after the feed's ``timeout`` (an async one is cancelled), and a sample still running when the next tick
-comes is not started twice. A sample that raises or returns something malformed is logged (the traceback once per
-failing streak, then a summary at most once a minute) and skipped: the feed keeps its schedule, and nothing
-malformed reaches a client. A failing ``setup()`` is retried with a growing delay.
+Each feed samples on its beats, start + n x interval, on timers of the producer's `Clock` (the event loop's, or a
+test's). A plain ``sample()`` runs in a thread of the feed's own, so a slow or blocked one never stalls the event
+loop or another feed; an ``async def sample()`` runs on the loop. Either is abandoned after the feed's ``timeout``
+(an async one is cancelled), and a sample still running when the next beat comes is not started twice. A sample that
+raises or returns something malformed is logged (the traceback once per failing streak, then a summary at most once
+a minute) and skipped: the feed keeps its schedule, and nothing malformed reaches a client. A failing ``setup()`` is
+retried with a growing delay. Each tick's run and seq come from a `Sequencer`, not from the feed's runner.
 
-The producer knows nothing of subscribers: it hands ticks and status changes to a `Publisher` (the hub's seam).
-Feeds whose ticks are due on the same beat (within ``SAME_BEAT`` of each other) have their ticks handed over together,
-so that the hub can send each client one write carrying all of them: a tick is held until every feed of its beat has
-finished sampling, at most ``BATCH_WINDOW``. A tick with no other feed sampling on its beat goes out at once.
+The producer knows nothing of subscribers: it hands ticks and status changes to a `Publisher` (the hub's seam). A
+runner has one exit for both, the producer's `Producer.emit`, so they leave in the order they were made. Feeds whose
+ticks are due on the same beat (within ``SAME_BEAT`` of each other) have their ticks handed over together, so that
+the hub can send each client one write carrying all of them: a tick is held until every feed of its beat has finished
+sampling, at most ``BATCH_WINDOW``. A tick with no other feed sampling on its beat goes out at once.
 """
 
 from __future__ import annotations
@@ -20,24 +22,21 @@ import inspect
 import logging
 import math
 import queue
-import secrets
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from numbers import Real
 from typing import Any, Protocol
 
-from tornado.ioloop import IOLoop, PeriodicCallback
-
+from .clock import Clock, LoopClock
 from .feed import MAX_FIELDS, Feed, Field, check_fields
+from .sequencer import LocalSequencer, Sequencer
 from .status import FeedStatus, Health
 from .tick import Tick
 
-__all__ = ["MAX_FIELDS", "Producer", "Publisher", "SampleError", "SampleTimeoutError", "new_run_id", "validate"]
+__all__ = ["MAX_FIELDS", "Producer", "Publisher", "SampleError", "SampleTimeoutError", "validate"]
 
 log = logging.getLogger("dashboard.producer")
 
-MS_PER_SECOND = 1000.0
 # While a feed keeps failing, a summary line is logged at most this often (seconds).
 FAILURE_LOG_INTERVAL = 60.0
 # Ticks due within this many seconds of each other are on the same beat: they go out as one batch.
@@ -67,18 +66,12 @@ class Publisher(Protocol):
 
 
 class Outbox(Protocol):
-    """Where a feed's runner hands its ticks: they may be held for the other feeds of the same beat."""
+    """A feed runner's one exit, for its ticks and its status changes alike: they may be held for the other feeds
+    of the same beat, and leave in the order they came."""
 
-    def emit(self, tick: Tick) -> None: ...
+    def emit(self, event: Tick | FeedStatus) -> None: ...
 
     def tick_ended(self) -> None: ...
-
-    def flush(self) -> None: ...
-
-
-def new_run_id() -> int:
-    """A fresh identity for a run of a feed: a non-zero 32-bit integer."""
-    return secrets.randbits(32) or 1
 
 
 def _is_number(value: object) -> bool:
@@ -183,40 +176,53 @@ def describe(exc: BaseException) -> str:
 
 
 class FeedRunner:
-    """One feed's schedule, thread, run identity, sequence numbers and status."""
+    """One feed's schedule, thread and status; its ticks and status changes leave through its outbox, in order."""
 
-    def __init__(self, feed: Feed, publisher: Publisher, outbox: Outbox) -> None:
+    def __init__(self, feed: Feed, outbox: Outbox, sequencer: Sequencer, clock: Clock) -> None:
         self.feed = feed
         self._outbox = outbox
-        self.run = new_run_id()
-        self.seq = 0
+        self._sequencer = sequencer
+        self._clock = clock
         self.status = FeedStatus(feed.name)
-        self._publisher = publisher
         check_fields(feed)
         self._fields = tuple(field.name for field in feed.fields)
         self._thread = FeedThread(feed.name)
         self._busy: asyncio.Future[Any] | None = None
+        self._task: asyncio.Task[None] | None = None
         # The beat being sampled: when its tick was due (start + n x interval, whatever delayed it); None between.
         self.sampling_beat: float | None = None
         self._epoch = 0.0
+        self._next_beat = 0  # n of the next beat the timer is set for
+        self._timer: object | None = None
         self._set_up = not _overridden(feed, "setup")
         self._setup_delay = feed.interval
         self._setup_retry_at = -math.inf
         self._last_failure_log = -math.inf
-        self._callback = PeriodicCallback(self._tick, feed.interval * MS_PER_SECOND)
+
+    @property
+    def run(self) -> int:
+        """The feed's current run (see `feeds.sequencer`)."""
+        return self._sequencer.run(self.feed.name)
 
     def samples_beat(self, beat: float) -> bool:
         """Whether this feed is sampling a tick due on ``beat`` (give or take ``SAME_BEAT``)."""
         return self.sampling_beat is not None and abs(self.sampling_beat - beat) <= SAME_BEAT
 
     def start(self) -> None:
-        self._epoch = IOLoop.current().time()
-        self._callback.start()
-        # Do not wait a whole interval for the first sample.
-        IOLoop.current().add_callback(self._tick)
+        """Sample now (not a whole interval from now), then on every beat: start + n x interval."""
+        self._epoch = self._clock.time()
+        self._next_beat = 0
+        self._timer = self._clock.call_at(self._epoch, self._on_beat)
 
     async def stop(self) -> None:
-        self._callback.stop()
+        """No more beats; a tick in progress is abandoned (a sync sample's thread is left to finish on its own),
+        then the feed is torn down."""
+        if self._timer is not None:
+            self._clock.cancel(self._timer)
+            self._timer = None
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.wait([self._task])
         if self._set_up and _overridden(self.feed, "teardown"):
             self._set_up = False
             if self._busy is not None and not self._busy.done():
@@ -227,6 +233,19 @@ class FeedRunner:
                 except Exception as exc:
                     log.error("feed %s: teardown() failed: %s", self.feed.name, describe(exc))
         self._thread.stop()
+
+    def _on_beat(self) -> None:
+        interval = self.feed.interval
+        # The latest beat due: beats the loop was too busy for are skipped, not made up in a burst.
+        due = max(self._next_beat, math.floor((self._clock.time() - self._epoch) / interval))
+        self._next_beat = due + 1
+        self._timer = self._clock.call_at(self._epoch + self._next_beat * interval, self._on_beat)
+        # Samples never overlap: not while a tick is in progress, nor while a sync sample abandoned at its timeout
+        # still holds the feed's thread.
+        if self.sampling_beat is not None or (self._busy is not None and not self._busy.done()):
+            return
+        self.sampling_beat = self._epoch + due * interval
+        self._task = asyncio.ensure_future(self._tick())
 
     async def _call(self, method: Callable[[], Any], what: str) -> Any:
         """Run a feed method within the feed's timeout: a coroutine on the loop, a plain one in the feed's thread."""
@@ -242,12 +261,6 @@ class FeedRunner:
             raise SampleTimeoutError(f"{what} took longer than {timeout:g} s") from None
 
     async def _tick(self) -> None:
-        # Samples never overlap: not while a tick is in progress, nor while a sync sample abandoned at its timeout
-        # still holds the feed's thread.
-        if self.sampling_beat is not None or (self._busy is not None and not self._busy.done()):
-            return
-        interval = self.feed.interval
-        self.sampling_beat = self._epoch + round((IOLoop.current().time() - self._epoch) / interval) * interval
         try:
             await self._sample_and_publish()
         finally:
@@ -258,7 +271,7 @@ class FeedRunner:
         try:
             if not self._set_up:
                 # Half an interval of slack: a retry due at this tick is not put off to the next one.
-                if IOLoop.current().time() + self.feed.interval / 2 < self._setup_retry_at:
+                if self._clock.time() + self.feed.interval / 2 < self._setup_retry_at:
                     return
                 await self._setup()
             sample = await self._call(self.feed.sample, "sample()")
@@ -271,8 +284,8 @@ class FeedRunner:
         except Exception as exc:
             self._fail(exc)
             return
-        self.seq += 1
-        self._outbox.emit(Tick(self.feed.name, self.run, self.seq, time.time(), self._fields, values))
+        run, seq = self._sequencer.next(self.feed.name)
+        self._outbox.emit(Tick(self.feed.name, run, seq, self._clock.wall(), self._fields, values))
         if self.status.health is not Health.OK:
             if self.status.health is Health.FAILING:
                 log.info("feed %s: recovered after %d failures", self.feed.name, self.status.failures)
@@ -282,7 +295,7 @@ class FeedRunner:
         try:
             await self._call(self.feed.setup, "setup()")
         except Exception as exc:
-            self._setup_retry_at = IOLoop.current().time() + self._setup_delay
+            self._setup_retry_at = self._clock.time() + self._setup_delay
             self._setup_delay = min(self._setup_delay * 2, MAX_SETUP_DELAY)
             raise SetupError(f"setup() failed: {describe(exc)}") from exc
         self._set_up = True
@@ -294,7 +307,7 @@ class FeedRunner:
         reason = str(exc) if isinstance(exc, SetupError) else describe(exc)
         first_of_streak = self.status.health is not Health.FAILING
         self._set_status(FeedStatus(self.feed.name, Health.FAILING, self.status.failures + 1, reason))
-        now = time.monotonic()
+        now = self._clock.time()
         if first_of_streak:
             self._last_failure_log = now
             # A traceback helps with an exception from the feed's code, not with a refused value or a timeout.
@@ -307,8 +320,7 @@ class FeedRunner:
 
     def _set_status(self, status: FeedStatus) -> None:
         self.status = status
-        self._outbox.flush()  # ticks held for a batch go out first: a status never overtakes the tick before it
-        self._publisher.publish([status])
+        self._outbox.emit(status)  # the same exit as ticks: a status never overtakes the tick before it
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
@@ -318,25 +330,39 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
 
 
 class Producer:
-    """Samples feeds on their intervals and publishes their ticks and status changes."""
+    """Samples feeds on their intervals and publishes their ticks and status changes.
 
-    def __init__(self, feeds: Iterable[Feed], publisher: Publisher, batch_window: float = BATCH_WINDOW) -> None:
+    ``sequencer`` gives each tick its run and seq (this process's own by default); ``clock`` gives the time and the
+    timers (the event loop's by default).
+    """
+
+    def __init__(
+        self,
+        feeds: Iterable[Feed],
+        publisher: Publisher,
+        *,
+        sequencer: Sequencer | None = None,
+        clock: Clock | None = None,
+        batch_window: float = BATCH_WINDOW,
+    ) -> None:
         self._publisher = publisher
+        self._clock = clock or LoopClock()
         self._batch_window = batch_window
-        self.runners = {feed.name: FeedRunner(feed, publisher, self) for feed in feeds}
-        self._held: list[Tick] = []
+        sequencer = sequencer or LocalSequencer()
+        self.runners = {feed.name: FeedRunner(feed, self, sequencer, self._clock) for feed in feeds}
+        self._held: list[Tick | FeedStatus] = []
         self._beat = 0.0  # when the held ticks were due
         self._deadline: object | None = None
 
-    def emit(self, tick: Tick) -> None:
-        """A feed's new tick: published now, or held until the other feeds of its beat have finished sampling."""
+    def emit(self, event: Tick | FeedStatus) -> None:
+        """A feed's tick or status change: published now, or held until the other feeds of its beat are done."""
         if not self._held:
-            beat = self.runners[tick.feed].sampling_beat
-            self._beat = IOLoop.current().time() if beat is None else beat
-        self._held.append(tick)
-        if self._beat_is_sampling(tick.feed):
+            beat = self.runners[event.feed].sampling_beat
+            self._beat = self._clock.time() if beat is None else beat
+        self._held.append(event)
+        if self._beat_is_sampling(event.feed):
             if self._deadline is None:
-                self._deadline = IOLoop.current().call_later(self._batch_window, self.flush)
+                self._deadline = self._clock.call_at(self._clock.time() + self._batch_window, self.flush)
         else:
             self.flush()
 
@@ -349,16 +375,16 @@ class Producer:
         return any(runner.samples_beat(self._beat) for name, runner in self.runners.items() if name != besides)
 
     def flush(self) -> None:
-        """Publish every held tick now."""
+        """Publish everything held now, in the order it came."""
         if self._deadline is not None:
-            IOLoop.current().remove_timeout(self._deadline)
+            self._clock.cancel(self._deadline)
             self._deadline = None
-        ticks, self._held = self._held, []
-        if ticks:
-            self._publisher.publish(ticks)
+        events, self._held = self._held, []
+        if events:
+            self._publisher.publish(events)
 
     def start(self) -> None:
-        """Start every feed's schedule on the current IOLoop."""
+        """Start every feed's schedule."""
         for runner in self.runners.values():
             runner.start()
 

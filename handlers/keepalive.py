@@ -17,13 +17,13 @@ from typing import Generic, Protocol, TypeVar
 
 from tornado.ioloop import PeriodicCallback
 
+from feeds.clock import MS_PER_SECOND
 from feeds.frames import Opcode, frame
 
 from .connections import Connections
 
 __all__ = ["Keepalive", "Pingable"]
 
-MS_PER_SECOND = 1000.0
 SLICE_SECONDS = 0.05
 PING = frame(b"", Opcode.PING)
 PING_KEY = ("ping",)  # a slow connection needs only the newest ping

@@ -12,8 +12,11 @@ import pytest
 
 from feeds import Feed, Field
 from feeds.producer import Producer, SampleError, validate
+from feeds.sequencer import LocalSequencer
 from feeds.status import FeedStatus
 from feeds.tick import Tick
+
+from .fakeclock import FakeClock
 
 INTERVAL = 0.01
 
@@ -163,12 +166,15 @@ async def test_feeds_ticking_on_the_same_beat_are_published_together() -> None:
     class Other(AsyncCounter):
         name = "other"
 
-    collector = Collector()
-    producer = Producer([AsyncCounter(), Other()], collector)
+    clock, collector = FakeClock(), Collector()
+    producer = Producer([AsyncCounter(), Other()], collector, clock=clock)
     producer.start()
-    await collector.wait_for(lambda ticks: len(collector.batches) >= 3)
+    for beat in range(3):
+        clock.advance(INTERVAL if beat else 0.0)
+        await collector.wait_for(lambda ticks, beat=beat: len(ticks) == 2 * (beat + 1))
     await producer.stop()
     # Async samples due at the same moment finish together: each batch holds one tick of each feed.
+    assert len(collector.batches) == 3
     assert all(sorted(tick.feed for tick in batch) == ["async_counter", "other"] for batch in collector.batches)
 
 
@@ -198,46 +204,61 @@ class Watched(Producer):
         self.with_company: list[bool] = []  # another feed sampling the same beat
         self.held_for_company = asyncio.Event()
 
-    def emit(self, tick: Tick) -> None:
-        beat = self.runners[tick.feed].sampling_beat
+    def emit(self, event: Tick | FeedStatus) -> None:
+        if not isinstance(event, Tick):
+            super().emit(event)
+            return
+        beat = self.runners[event.feed].sampling_beat
         company = beat is not None and any(
-            name != tick.feed and runner.samples_beat(beat) for name, runner in self.runners.items()
+            name != event.feed and runner.samples_beat(beat) for name, runner in self.runners.items()
         )
-        super().emit(tick)
-        self.at_once.append(tick in self.collector.ticks)
+        super().emit(event)
+        self.at_once.append(event in self.collector.ticks)
         self.with_company.append(company)
         if company:
             self.held_for_company.set()
 
 
+async def first_beat(clock: FakeClock, producer: Watched, feeds: int) -> None:
+    """Start the producer and let every feed's first sample (at once, ungated) go out."""
+    producer.start()
+    clock.advance()
+    await producer.collector.wait_for(lambda ticks: len(ticks) == feeds)
+    producer.held_for_company.clear()
+
+
 @pytest.mark.gen_test
 async def test_a_tick_waits_for_a_slower_feed_of_its_beat() -> None:
-    collector = Collector()
-    slow = Gated()
-    producer = Watched([AsyncCounter(), slow], collector, batch_window=30.0)
-    producer.start()
-    # From its second sample on, the gated feed waits: ticks of the other feed on its beat wait for it.
+    clock, collector, slow = FakeClock(), Collector(), Gated()
+    producer = Watched([AsyncCounter(), slow], collector, clock=clock, batch_window=30.0)
+    await first_beat(clock, producer, 2)
+    # From its second sample on, the gated feed waits: the other feed's tick of that beat waits for it.
+    clock.advance(INTERVAL)
     await producer.held_for_company.wait()
+    assert producer.at_once[-1] is False
     assert not any(at_once for at_once, company in zip(producer.at_once, producer.with_company, strict=True) if company)
     slow.gate.set()
     await collector.wait_for(lambda ticks: sum(tick.feed == "gated" for tick in ticks) >= 2)
     await producer.stop()
-    # The gated feed's second tick went out in one batch with the other feed's ticks that waited for it.
+    # The gated feed's second tick went out in one batch with the other feed's tick that waited for it.
     (batch,) = [batch for batch in collector.batches if any(tick.feed == "gated" for tick in batch)][-1:]
     assert {tick.feed for tick in batch} == {"async_counter", "gated"}
 
 
 @pytest.mark.gen_test
 async def test_a_tick_waits_no_longer_than_the_batch_window() -> None:
-    collector = Collector()
-    slow = Gated()
-    producer = Producer([AsyncCounter(), slow], collector, batch_window=0.02)
-    producer.start()
-    await collector.wait_for(lambda ticks: any(tick.feed == "gated" for tick in ticks))
+    window = INTERVAL * 0.4  # closes before the next beat
+    clock, collector, slow = FakeClock(), Collector(), Gated()
+    producer = Watched([AsyncCounter(), slow], collector, clock=clock, batch_window=window)
+    await first_beat(clock, producer, 2)
+    clock.advance(INTERVAL)
+    await producer.held_for_company.wait()
     seen = len(collector.ticks)
-    await collector.wait_for(lambda ticks: len(ticks) > seen)
+    clock.advance(window * 0.75)
+    assert len(collector.ticks) == seen  # still held: the window is open and the gated feed still sampling
+    clock.advance(window * 0.5)
     # The gated feed is still sampling: the other feed's tick went out alone when the window closed.
-    assert {tick.feed for tick in collector.ticks[seen:]} == {"async_counter"}
+    assert [tick.feed for tick in collector.ticks[seen:]] == ["async_counter"]
     slow.gate.set()
     await collector.wait_for(lambda ticks: sum(tick.feed == "gated" for tick in ticks) >= 2)
     await producer.stop()
@@ -249,12 +270,15 @@ async def test_a_tick_with_no_other_feed_on_its_beat_goes_out_at_once() -> None:
         name = "hourly"
         interval = 3600.0
 
-    collector = Collector()
-    producer = Watched([Counter(), Hourly()], collector, batch_window=30.0)
-    producer.start()
-    await collector.wait_for(lambda ticks: sum(tick.feed == "counter" for tick in ticks) >= 5)
+    clock, collector = FakeClock(), Collector()
+    producer = Watched([Counter(), Hourly()], collector, clock=clock, batch_window=30.0)
+    await first_beat(clock, producer, 2)
+    for beat in range(1, 5):
+        clock.advance(INTERVAL)
+        await collector.wait_for(lambda ticks, beat=beat: sum(tick.feed == "counter" for tick in ticks) == beat + 1)
     await producer.stop()
     # The first beat has both feeds; after it the hourly feed is idle and nothing waits for it.
+    assert len(producer.at_once) == 6
     assert producer.at_once[2:] == [True] * len(producer.at_once[2:])
 
 
@@ -331,3 +355,44 @@ async def test_a_refused_first_sample_does_not_fix_the_inferred_fields() -> None
     assert [status.error for status in collector.statuses if status.error] == [
         "field 'temp' is None, expected a finite number"
     ]
+
+
+@pytest.mark.gen_test
+async def test_run_seq_and_timestamps_come_from_the_sequencer_and_clock_given() -> None:
+    class Continuing(LocalSequencer):
+        """A sequencer that carries on a run from seq 10, as a cluster-wide one would after a failover."""
+
+        def run(self, feed: str) -> int:
+            return 42
+
+        def next(self, feed: str) -> tuple[int, int]:
+            return 42, super().next(feed)[1] + 9
+
+    clock, collector = FakeClock(), Collector()
+    producer = Producer([AsyncCounter()], collector, sequencer=Continuing(), clock=clock)
+    producer.start()
+    clock.advance()
+    await collector.wait_for(lambda ticks: len(ticks) == 1)
+    clock.advance(INTERVAL)
+    await collector.wait_for(lambda ticks: len(ticks) == 2)
+    await producer.stop()
+    assert [(tick.run, tick.seq) for tick in collector.ticks] == [(42, 10), (42, 11)]
+    assert [tick.ts for tick in collector.ticks] == [clock.wall() - INTERVAL, clock.wall()]
+    assert producer.runners["async_counter"].run == 42
+
+
+@pytest.mark.gen_test
+async def test_beats_missed_while_the_loop_was_busy_are_skipped_not_made_up() -> None:
+    clock, collector = FakeClock(), Collector()
+    producer = Producer([AsyncCounter()], collector, clock=clock)
+    producer.start()
+    clock.advance()
+    await collector.wait_for(lambda ticks: len(ticks) == 1)
+    clock.jump(3.5 * INTERVAL)  # the loop was busy: three beats are overdue
+    clock.advance()  # one sample, for the latest of them, not three in a row
+    await collector.wait_for(lambda ticks: len(ticks) == 2)
+    clock.advance(0.5 * INTERVAL)  # the next beat keeps to the schedule: start + 4 x interval
+    await collector.wait_for(lambda ticks: len(ticks) == 3)
+    await producer.stop()
+    assert [tick.seq for tick in collector.ticks] == [1, 2, 3]
+    assert collector.ticks[2].ts - collector.ticks[0].ts == pytest.approx(4 * INTERVAL)

@@ -6,7 +6,7 @@ import argparse
 import time
 
 from feeds.codec import Format, encode
-from feeds.producer import new_run_id
+from feeds.sequencer import new_run_id
 from feeds.stocks import StocksFeed
 from feeds.tick import Tick
 
