@@ -118,8 +118,8 @@ class Feed:
     ``teardown()`` (plain or async) open and close resources; ``setup()`` runs before the first sample (and is
     retried with a growing delay while it fails), ``teardown()`` after the last.
 
-    When ``fields`` is left empty, the fields are taken from the first sample, without units, and fixed from then
-    on.
+    When ``fields`` is left empty, the fields are taken from the first accepted sample, without units, and fixed
+    from then on.
     """
 
     name: ClassVar[str] = ""

@@ -27,6 +27,8 @@ log = logging.getLogger("dashboard.session")
 class Session:
     """A connection's subscriptions (feed name -> format), and the handling of its requests."""
 
+    __slots__ = ("_closed", "_hub", "_subscriber", "_subscriptions")  # one per connection: no __dict__
+
     def __init__(self, hub: Hub, subscriber: Subscriber) -> None:
         self._hub = hub
         self._subscriber = subscriber

@@ -56,7 +56,7 @@ class Settings:
     )
     max_message_bytes: int = _setting(
         64 * 1024,
-        "--max-message-size",
+        "--max-message-bytes",
         "BYTES",
         positive_int,
         "the largest message a client may send; a larger one closes its connection (code 1009)",

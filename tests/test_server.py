@@ -59,7 +59,7 @@ FLAGS = {
     "--port PORT": "port to listen on, 0 for any free port (default: 8888)",
     "--max-backlog BYTES": "only the newest tick of each feed is kept (default: 262144)",
     "--stall-timeout SECONDS": "has read nothing for this long while data waits for it (default: 10.0)",
-    "--max-message-size BYTES": "the largest message a client may send; a larger one closes its connection (code 1009)",
+    "--max-message-bytes BYTES": "the largest message a client may send; a larger one closes its connection (code 1009)",
     "--ping-interval SECONDS": "seconds between the server's pings of each connection (default: 20.0)",
     "--ping-timeout SECONDS": "leaves a ping unanswered for this long (default: 20.0)",
     "--option FEED.KEY=VALUE": "set a feed's option before it starts",
@@ -92,7 +92,7 @@ def test_help_documents_every_flag() -> None:
         ("--port", "http", "bad value 'http' for --port"),
         ("--max-backlog", "0", "bad value '0' for --max-backlog: expected a whole number greater than 0"),
         ("--stall-timeout", "-1", "bad value '-1' for --stall-timeout: expected a number greater than 0"),
-        ("--max-message-size", "64k", "bad value '64k' for --max-message-size"),
+        ("--max-message-bytes", "64k", "bad value '64k' for --max-message-bytes"),
         ("--ping-interval", "nan", "bad value 'nan' for --ping-interval: expected a number greater than 0"),
         ("--ping-timeout", "0", "bad value '0' for --ping-timeout"),
         ("--host", " ", "bad value ' ' for --host: expected an address"),
@@ -107,7 +107,7 @@ def test_a_bad_setting_stops_the_server_with_one_line_naming_it(flag: str, value
 
 
 def test_the_message_size_flag_reaches_the_connections() -> None:
-    with Server("--max-message-size", "1000") as server, connect(ws_url(server), open_timeout=5) as ws:
+    with Server("--max-message-bytes", "1000") as server, connect(ws_url(server), open_timeout=5) as ws:
         ws.send(orjson.dumps({"op": "ping", "id": "x" * 900}).decode())
         assert orjson.loads(ws.recv(timeout=5))["op"] == "pong"
         ws.send(orjson.dumps({"op": "ping", "id": "x" * 1000}).decode())

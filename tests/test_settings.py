@@ -23,7 +23,7 @@ def test_no_flags_give_the_defaults() -> None:
 def test_every_setting_has_a_flag_and_reads_it() -> None:
     settings = parse(
         "--host", "0.0.0.0", "--port", "0", "--max-backlog", "1024", "--stall-timeout", "2.5",
-        "--max-message-size", "4096", "--ping-interval", "5", "--ping-timeout", "7",
+        "--max-message-bytes", "4096", "--ping-interval", "5", "--ping-timeout", "7",
     )  # fmt: skip
     assert settings == Settings(
         host="0.0.0.0",
