@@ -59,7 +59,7 @@ FLAGS = {
     "--port PORT": "port to listen on, 0 for any free port (default: 8888)",
     "--max-backlog BYTES": "only the newest tick of each feed is kept (default: 262144)",
     "--stall-timeout SECONDS": "has read nothing for this long while data waits for it (default: 10.0)",
-    "--max-message-bytes BYTES": "the largest message a client may send; a larger one closes its connection (code 1009)",
+    "--max-message-bytes BYTES": "a larger one closes its connection (code 1009) (default: 65536)",
     "--ping-interval SECONDS": "seconds between the server's pings of each connection (default: 20.0)",
     "--ping-timeout SECONDS": "leaves a ping unanswered for this long (default: 20.0)",
     "--option FEED.KEY=VALUE": "set a feed's option before it starts",
