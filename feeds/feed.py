@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .parsers import parse_bool, parse_str_tuple, positive_float
+from .parsers import interval_seconds, parse_bool, parse_str_tuple, positive_float
 
 __all__ = ["MAX_FIELDS", "Feed", "Field", "Option", "OptionError", "check_fields", "feed"]
 
@@ -136,7 +136,7 @@ class Feed:
             setattr(self, key, value)  # an Option is a non-data descriptor: the instance value shadows it
         for key in BUILTIN_OPTIONS:
             try:
-                setattr(self, key, positive_float(str(getattr(self, key))))
+                setattr(self, key, declared[key].parse_text(str(getattr(self, key))))
             except ValueError as exc:
                 raise OptionError(f"bad value {getattr(self, key)!r} for option {self.name}.{key}: {exc}") from None
         self.fields = tuple(self.fields)
@@ -145,7 +145,7 @@ class Feed:
     def options(cls) -> dict[str, Option]:
         """Every option of this feed class by name, ``interval`` and ``timeout`` included."""
         declared = {
-            "interval": Option(cls.interval, "seconds between samples", parse=positive_float),
+            "interval": Option(cls.interval, "seconds between samples", parse=interval_seconds),
             "timeout": Option(cls.timeout, "seconds a sample may take before it is abandoned", parse=positive_float),
         }
         for klass in reversed(cls.__mro__):

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["MAX_PORT", "parse_bool", "parse_str_tuple", "port_number", "positive_float", "positive_int"]
+__all__ = ["MAX_PORT", "MIN_INTERVAL", "interval_seconds", "parse_bool", "parse_str_tuple", "port_number", "positive_float", "positive_int"]
 
 MAX_PORT = 65535
+MIN_INTERVAL = 0.001
 
 
 def positive_float(text: str) -> float:
@@ -18,6 +19,15 @@ def positive_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value) or value <= 0:
         raise ValueError("expected a number greater than 0")
+    return value
+
+
+def interval_seconds(text: str) -> float:
+    """Parse a feed's interval: a finite number of seconds, at least ``MIN_INTERVAL`` (a shorter one would only
+    burn a core)."""
+    value = positive_float(text)
+    if value < MIN_INTERVAL:
+        raise ValueError(f"expected at least {MIN_INTERVAL:g} seconds: a shorter interval would only burn a core")
     return value
 
 

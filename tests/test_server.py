@@ -168,6 +168,7 @@ def test_a_fixed_seed_gives_the_same_prices_across_runs() -> None:
     [
         ("stocks.nope=1", "unknown option stocks.nope (known: drift, interval, seed, symbols, timeout, volatility)"),
         ("stocks.interval=-1", "bad value '-1' for option stocks.interval: expected a number greater than 0"),
+        ("stocks.interval=1e-9", "bad value '1e-9' for option stocks.interval: expected at least 0.001 seconds"),
         ("system.interval=soon", "bad value 'soon' for option system.interval"),
         ("stocks.symbols=aapl", "bad value 'aapl' for option stocks.symbols: invalid symbol 'aapl'"),
         ("weather.city=Oslo", "unknown feed 'weather' (known: system, stocks)"),
