@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["MAX_PORT", "MIN_INTERVAL", "interval_seconds", "parse_bool", "parse_str_tuple", "port_number", "positive_float", "positive_int"]
+__all__ = [
+    "MAX_PORT",
+    "MIN_INTERVAL",
+    "interval_seconds",
+    "parse_bool",
+    "parse_str_tuple",
+    "port_number",
+    "positive_float",
+    "positive_int",
+]
 
 MAX_PORT = 65535
 MIN_INTERVAL = 0.001
