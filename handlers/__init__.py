@@ -8,15 +8,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tornado.web import Application, StaticFileHandler
+from tornado.web import Application
 
 from feeds.hub import Hub
 
 from .api import FeedsHandler, HealthHandler
+from .base import NotFound
 from .connections import Connections
+from .guard import Guard
 from .keepalive import Keepalive
 from .settings import Settings
 from .socket import FeedSocket
+from .static import WebFiles
 
 __all__ = ["Settings", "make_app"]
 
@@ -41,14 +44,20 @@ def make_app(
     settings = settings or Settings()
     connections = Connections() if connections is None else connections
     keepalive = Keepalive(connections, settings.ping_interval, settings.ping_timeout)
-    deps = {"hub": hub}
+    guard = Guard.of(settings.host, settings.allowed_hosts, settings.allowed_origins)
+    deps = {"hub": hub, "guard": guard}
     socket = {**deps, "settings": settings, "connections": connections, "keepalive": keepalive}
     routes: list[tuple[str, Any, dict[str, Any]]] = [
-        (r"/()", StaticFileHandler, {"path": str(WEB_DIR), "default_filename": "index.html"}),
-        (r"/static/(.*)", StaticFileHandler, {"path": str(WEB_DIR)}),
-        (r"/vendor/uplot/(.*)", StaticFileHandler, {"path": str(UPLOT_DIR)}),
+        (r"/()", WebFiles, {"path": str(WEB_DIR), "default_filename": "index.html", "guard": guard}),
+        (r"/static/(.*)", WebFiles, {"path": str(WEB_DIR), "guard": guard}),
+        (r"/vendor/uplot/(.*)", WebFiles, {"path": str(UPLOT_DIR), "guard": guard}),
         (r"/api/feeds", FeedsHandler, deps),
         (r"/healthz", HealthHandler, deps),
         (r"/ws", FeedSocket, socket),
     ]
-    return Application(routes, **{**settings.tornado_settings(), **tornado_settings})
+    defaults = {
+        **settings.tornado_settings(),
+        "default_handler_class": NotFound,
+        "default_handler_args": {"guard": guard},
+    }
+    return Application(routes, **{**defaults, **tornado_settings})

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from tornado.web import RequestHandler
 
 from feeds.hub import Hub
+
+from .base import Guarded
+from .guard import Guard
 
 __all__ = ["FeedsHandler", "HealthHandler", "describe_feeds"]
 
@@ -26,9 +28,10 @@ def describe_feeds(hub: Hub) -> list[dict[str, Any]]:
     ]
 
 
-class JSONHandler(RequestHandler):
-    def initialize(self, hub: Hub) -> None:
+class JSONHandler(Guarded):
+    def initialize(self, hub: Hub, guard: Guard) -> None:
         self.hub = hub
+        self.initialize_guard(guard)
 
     def write_json(self, value: Any) -> None:
         self.set_header("Content-Type", "application/json")

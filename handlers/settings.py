@@ -17,6 +17,8 @@ from typing import Any
 
 from feeds.parsers import port_number, positive_float, positive_int
 
+from .guard import normalize_origin
+
 __all__ = ["Settings", "SettingsError", "add_flags"]
 
 
@@ -24,8 +26,12 @@ class SettingsError(ValueError):
     """A setting's value that its parser refuses; the message names the flag and says what was expected."""
 
 
-def _setting(default: Any, flag: str, metavar: str, parse: Callable[[str], Any], help: str) -> Any:
-    return dataclasses.field(default=default, metadata={"flag": flag, "metavar": metavar, "parse": parse, "help": help})
+def _setting(
+    default: Any, flag: str, metavar: str, parse: Callable[[str], Any], help: str, *, repeatable: bool = False
+) -> Any:
+    """A field of `Settings`: a repeatable flag gathers its values in a tuple, each read with ``parse``."""
+    metadata = {"flag": flag, "metavar": metavar, "parse": parse, "help": help, "repeatable": repeatable}
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def _host(text: str) -> str:
@@ -34,12 +40,40 @@ def _host(text: str) -> str:
     return text.strip()
 
 
+def _host_name(text: str) -> str:
+    name = text.strip().lower()
+    if not name or any(char in name for char in "/:@ ") or name.count("*") > (1 if name.startswith("*.") else 0):
+        raise ValueError("expected a host name such as dashboard.example.com, or *.example.com")
+    return name
+
+
+def _origin(text: str) -> str:
+    return normalize_origin(text)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of the server; each field's metadata gives its flag, metavar, parser and help."""
 
     host: str = _setting("127.0.0.1", "--host", "ADDRESS", _host, "address to listen on; 0.0.0.0 for every interface")
     port: int = _setting(8888, "--port", "PORT", port_number, "port to listen on, 0 for any free port")
+    allowed_hosts: tuple[str, ...] = _setting(
+        (),
+        "--allowed-host",
+        "NAME",
+        _host_name,
+        "a name this server answers to besides IP addresses, localhost and --host (DNS rebinding defence); "
+        "*.example.com for every subdomain",
+        repeatable=True,
+    )
+    allowed_origins: tuple[str, ...] = _setting(
+        (),
+        "--allowed-origin",
+        "URL",
+        _origin,
+        "an origin (scheme://host[:port]) whose pages may open WebSockets here besides the server's own",
+        repeatable=True,
+    )
     max_backlog_bytes: int = _setting(
         256 * 1024,
         "--max-backlog",
@@ -74,12 +108,21 @@ class Settings:
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
-            _parse(field, str(getattr(self, field.name)))
+            value = getattr(self, field.name)
+            for item in value if field.metadata["repeatable"] else (value,):
+                _parse(field, str(item))
 
     @classmethod
     def from_flags(cls, args: argparse.Namespace) -> Settings:
         """The settings given on the command line (as `add_flags` declared them), or `SettingsError`."""
-        return cls(**{field.name: _parse(field, getattr(args, field.name)) for field in dataclasses.fields(cls)})
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            given = getattr(args, field.name)
+            if field.metadata["repeatable"]:
+                values[field.name] = tuple(_parse(field, text) for text in given or ())
+            else:
+                values[field.name] = _parse(field, given)
+        return cls(**values)
 
     def tornado_settings(self) -> dict[str, Any]:
         """The Tornado application settings that carry these."""
@@ -97,10 +140,19 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per setting, read as text (`Settings.from_flags` parses it), its default shown in ``--help``."""
     for field in dataclasses.fields(Settings):
         meta = field.metadata
-        parser.add_argument(
-            meta["flag"],
-            dest=field.name,
-            default=str(field.default),
-            metavar=meta["metavar"],
-            help=f"{meta['help']} (default: %(default)s)",
-        )
+        if meta["repeatable"]:
+            parser.add_argument(
+                meta["flag"],
+                dest=field.name,
+                action="append",
+                metavar=meta["metavar"],
+                help=f"{meta['help']}; repeatable",
+            )
+        else:
+            parser.add_argument(
+                meta["flag"],
+                dest=field.name,
+                default=str(field.default),
+                metavar=meta["metavar"],
+                help=f"{meta['help']} (default: %(default)s)",
+            )

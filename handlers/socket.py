@@ -16,7 +16,9 @@ from tornado.websocket import WebSocketHandler
 
 from feeds.hub import Hub
 
+from .base import Guarded
 from .connections import Connections
+from .guard import Guard
 from .keepalive import Keepalive
 from .protocol import CloseCode
 from .session import Session
@@ -28,12 +30,18 @@ __all__ = ["FeedSocket"]
 log = logging.getLogger("dashboard.socket")
 
 
-class FeedSocket(WebSocketHandler):
+class FeedSocket(Guarded, WebSocketHandler):
     """One client connection: its writer and its session, from the end of the handshake until it closes."""
 
     def initialize(
-        self, hub: Hub, settings: Settings, connections: Connections[FeedSocket], keepalive: Keepalive[FeedSocket]
+        self,
+        hub: Hub,
+        guard: Guard,
+        settings: Settings,
+        connections: Connections[FeedSocket],
+        keepalive: Keepalive[FeedSocket],
     ) -> None:
+        self.initialize_guard(guard)
         self.hub = hub
         self.server_settings = settings  # not `settings`: that is Tornado's application settings
         self.connections = connections
@@ -41,6 +49,10 @@ class FeedSocket(WebSocketHandler):
         self.ping_sent: float | None = None  # the keepalive's: when our oldest unanswered ping went out
         self.writer: FrameWriter | None = None
         self.session: Session | None = None
+
+    def check_origin(self, origin: str) -> bool:
+        # Tornado lets in the server's own origin (and clients that send none) before asking.
+        return self.guard.origin_allowed(origin, self.request.host)
 
     def open(self) -> None:
         # ws_connection.stream is Tornado's, not documented API: tests/test_fastpath.py fails if it changes.

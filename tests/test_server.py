@@ -57,6 +57,8 @@ FLAGS = {
     "-h, --help": "show this help message and exit",
     "--host ADDRESS": "address to listen on",
     "--port PORT": "port to listen on, 0 for any free port (default: 8888)",
+    "--allowed-host NAME": "a name this server answers to besides IP addresses, localhost and --host",
+    "--allowed-origin URL": "an origin (scheme://host[:port]) whose pages may open WebSockets here",
     "--max-backlog BYTES": "only the newest tick of each feed is kept (default: 262144)",
     "--stall-timeout SECONDS": "has read nothing for this long while data waits for it (default: 10.0)",
     "--max-message-bytes BYTES": "a larger one closes its connection (code 1009) (default: 65536)",

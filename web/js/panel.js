@@ -36,7 +36,10 @@ export const STATE_LABELS = Object.freeze({
 const WIDE_PANEL_FIELDS = 12;
 const MILLISECONDS_PER_SECOND = 1000;
 
-/** Builds an element: `attributes` go through setAttribute, except `dataset` and `text`. */
+/**
+ * Builds an element: `attributes` go through setAttribute, except `dataset`, `text` and `style` (an object of
+ * properties, set through the CSSOM: the page's Content-Security-Policy refuses style attributes).
+ */
 export function element(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
@@ -44,6 +47,10 @@ export function element(tag, attributes = {}, ...children) {
       node.textContent = value;
     } else if (name === "dataset") {
       Object.assign(node.dataset, value);
+    } else if (name === "style") {
+      for (const [property, propertyValue] of Object.entries(value)) {
+        node.style.setProperty(property, propertyValue);
+      }
     } else {
       node.setAttribute(name, value);
     }
@@ -164,7 +171,7 @@ export class Panel {
             element(
               "dt",
               { class: "readout__name" },
-              element("span", { class: "swatch", style: `--swatch: ${hsl(group.hues[position])}` }),
+              element("span", { class: "swatch", style: { "--swatch": hsl(group.hues[position]) } }),
               element("span", { class: "readout__field", text: this.fieldNames[column], title: this.fieldNames[column] }),
             ),
             value,
