@@ -45,6 +45,10 @@ class ErrorCode(str, enum.Enum):
 class CloseCode(enum.IntEnum):
     """WebSocket close codes the server uses. Documented in docs/protocol.md."""
 
+    # 1002: the client broke RFC 6455's framing rules (an unmasked frame, reserved bits, an unknown opcode ...).
+    PROTOCOL_ERROR = 1002
+    # 1007: a text message (or a Close frame's reason) that is not UTF-8.
+    INVALID_DATA = 1007
     MESSAGE_TOO_BIG = 1009
     # 1011, "unexpected condition": the server failed to write to the connection.
     INTERNAL_ERROR = 1011

@@ -12,12 +12,13 @@ import logging
 from collections.abc import Hashable
 
 from tornado.httputil import HTTPHeaders
-from tornado.websocket import WebSocketHandler
+from tornado.websocket import WebSocketHandler, _WebSocketParams
 
 from feeds.hub import Hub
 
 from .base import Guarded
 from .connections import Connections
+from .framing import StrictProtocol
 from .guard import Guard
 from .keepalive import Keepalive
 from .protocol import CloseCode
@@ -79,6 +80,13 @@ class FeedSocket(Guarded, WebSocketHandler):
         request.server_connection = None
         self._headers = HTTPHeaders()  # the 101 response's headers, long written
         self.ui = None  # type: ignore[assignment]  # Tornado itself drops it when the connection closes
+
+    def get_websocket_protocol(self) -> StrictProtocol | None:
+        # Tornado's own reader drops the socket on a protocol error instead of closing with 1002 or 1007.
+        if self.request.headers.get("Sec-WebSocket-Version") != "13":
+            return None  # Tornado answers 426 with the version it speaks
+        params = _WebSocketParams(max_message_size=self.max_message_size, compression_options=None)
+        return StrictProtocol(self, False, params)
 
     def get_compression_options(self) -> None:
         # Frames are built once for every client; per-connection compression would undo that. Not negotiated.

@@ -41,11 +41,26 @@ class RawClient:
 
     def send_json(self, message: object) -> None:
         """A masked text frame, as clients must send."""
-        payload = orjson.dumps(message)
-        mask = os.urandom(4)
-        masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
-        assert len(payload) < 126
-        self.writer.write(bytes((0x80 | Opcode.TEXT, 0x80 | len(payload))) + mask + masked)
+        self.send_frame(0x80 | Opcode.TEXT, orjson.dumps(message))
+
+    def send_frame(self, first: int, payload: bytes, masked: bool = True, length: int | None = None) -> None:
+        """Any frame: ``first`` is its first byte (FIN, RSV bits, opcode); ``length`` may lie about the payload's."""
+        length = len(payload) if length is None else length
+        mask = os.urandom(4) if masked else b""
+        if length < 126:
+            header = bytes((first, (0x80 if masked else 0) | length))
+        else:
+            header = bytes((first, (0x80 if masked else 0) | 126)) + struct.pack("!H", length)
+        body = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload)) if masked else payload
+        self.writer.write(header + mask + body)
+
+    async def read_close(self) -> tuple[int, str]:
+        """Read until the server's Close frame: its code and reason."""
+        while True:
+            opcode, payload, _ = await self.read_frame()
+            if opcode == CLOSE:
+                (code,) = struct.unpack("!H", payload[:2])
+                return code, payload[2:].decode()
 
     async def read_frame(self, pings: bool = False) -> tuple[int, bytes, bytes]:
         """The next frame: opcode, payload, and the frame's raw bytes; the server's pings only if ``pings``."""

@@ -1,0 +1,147 @@
+"""Reading client frames as RFC 6455 requires: a protocol error closes with a Close frame, never by a dropped socket.
+
+Tornado's reader drops the TCP connection, with no Close frame, on reserved bits, unknown opcodes, oversized or
+fragmented control frames and invalid UTF-8, and it accepts unmasked client frames. `StrictProtocol` reads frames
+itself and fails the connection the way section 7.1.7 says: a Close frame with **1002** (protocol error) or
+**1007** (invalid UTF-8 in a text message, or in a Close frame's reason), then the connection is dropped. Messages
+too big still close with 1009. Everything after a frame is read goes to Tornado's own handling (pings, pongs,
+Close, messages to the handler). It overrides `WebSocketProtocol13._receive_frame`, not public API: the Tornado
+version range is pinned and tests/test_framing.py fails if its internals move.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+
+from tornado.util import _websocket_mask
+from tornado.websocket import WebSocketProtocol13
+
+from .protocol import CloseCode
+
+__all__ = ["StrictProtocol", "valid_close_code"]
+
+log = logging.getLogger("dashboard.socket")
+
+CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+OPCODES = frozenset({CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG})
+MASKED = 0x80
+LENGTH_MASK = 0x7F
+MAX_CONTROL_PAYLOAD = 125
+LENGTH_16, LENGTH_64 = 126, 127
+MASK_BYTES = 4
+
+
+def valid_close_code(code: int) -> bool:
+    """Whether a peer may send ``code`` in a Close frame (RFC 6455 section 7.4)."""
+    return code in (1000, 1001, 1002, 1003) or 1007 <= code <= 1014 or 3000 <= code <= 4999
+
+
+class FramingError(Exception):
+    """A frame that breaks the rules: the code and reason of the Close frame that answers it."""
+
+    def __init__(self, code: CloseCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class StrictProtocol(WebSocketProtocol13):
+    """Tornado's WebSocket protocol, with a reader that enforces the client's side of the framing rules."""
+
+    async def _receive_frame(self) -> None:
+        try:
+            header = await self._read_header()
+            if header is None:
+                return  # too big: closed with 1009
+            final, opcode, length = header
+            mask = await self._read_bytes(MASK_BYTES)
+            message = self._assemble(final, opcode, _websocket_mask(mask, await self._read_bytes(length)))
+            if message is None:
+                return  # a fragment: the message goes on
+            opcode, data = message
+            _check_content(opcode, data)
+        except FramingError as error:
+            self._fail(error.code, error.reason)
+            return
+        handled = self._handle_message(opcode, data)
+        if handled is not None:
+            await handled
+
+    async def _read_header(self) -> tuple[bool, int, int] | None:
+        """FIN, the opcode and the payload's length, once they pass the rules; None for a message too big."""
+        first, second = await self._read_bytes(2)
+        final = bool(first & self.FIN)
+        opcode = first & self.OPCODE_MASK
+        length = second & LENGTH_MASK
+        # No extension is negotiated, so no reserved bit has a meaning.
+        if first & self.RSV_MASK:
+            raise FramingError(CloseCode.PROTOCOL_ERROR, "reserved bits set")
+        if opcode not in OPCODES:
+            raise FramingError(CloseCode.PROTOCOL_ERROR, f"unknown opcode {opcode:#x}")
+        if not second & MASKED:
+            raise FramingError(CloseCode.PROTOCOL_ERROR, "client frames must be masked")
+        control = opcode & 0x8
+        if control and (length > MAX_CONTROL_PAYLOAD or not final):
+            raise FramingError(CloseCode.PROTOCOL_ERROR, "control frames must be final and carry at most 125 bytes")
+        if length == LENGTH_16:
+            (length,) = struct.unpack("!H", await self._read_bytes(2))
+        elif length == LENGTH_64:
+            (length,) = struct.unpack("!Q", await self._read_bytes(8))
+        buffered = self._fragmented_message_buffer
+        if length + (len(buffered) if buffered is not None and not control else 0) > self.params.max_message_size:
+            self.close(CloseCode.MESSAGE_TOO_BIG, "message too big")
+            self._abort()
+            return None
+        return final, opcode, length
+
+    def _assemble(self, final: bool, opcode: int, data: bytes) -> tuple[int, bytes] | None:
+        """The whole message a frame ends (control frames stand alone), or None while a fragmented one goes on."""
+        buffered = self._fragmented_message_buffer
+        if opcode == CONTINUATION:
+            if buffered is None:
+                raise FramingError(CloseCode.PROTOCOL_ERROR, "continuation frame with no message to continue")
+            buffered.extend(data)
+            if not final:
+                return None
+            started: int = self._fragmented_message_opcode  # type: ignore[assignment]  # set with the buffer
+            self._fragmented_message_buffer = None
+            return started, bytes(buffered)
+        if not opcode & 0x8:
+            if buffered is not None:
+                raise FramingError(CloseCode.PROTOCOL_ERROR, "new message before the fragmented one ended")
+            if not final:
+                self._fragmented_message_opcode = opcode  # type: ignore[assignment]  # Tornado declares it None
+                self._fragmented_message_buffer = bytearray(data)
+                return None
+        return opcode, data
+
+    def _fail(self, code: CloseCode, reason: str) -> None:
+        """Fail the WebSocket connection (RFC 6455 section 7.1.7): a Close frame saying why, then drop it."""
+        request = getattr(self.handler, "request", None)
+        log.info("closing a connection from %s with %d: %s", getattr(request, "remote_ip", "?"), code, reason)
+        self.close(code, reason)
+        self._abort()
+
+
+def _check_content(opcode: int, data: bytes) -> None:
+    """Text must be UTF-8; a Close frame's payload is empty, or a code a peer may send and a UTF-8 reason."""
+    if opcode == TEXT and not _is_utf8(data):
+        raise FramingError(CloseCode.INVALID_DATA, "invalid UTF-8 in a text message")
+    if opcode != CLOSE or not data:
+        return
+    if len(data) == 1:
+        raise FramingError(CloseCode.PROTOCOL_ERROR, "a Close frame's payload is a 2-byte code and a reason")
+    (code,) = struct.unpack("!H", data[:2])
+    if not valid_close_code(code):
+        raise FramingError(CloseCode.PROTOCOL_ERROR, f"close code {code} may not be sent")
+    if not _is_utf8(data[2:]):
+        raise FramingError(CloseCode.INVALID_DATA, "invalid UTF-8 in a Close frame's reason")
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
