@@ -12,6 +12,7 @@ from tornado.web import Application
 
 from feeds.hub import Hub
 
+from .accesslog import AccessLog
 from .api import FeedsHandler, HealthHandler
 from .base import NotFound
 from .connections import Connections
@@ -59,5 +60,6 @@ def make_app(
         **settings.tornado_settings(),
         "default_handler_class": NotFound,
         "default_handler_args": {"guard": guard},
+        "log_function": AccessLog(),
     }
     return Application(routes, **{**defaults, **tornado_settings})

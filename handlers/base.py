@@ -1,14 +1,20 @@
-"""What every handler of the server shares: the guard's checks before it acts, and the security headers.
+"""What every handler of the server shares: the guard's checks before it acts, the security headers, log hygiene.
 
 `Guarded` is a base for Tornado handlers: its ``prepare()`` refuses a request for a name the server does not answer
 to (`handlers.guard`) before the handler does anything, and every response carries ``X-Content-Type-Options:
-nosniff`` and ``Referrer-Policy: no-referrer`` (a token in the page's URL must not leak in a Referer header).
+nosniff`` and ``Referrer-Policy: no-referrer`` (a token in the page's URL must not leak in a Referer header). Its
+log lines about a request name it with credentials redacted, and count against the client's budget of lines
+(`handlers.accesslog`).
 """
 
 from __future__ import annotations
 
+from types import TracebackType
+
+from tornado.log import app_log, gen_log
 from tornado.web import HTTPError, RequestHandler
 
+from .accesslog import AccessLog, redact
 from .guard import Guard, RefusedError
 
 __all__ = ["SECURITY_HEADERS", "Guarded", "NotFound"]
@@ -34,6 +40,24 @@ class Guarded(RequestHandler):
             self.guard.check_host(self.request.host)
         except RefusedError as refusal:
             raise HTTPError(refusal.status) from None
+
+    def may_log(self) -> bool:
+        """Whether a line about this request's client fits in its budget now (it uses up one)."""
+        log_function = self.application.settings.get("log_function")
+        return not isinstance(log_function, AccessLog) or log_function.allow(self.request.remote_ip or "?")
+
+    def _request_summary(self) -> str:
+        return f"{self.request.method} {redact(self.request.uri or '')} ({self.request.remote_ip})"
+
+    def log_exception(
+        self, typ: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # Tornado's, but redacted (it would print the request's repr, query included) and within the budget.
+        if isinstance(value, HTTPError):
+            if value.get_message() and self.may_log():
+                gen_log.warning("%d %s: %s", value.status_code, self._request_summary(), value.get_message())
+        elif self.may_log():
+            app_log.error("Uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb))  # type: ignore[arg-type]
 
 
 class NotFound(Guarded):

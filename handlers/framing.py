@@ -118,8 +118,10 @@ class StrictProtocol(WebSocketProtocol13):
 
     def _fail(self, code: CloseCode, reason: str) -> None:
         """Fail the WebSocket connection (RFC 6455 section 7.1.7): a Close frame saying why, then drop it."""
-        request = getattr(self.handler, "request", None)
-        log.info("closing a connection from %s with %d: %s", getattr(request, "remote_ip", "?"), code, reason)
+        may_log = getattr(self.handler, "may_log", None)
+        if may_log is None or may_log():
+            request = getattr(self.handler, "request", None)
+            log.info("closing a connection from %s with %d: %s", getattr(request, "remote_ip", "?"), code, reason)
         self.close(code, reason)
         self._abort()
 

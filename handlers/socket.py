@@ -111,7 +111,8 @@ class FeedSocket(Guarded, WebSocketHandler):
             self.writer.send(data, key)
 
     def close_dead(self) -> None:
-        log.info("closing a connection from %s: no answer to pings", self.request.remote_ip)
+        if self.may_log():
+            log.info("closing a connection from %s: no answer to pings", self.request.remote_ip)
         self.close(CloseCode.NO_PONG, "no answer to ping")
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
@@ -120,7 +121,8 @@ class FeedSocket(Guarded, WebSocketHandler):
         super().close(code, reason)
 
     def _close_for(self, code: CloseCode, reason: str) -> None:
-        log.warning("closing a connection from %s with %d: %s", self.request.remote_ip, code, reason)
+        if self.may_log():
+            log.warning("closing a connection from %s with %d: %s", self.request.remote_ip, code, reason)
         self.close(code, reason)
 
     def on_close(self) -> None:

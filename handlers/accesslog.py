@@ -1,0 +1,112 @@
+"""The server's log lines about requests: tokens redacted, and at most a few lines a second from any one client.
+
+Tornado writes a line per request, with the query as sent: a token passed as ``?token=...`` would land in the log,
+and a client looping on a refused request would write thousands of lines a second. `AccessLog` is the
+application's ``log_function``: it redacts credentials from the URI (`redact`) and lets each client (by address)
+write ``rate`` lines a second with bursts of ``burst``; what it holds back is counted, and the count is logged with
+that client's next line. The same budget covers the error lines about a client's requests (`handlers.base`) and
+connections (`handlers.socket`). It remembers at most ``max_clients`` clients, the least recent forgotten first.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["AccessLog", "redact"]
+
+access_log = logging.getLogger("tornado.access")
+
+SECRET_PARAMETER = re.compile(r"(?<=[?&])(token|access_token)=[^&#]*", re.IGNORECASE)
+REDACTED = "[redacted]"
+LINES_PER_SECOND = 5.0
+BURST = 20
+MAX_CLIENTS = 10_000
+
+
+def redact(uri: str) -> str:
+    """``uri`` with the value of every credential in its query replaced."""
+    return SECRET_PARAMETER.sub(lambda match: f"{match.group(1)}={REDACTED}", uri)
+
+
+@dataclass
+class _Budget:
+    lines: float
+    updated: float
+    held_back: int = 0
+
+
+class _Request(Protocol):
+    method: str | None
+    uri: str | None
+    remote_ip: str | None
+
+    def request_time(self) -> float: ...
+
+
+class _Handler(Protocol):
+    request: _Request
+
+    def get_status(self) -> int: ...
+
+
+class AccessLog:
+    """A per-client budget of log lines, and the access line of each request that fits in it."""
+
+    def __init__(
+        self,
+        rate: float = LINES_PER_SECOND,
+        burst: int = BURST,
+        max_clients: int = MAX_CLIENTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.max_clients = max_clients
+        self._clock = clock
+        self._budgets: OrderedDict[str, _Budget] = OrderedDict()
+
+    def allow(self, client: str) -> bool:
+        """Whether a line about ``client`` may be written now (it uses up one); held-back lines are counted."""
+        now = self._clock()
+        budget = self._budgets.get(client)
+        if budget is None:
+            budget = self._budgets[client] = _Budget(float(self.burst), now)
+            if len(self._budgets) > self.max_clients:
+                self._budgets.popitem(last=False)
+        else:
+            self._budgets.move_to_end(client)
+            budget.lines = min(float(self.burst), budget.lines + (now - budget.updated) * self.rate)
+            budget.updated = now
+        if budget.lines < 1:
+            budget.held_back += 1
+            return False
+        budget.lines -= 1
+        if budget.held_back:
+            access_log.warning(
+                "%d lines about %s were not logged (more than %g a second)", budget.held_back, client, self.rate
+            )
+            budget.held_back = 0
+        return True
+
+    def __call__(self, handler: _Handler) -> None:
+        """Tornado's ``log_function``: one line per finished request, the way Tornado writes it, redacted."""
+        request = handler.request
+        if not self.allow(request.remote_ip or "?"):
+            return
+        status = handler.get_status()
+        level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+        access_log.log(
+            level,
+            "%d %s %s (%s) %.2fms",
+            status,
+            request.method,
+            redact(request.uri or ""),
+            request.remote_ip,
+            1000.0 * request.request_time(),
+        )

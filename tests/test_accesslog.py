@@ -1,0 +1,73 @@
+"""handlers.accesslog: tokens never reach the log, and no client can flood it."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+from handlers.accesslog import AccessLog, redact
+
+from .fakeclock import FakeClock
+
+
+@pytest.mark.parametrize(
+    ("uri", "logged"),
+    [
+        ("/ws?token=eyJ.abc.def", "/ws?token=[redacted]"),
+        ("/api/feeds?x=1&token=secret&y=2", "/api/feeds?x=1&token=[redacted]&y=2"),
+        ("/?access_token=s#top", "/?access_token=[redacted]#top"),
+        ("/static/token=not-a-query", "/static/token=not-a-query"),
+    ],
+)
+def test_credentials_in_a_query_are_redacted(uri: str, logged: str) -> None:
+    assert redact(uri) == logged
+
+
+def test_each_client_has_a_budget_of_lines_and_what_is_held_back_is_counted(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    budget = AccessLog(rate=2.0, burst=3, clock=clock.time)
+    assert [budget.allow("10.0.0.1") for _ in range(5)] == [True, True, True, False, False]
+    assert budget.allow("10.0.0.2")  # another client has its own budget
+    clock.advance(0.5)  # one line's worth
+    with caplog.at_level(logging.WARNING, logger="tornado.access"):
+        assert budget.allow("10.0.0.1")
+        assert not budget.allow("10.0.0.1")
+    assert [record.getMessage() for record in caplog.records] == [
+        "2 lines about 10.0.0.1 were not logged (more than 2 a second)"
+    ]
+
+
+def test_the_budgets_are_bounded_whatever_the_number_of_clients() -> None:
+    budget = AccessLog(burst=1, max_clients=100)
+    for client in range(1000):
+        budget.allow(f"10.0.{client // 256}.{client % 256}")
+    assert len(budget._budgets) == 100
+
+
+@pytest.mark.gen_test
+async def test_a_token_in_the_query_never_reaches_the_log(
+    http_server: object, http_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        await AsyncHTTPClient().fetch(f"http://127.0.0.1:{http_port}/api/feeds?token=SECRET-TOKEN")
+        with pytest.raises(HTTPClientError):
+            await AsyncHTTPClient().fetch(f"http://127.0.0.1:{http_port}/ws?token=SECRET-TOKEN")
+    assert caplog.records
+    assert not [record for record in caplog.records if "SECRET-TOKEN" in record.getMessage()]
+    assert any("/api/feeds?token=[redacted]" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_client_looping_on_a_refused_request_writes_a_bounded_number_of_lines(
+    http_server: object, http_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = AsyncHTTPClient()
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(300):
+            with pytest.raises(HTTPClientError):
+                await client.fetch(f"http://127.0.0.1:{http_port}/static/%00")
+    lines = [record for record in caplog.records if record.name.startswith("tornado")]
+    # The burst, and whatever a few lines a second add while the loop runs: far from one line per request.
+    assert 20 <= len(lines) < 100
