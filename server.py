@@ -158,7 +158,7 @@ async def serve(settings: Settings, feeds: list[Feed]) -> None:
         sockets = bind_sockets(settings.port, settings.host)
     except OSError as exc:
         raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
-    server = HTTPServer(make_app(hub, settings))
+    server = HTTPServer(make_app(hub, settings), **settings.http_server_options())
     server.add_sockets(sockets)
     producer.start()
     # What start-up made (modules, feeds, the app) lives as long as the process: take it out of the collector's way.

@@ -12,6 +12,7 @@ __all__ = [
     "MAX_PORT",
     "MIN_INTERVAL",
     "interval_seconds",
+    "non_negative_int",
     "parse_bool",
     "parse_str_tuple",
     "port_number",
@@ -48,6 +49,17 @@ def positive_int(text: str) -> int:
         raise ValueError("expected a whole number greater than 0") from None
     if value <= 0:
         raise ValueError("expected a whole number greater than 0")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """Parse a whole number, 0 or more (0 often means "no limit")."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError("expected a whole number, 0 or more")
     return value
 
 

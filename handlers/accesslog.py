@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from .ratelimit import refilled
+
 __all__ = ["AccessLog", "redact"]
 
 access_log = logging.getLogger("tornado.access")
@@ -81,7 +83,7 @@ class AccessLog:
                 self._budgets.popitem(last=False)
         else:
             self._budgets.move_to_end(client)
-            budget.lines = min(float(self.burst), budget.lines + (now - budget.updated) * self.rate)
+            budget.lines = refilled(budget.lines, budget.updated, now, self.rate, self.burst)
             budget.updated = now
         if budget.lines < 1:
             budget.held_back += 1

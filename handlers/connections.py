@@ -15,18 +15,33 @@ C = TypeVar("C", bound=Hashable)
 
 
 class Connections(Generic[C]):
-    """Open connections, in the order they opened."""
+    """Open connections, in the order they opened, each with the client (address) it came from."""
 
     def __init__(self) -> None:
         # A dict rather than a set: insertion order keeps rounds over the connections stable and predictable.
-        self._open: dict[C, None] = {}
+        self._open: dict[C, str] = {}
+        self._per_client: dict[str, int] = {}
 
-    def add(self, connection: C) -> None:
-        self._open[connection] = None
+    def add(self, connection: C, client: str = "") -> None:
+        if connection in self._open:
+            return
+        self._open[connection] = client
+        self._per_client[client] = self._per_client.get(client, 0) + 1
 
     def discard(self, connection: C) -> None:
         """Forget ``connection``; does nothing if it is not here."""
-        self._open.pop(connection, None)
+        client = self._open.pop(connection, None)
+        if client is None:
+            return
+        left = self._per_client[client] - 1
+        if left:
+            self._per_client[client] = left
+        else:
+            del self._per_client[client]
+
+    def from_client(self, client: str) -> int:
+        """How many of the open connections came from ``client``."""
+        return self._per_client.get(client, 0)
 
     def __contains__(self, connection: object) -> bool:
         return connection in self._open

@@ -7,6 +7,7 @@ subscribed is the session's business (`handlers.session`).
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,8 @@ class ErrorCode(str, enum.Enum):
     ALREADY_SUBSCRIBED = "already_subscribed"
     NOT_SUBSCRIBED = "not_subscribed"
     BINARY_NOT_SUPPORTED = "binary_not_supported"
+    TOO_MANY_SUBSCRIPTIONS = "too_many_subscriptions"
+    RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -56,16 +59,22 @@ class CloseCode(enum.IntEnum):
     NO_PONG = 1011
     # 1008, "policy violation": the client stopped reading, and the server will not hold its data for it.
     SLOW_CONSUMER = 1008
+    # 1008 too: the client kept sending past its rate limit (an alias of SLOW_CONSUMER).
+    POLICY_VIOLATION = 1008
 
 
-# The keys each op accepts; anything else is refused so that typos are reported, not ignored.
-ALLOWED_KEYS = {
-    Op.SUBSCRIBE: frozenset({"op", "feed", "format", "id"}),
-    Op.UNSUBSCRIBE: frozenset({"op", "feed", "id"}),
-    Op.PING: frozenset({"op", "id"}),
-}
 OPS = ", ".join(op.value for op in Op)
 FORMATS = ", ".join(fmt.value for fmt in Format)
+FORMAT_VALUES = frozenset(fmt.value for fmt in Format)
+MAX_FEED_NAME = 32
+JSON_TYPES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+    dict: "an object",
+}
 
 
 class ProtocolError(Exception):
@@ -99,6 +108,64 @@ def encode_message(op: str, request: dict[str, Any], **fields: Any) -> bytes:
     return orjson.dumps(message)
 
 
+@dataclass(frozen=True)
+class Key:
+    """One key a client message may carry: its JSON types (none: any value), whether it must be there, a check of
+    its value (returning the error message saying what is wrong with it, or None), and the error's code."""
+
+    types: tuple[type, ...] = ()
+    required: bool = False
+    check: Callable[[Any], str | None] | None = None
+    code: ErrorCode = ErrorCode.INVALID_MESSAGE
+
+
+def _feed_name(value: str) -> str | None:
+    return f"'feed' is longer than {MAX_FEED_NAME} characters" if len(value) > MAX_FEED_NAME else None
+
+
+def _format(value: Any) -> str | None:
+    known = isinstance(value, str) and value in FORMAT_VALUES
+    return None if known else f"unknown format {value!r:.80} (one of: {FORMATS})"
+
+
+# Every op's keys, declared: a message is checked against its op's before anything acts on it. A key not listed is
+# refused, so that a typo such as "fromat" is reported rather than ignored. An id may be any JSON value (it is
+# echoed as it came); the message size limit bounds it.
+ID = Key()
+FEED = Key((str,), required=True, check=_feed_name)
+SCHEMAS: dict[Op, dict[str, Key]] = {
+    Op.SUBSCRIBE: {"feed": FEED, "format": Key(check=_format, code=ErrorCode.UNKNOWN_FORMAT), "id": ID},
+    Op.UNSUBSCRIBE: {"feed": FEED, "id": ID},
+    Op.PING: {"id": ID},
+}
+
+
+def _check_keys(op: Op, raw: dict[str, Any]) -> None:
+    schema = SCHEMAS[op]
+    unexpected = sorted(key for key in raw if key != "op" and key not in schema)
+    if unexpected:
+        allowed = ", ".join(sorted(schema))
+        raise ProtocolError(
+            ErrorCode.INVALID_MESSAGE, f"unexpected key {unexpected[0]!r} in {op.value} (allowed: {allowed})", raw
+        )
+    for name, key in schema.items():
+        if name not in raw:
+            if key.required:
+                raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"missing {name!r} in {op.value}", raw)
+            continue
+        value = raw[name]
+        if key.types and (not isinstance(value, key.types) or (isinstance(value, bool) and bool not in key.types)):
+            expected = " or ".join(JSON_TYPES[kind] for kind in key.types)
+            raise ProtocolError(
+                ErrorCode.INVALID_MESSAGE,
+                f"{name!r} must be {expected}, got {type(value).__name__} in {op.value}",
+                raw,
+            )
+        problem = key.check(value) if key.check is not None else None
+        if problem is not None:
+            raise ProtocolError(key.code, problem, raw)
+
+
 def parse_request(text: str) -> Request:
     """Read one client text frame, or raise `ProtocolError` saying what is wrong with it."""
     try:
@@ -113,20 +180,5 @@ def parse_request(text: str) -> Request:
         op = Op(raw["op"])
     except (ValueError, TypeError):
         raise ProtocolError(ErrorCode.UNKNOWN_OP, f"unknown op {raw['op']!r} (one of: {OPS})", raw) from None
-    unexpected = sorted(set(raw) - ALLOWED_KEYS[op])
-    if unexpected:
-        allowed = ", ".join(sorted(ALLOWED_KEYS[op] - {"op"}))
-        raise ProtocolError(
-            ErrorCode.INVALID_MESSAGE, f"unexpected key {unexpected[0]!r} in {op.value} (allowed: {allowed})", raw
-        )
-    if op is Op.PING:
-        return Request(op, raw)
-    feed = raw.get("feed")
-    if not isinstance(feed, str):
-        problem = "missing 'feed'" if feed is None else f"'feed' must be a string, got {type(feed).__name__}"
-        raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"{problem} in {op.value}", raw)
-    fmt = raw.get("format", Format.JSON.value)
-    try:
-        return Request(op, raw, feed, Format(fmt))
-    except (ValueError, TypeError):
-        raise ProtocolError(ErrorCode.UNKNOWN_FORMAT, f"unknown format {fmt!r} (one of: {FORMATS})", raw) from None
+    _check_keys(op, raw)
+    return Request(op, raw, raw.get("feed", ""), Format(raw.get("format", Format.JSON.value)))

@@ -10,30 +10,67 @@ sends raises out of here. `handlers.socket` is the transport around it; tests dr
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from feeds.codec import Format
 from feeds.feed import Feed
 from feeds.frames import Opcode, frame
 from feeds.hub import Hub, Subscriber
 
-from .protocol import ErrorCode, Op, ProtocolError, Request, encode_message, parse_request
+from .protocol import CloseCode, ErrorCode, Op, ProtocolError, Request, encode_message, parse_request
+from .ratelimit import refilled
+from .settings import Settings
 
-__all__ = ["Session"]
+__all__ = ["Connection", "Session"]
 
 log = logging.getLogger("dashboard.session")
 
 
+class Connection(Subscriber, Protocol):
+    """What a session needs of its connection: the hub's subscriber for it, which it can also close."""
+
+    def close_connection(self, code: CloseCode, reason: str) -> None: ...
+
+
 class Session:
-    """A connection's subscriptions (feed name -> format), and the handling of its requests."""
+    """A connection's subscriptions (feed name -> format), its message budget, and the handling of its requests.
 
-    __slots__ = ("_closed", "_hub", "_subscriber", "_subscriptions")  # one per connection: no __dict__
+    Each message takes a token from a bucket of ``max_burst`` that refills at ``max_rate`` a second (settings); a
+    message that finds it empty is answered ``rate_limited`` and not read, and the ``max_burst``-th such answer in a
+    row closes the connection with 1008.
+    """
 
-    def __init__(self, hub: Hub, subscriber: Subscriber) -> None:
+    # One per connection: no __dict__, and the bucket is two numbers (see handlers.ratelimit).
+    __slots__ = (
+        "_clock",
+        "_closed",
+        "_hub",
+        "_limits",
+        "_refused",
+        "_subscriptions",
+        "_tokens",
+        "_tokens_at",
+        "connection",
+    )
+
+    def __init__(
+        self,
+        hub: Hub,
+        connection: Connection,
+        limits: Settings | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._hub = hub
-        self._subscriber = subscriber
+        self.connection = connection
+        self._limits = limits or Settings()
+        self._clock = clock
         self._subscriptions: dict[str, Format] = {}
         self._closed = False
+        self._tokens = float(self._limits.max_burst)
+        self._tokens_at = clock()
+        self._refused = 0  # messages refused in a row for want of tokens
 
     @property
     def subscriptions(self) -> Mapping[str, Format]:
@@ -45,7 +82,7 @@ class Session:
 
     def receive(self, message: str | bytes) -> None:
         """Handle one client message (a text frame's text, or a binary frame's bytes); ignored once closed."""
-        if self._closed:
+        if self._closed or not self._within_rate():
             return
         request: Request | None = None
         try:
@@ -64,8 +101,27 @@ class Session:
         """The connection is closing: unsubscribe it from every feed; later messages are ignored."""
         self._closed = True
         for feed in self._subscriptions:
-            self._hub.unsubscribe(feed, self._subscriber)
+            self._hub.unsubscribe(feed, self.connection)
         self._subscriptions.clear()
+
+    def _within_rate(self) -> bool:
+        """Take a token for a message; without one, refuse it (and close the connection if it keeps on)."""
+        now = self._clock()
+        self._tokens = refilled(self._tokens, self._tokens_at, now, self._limits.max_rate, self._limits.max_burst)
+        self._tokens_at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            self._refused = 0
+            return True
+        self._refused += 1
+        if self._refused >= self._limits.max_burst:
+            self.connection.close_connection(CloseCode.POLICY_VIOLATION, "rate limit exceeded")
+        else:
+            rate = self._limits.max_rate
+            self._reply(
+                ProtocolError(ErrorCode.RATE_LIMITED, f"more than {rate:g} messages a second: slow down").to_message()
+            )
+        return False
 
     def _handle(self, request: Request) -> None:
         if request.op is Op.PING:
@@ -84,6 +140,12 @@ class Session:
             raise ProtocolError(
                 ErrorCode.ALREADY_SUBSCRIBED, f"already subscribed to {request.feed!r} ({current})", request.raw
             )
+        if len(self._subscriptions) >= self._limits.max_subscriptions:
+            raise ProtocolError(
+                ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+                f"at most {self._limits.max_subscriptions} subscriptions per connection: unsubscribe from one first",
+                request.raw,
+            )
         if not feed.fields:
             raise ProtocolError(
                 ErrorCode.FEED_NOT_READY,
@@ -99,13 +161,13 @@ class Session:
             )
         )
         self._subscriptions[request.feed] = request.format
-        self._hub.subscribe(request.feed, self._subscriber, request.format)
+        self._hub.subscribe(request.feed, self.connection, request.format)
 
     def _unsubscribe(self, request: Request) -> None:
         self._known_feed(request)
         if self._subscriptions.pop(request.feed, None) is None:
             raise ProtocolError(ErrorCode.NOT_SUBSCRIBED, f"not subscribed to {request.feed!r}", request.raw)
-        self._hub.unsubscribe(request.feed, self._subscriber)
+        self._hub.unsubscribe(request.feed, self.connection)
         self._reply(encode_message("unsubscribed", request.raw, feed=request.feed))
 
     def _known_feed(self, request: Request) -> Feed:
@@ -118,4 +180,4 @@ class Session:
             ) from None
 
     def _reply(self, message: bytes) -> None:
-        self._subscriber.send(frame(message, Opcode.TEXT))
+        self.connection.send(frame(message, Opcode.TEXT))

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from feeds.parsers import port_number, positive_float, positive_int
+from feeds.parsers import non_negative_int, port_number, positive_float, positive_int
 
 from .guard import normalize_origin
 
@@ -105,6 +105,55 @@ class Settings:
         positive_float,
         "close a connection (code 1011) that leaves a ping unanswered for this long",
     )
+    max_connections: int = _setting(
+        10_000,
+        "--max-connections",
+        "N",
+        non_negative_int,
+        "WebSocket connections open at once; one more is refused with HTTP 503 before the upgrade; 0: no limit",
+    )
+    max_connections_per_ip: int = _setting(
+        256,
+        "--max-connections-per-ip",
+        "N",
+        non_negative_int,
+        "WebSocket connections open at once from one client address; one more gets HTTP 503; 0: no limit",
+    )
+    max_subscriptions: int = _setting(
+        100,
+        "--max-subscriptions",
+        "N",
+        positive_int,
+        "feeds one connection may subscribe to; one more is refused with too_many_subscriptions",
+    )
+    max_rate: float = _setting(
+        20.0,
+        "--max-rate",
+        "PER_SECOND",
+        positive_float,
+        "messages a second a connection may send, on average; past it (and --max-burst) each gets rate_limited",
+    )
+    max_burst: int = _setting(
+        100,
+        "--max-burst",
+        "N",
+        positive_int,
+        "messages a connection may send at once above --max-rate; as many refused in a row close it (code 1008)",
+    )
+    http_idle_timeout: float = _setting(
+        60.0,
+        "--http-idle-timeout",
+        "SECONDS",
+        positive_float,
+        "close an HTTP connection that has not sent a whole request's headers, or sent nothing, for this long",
+    )
+    max_header_bytes: int = _setting(
+        16 * 1024,
+        "--max-header-bytes",
+        "BYTES",
+        positive_int,
+        "the largest request line and headers an HTTP request may have",
+    )
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -127,6 +176,15 @@ class Settings:
     def tornado_settings(self) -> dict[str, Any]:
         """The Tornado application settings that carry these."""
         return {"websocket_max_message_size": self.max_message_bytes}
+
+    def http_server_options(self) -> dict[str, Any]:
+        """The options of Tornado's `HTTPServer` that carry these (no request here has a body)."""
+        return {
+            "idle_connection_timeout": self.http_idle_timeout,
+            "body_timeout": self.http_idle_timeout,
+            "max_header_size": self.max_header_bytes,
+            "max_body_size": self.max_message_bytes,
+        }
 
 
 def _parse(field: dataclasses.Field[Any], text: str) -> Any:

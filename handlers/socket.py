@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Hashable
+from http import HTTPStatus
 
 from tornado.httputil import HTTPHeaders
+from tornado.web import HTTPError
 from tornado.websocket import WebSocketHandler, _WebSocketParams
 
 from feeds.hub import Hub
@@ -51,6 +53,16 @@ class FeedSocket(Guarded, WebSocketHandler):
         self.writer: FrameWriter | None = None
         self.session: Session | None = None
 
+    def prepare(self) -> None:
+        super().prepare()
+        # Refused before the upgrade, so that a client over a limit holds no WebSocket at all.
+        limits = self.server_settings
+        client = self.request.remote_ip or ""
+        if limits.max_connections and len(self.connections) >= limits.max_connections:
+            raise HTTPError(HTTPStatus.SERVICE_UNAVAILABLE, reason="Too Many Connections")
+        if limits.max_connections_per_ip and self.connections.from_client(client) >= limits.max_connections_per_ip:
+            raise HTTPError(HTTPStatus.SERVICE_UNAVAILABLE, reason="Too Many Connections From This Address")
+
     def check_origin(self, origin: str) -> bool:
         # Tornado lets in the server's own origin (and clients that send none) before asking.
         return self.guard.origin_allowed(origin, self.request.host)
@@ -60,8 +72,8 @@ class FeedSocket(Guarded, WebSocketHandler):
         stream = self.ws_connection.stream if self.ws_connection is not None else None
         assert stream is not None, "the WebSocket handshake is done, so the connection has a stream"
         self.writer = FrameWriter(stream, self.server_settings, self._close_for)
-        self.session = Session(self.hub, self.writer)
-        self.connections.add(self)
+        self.session = Session(self.hub, self.writer, self.server_settings)
+        self.connections.add(self, self.request.remote_ip or "")
         self.keepalive.start()
         self._release_handshake()
 

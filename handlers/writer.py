@@ -105,6 +105,10 @@ class FrameWriter:
         """A send raised (the hub says so): end the connection rather than leave it subscribed to nothing."""
         self._close_connection(CloseCode.INTERNAL_ERROR, "internal error")
 
+    def close_connection(self, code: CloseCode, reason: str) -> None:
+        """End the connection with ``code`` (the session's verdict on a client that breaks a limit)."""
+        self._close_connection(code, reason)
+
     def _stalled(self, reason: str) -> None:
         self._close_connection(CloseCode.SLOW_CONSUMER, f"slow consumer: {reason}")
 

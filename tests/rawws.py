@@ -22,11 +22,24 @@ class RawClient:
         self.writer = writer
 
     @classmethod
-    async def connect(cls, port: int, receive_buffer: int | None = None, read_limit: int = 1 << 16) -> RawClient:
-        """Handshake with ``/ws``; ``receive_buffer`` shrinks the socket's kernel buffer (a client that fills fast)."""
+    async def connect(
+        cls, port: int, receive_buffer: int | None = None, read_limit: int = 1 << 16, source: str = "127.0.0.1"
+    ) -> RawClient:
+        """Handshake with ``/ws``; ``receive_buffer`` shrinks the socket's kernel buffer (a client that fills fast);
+        ``source`` is the client's address (any of 127.0.0.0/8)."""
+        client, response = await cls.handshake(port, receive_buffer, read_limit, source)
+        assert client is not None, response
+        return client
+
+    @classmethod
+    async def handshake(
+        cls, port: int, receive_buffer: int | None = None, read_limit: int = 1 << 16, source: str = "127.0.0.1"
+    ) -> tuple[RawClient | None, bytes]:
+        """Try a handshake: the client if the server upgraded, and the response's head."""
         sock = socket.socket()
         if receive_buffer is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.bind((source, 0))
         sock.setblocking(False)
         await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
         reader, writer = await asyncio.open_connection(sock=sock, limit=read_limit)
@@ -36,8 +49,10 @@ class RawClient:
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
         )
         response = await reader.readuntil(b"\r\n\r\n")
-        assert response.startswith(b"HTTP/1.1 101"), response
-        return cls(reader, writer)
+        if response.startswith(b"HTTP/1.1 101"):
+            return cls(reader, writer), response
+        writer.close()
+        return None, response
 
     def send_json(self, message: object) -> None:
         """A masked text frame, as clients must send."""

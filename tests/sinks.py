@@ -15,6 +15,7 @@ class Sink:
         self.messages: list[tuple[bytes, Hashable | None]] = []
         self.writes = 0
         self.failed = 0
+        self.closed_with: list[tuple[int, str]] = []
 
     def send(self, data: bytes, key: Hashable | None = None) -> None:
         self.messages.append((data, key))
@@ -26,6 +27,9 @@ class Sink:
 
     def fail(self) -> None:
         self.failed += 1
+
+    def close_connection(self, code: int, reason: str) -> None:
+        self.closed_with.append((code, reason))
 
     def replies(self) -> list[Any]:
         """The JSON messages among the frames (replies, errors, statuses, JSON ticks), decoded, in order."""

@@ -64,6 +64,13 @@ FLAGS = {
     "--max-message-bytes BYTES": "a larger one closes its connection (code 1009) (default: 65536)",
     "--ping-interval SECONDS": "seconds between the server's pings of each connection (default: 20.0)",
     "--ping-timeout SECONDS": "leaves a ping unanswered for this long (default: 20.0)",
+    "--max-connections N": "one more is refused with HTTP 503 before the upgrade; 0: no limit (default: 10000)",
+    "--max-connections-per-ip N": "from one client address; one more gets HTTP 503; 0: no limit (default: 256)",
+    "--max-subscriptions N": "one more is refused with too_many_subscriptions (default: 100)",
+    "--max-rate PER_SECOND": "past it (and --max-burst) each gets rate_limited (default: 20.0)",
+    "--max-burst N": "as many refused in a row close it (code 1008) (default: 100)",
+    "--http-idle-timeout SECONDS": "or sent nothing, for this long (default: 60.0)",
+    "--max-header-bytes BYTES": "the largest request line and headers an HTTP request may have (default: 16384)",
     "--option FEED.KEY=VALUE": "set a feed's option before it starts",
     "--feed TARGET": "load feed plugins",
     "--feeds-dir DIR": "load the feeds of every *.py file in DIR",
@@ -116,6 +123,18 @@ def test_the_message_size_flag_reaches_the_connections() -> None:
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+def test_a_trickle_of_half_sent_requests_cannot_hold_connections() -> None:
+    """A request whose headers never end is dropped after --http-idle-timeout; too many header bytes at once."""
+    with Server("--http-idle-timeout", "0.5", "--max-header-bytes", "1024") as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as trickle:
+            trickle.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            assert trickle.recv(1024) == b""  # closed by the server, long before the 10 s timeout
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as bloated:
+            bloated.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"x" * 2048 + b"\r\n\r\n")
+            assert not bloated.recv(1024).startswith(b"HTTP/1.1 200")
+        assert get_json(server.url + "healthz") == {"status": "ok", "feeds": 2}
 
 
 def test_the_ping_flags_reach_the_keepalive() -> None:

@@ -13,7 +13,9 @@ from feeds.codec import Format
 from feeds.hub import Hub
 from feeds.tick import Tick
 from handlers.session import Session
+from handlers.settings import Settings
 
+from .fakeclock import FakeClock
 from .sinks import Sink
 
 
@@ -145,3 +147,29 @@ def test_closing_unsubscribes_everything_and_later_messages_are_ignored(hub: Hub
     frames = len(sink.messages)
     session.receive('{"op": "ping"}')
     assert len(sink.messages) == frames
+
+
+def test_a_connection_over_its_message_rate_is_refused_then_closed(hub: Hub, sink: Sink) -> None:
+    clock = FakeClock()
+    session = Session(hub, sink, Settings(max_rate=1.0, max_burst=3), clock=clock.time)
+    assert [ask(session, sink, {"op": "ping", "id": n})["op"] for n in range(3)] == ["pong"] * 3
+    refused = ask(session, sink, {"op": "ping", "id": 3})
+    assert (refused["code"], refused["message"]) == ("rate_limited", "more than 1 messages a second: slow down")
+    clock.advance(1.0)  # one message's worth
+    assert ask(session, sink, {"op": "ping", "id": 4})["op"] == "pong"
+    assert ask(session, sink, {"op": "ping"})["code"] == "rate_limited"
+    assert ask(session, sink, {"op": "ping"})["code"] == "rate_limited"
+    assert sink.closed_with == []
+    session.receive('{"op": "ping"}')  # the third refusal in a row: flooding
+    assert sink.closed_with == [(1008, "rate limit exceeded")]
+
+
+def test_subscriptions_per_connection_are_limited(hub: Hub, sink: Sink) -> None:
+    session = Session(hub, sink, Settings(max_subscriptions=1))
+    ask(session, sink, {"op": "subscribe", "feed": "numbers"})
+    hub.feed("undeclared").fields = (Field("y"),)
+    error = ask(session, sink, {"op": "subscribe", "feed": "undeclared", "id": 2})
+    assert (error["code"], error["id"]) == ("too_many_subscriptions", 2)
+    assert session.subscriptions == {"numbers": Format.JSON}
+    ask(session, sink, {"op": "unsubscribe", "feed": "numbers"})
+    assert ask(session, sink, {"op": "subscribe", "feed": "undeclared"})["op"] == "subscribed"
