@@ -119,7 +119,7 @@ class Hub:
                 else:
                     subscriber.send_many(frames)
             except Exception:
-                self._drop(subscriber, ", ".join(sorted({message.feed for message in messages})))
+                self._drop(subscriber, ", ".join(sorted(self._feeds_of(subscriber, messages))))
 
     def _send_all(self, feed: str, group: dict[Subscriber, None], data: bytes, key: Hashable) -> None:
         # A snapshot: a send may close its connection, which unsubscribes it while we iterate.
@@ -128,6 +128,14 @@ class Hub:
                 subscriber.send(data, key)
             except Exception:
                 self._drop(subscriber, feed)
+
+    def _feeds_of(self, subscriber: Subscriber, messages: Sequence[Encoded]) -> set[str]:
+        """The feeds of ``messages`` that ``subscriber`` is subscribed to."""
+        return {
+            message.feed
+            for message in messages
+            if any(subscriber in group for group in self._subscribers[message.feed].values())
+        }
 
     def _drop(self, subscriber: Subscriber, feeds: str) -> None:
         """After a failed send: one broken client must never break the broadcast for the others, nor stay

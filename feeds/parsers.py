@@ -26,15 +26,18 @@ MIN_INTERVAL = 0.001
 
 def positive_float(text: str) -> float:
     """Parse a finite number greater than zero."""
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
     if not math.isfinite(value) or value <= 0:
         raise ValueError("expected a number greater than 0")
     return value
 
 
 def interval_seconds(text: str) -> float:
-    """Parse a feed's interval: a finite number of seconds, at least ``MIN_INTERVAL`` (a shorter one would only
-    burn a core)."""
+    """Parse an interval or a timeout: a finite number of seconds, at least ``MIN_INTERVAL`` (a shorter one would
+    only burn a core)."""
     value = positive_float(text)
     if value < MIN_INTERVAL:
         raise ValueError(f"expected at least {MIN_INTERVAL:g} seconds: a shorter interval would only burn a core")

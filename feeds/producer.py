@@ -12,7 +12,8 @@ The producer knows nothing of subscribers: it hands ticks and status changes to 
 runner has one exit for both, the producer's `Producer.emit`, so they leave in the order they were made. Feeds whose
 ticks are due on the same beat (within ``SAME_BEAT`` of each other) have their ticks handed over together, so that
 the hub can send each client one write carrying all of them: a tick is held until every feed of its beat has finished
-sampling, at most ``BATCH_WINDOW``. A tick with no other feed sampling on its beat goes out at once.
+sampling, at most ``BATCH_WINDOW``, and so is a status change made on that beat, behind the tick before it. A tick
+with no other feed sampling on its beat goes out at once.
 """
 
 from __future__ import annotations
@@ -210,6 +211,8 @@ class FeedRunner:
 
     def start(self) -> None:
         """Sample now (not a whole interval from now), then on every beat: start + n x interval."""
+        if self._timer is not None:
+            self._clock.cancel(self._timer)  # started again: one schedule, not two
         self._epoch = self._clock.time()
         self._next_beat = 0
         self._timer = self._clock.call_at(self._epoch, self._on_beat)
@@ -223,6 +226,7 @@ class FeedRunner:
         if self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.wait([self._task])
+            self.sampling_beat = None  # a task cancelled before it began never ran its finally
         if self._set_up and _overridden(self.feed, "teardown"):
             self._set_up = False
             if self._busy is not None and not self._busy.done():
@@ -263,6 +267,9 @@ class FeedRunner:
     async def _tick(self) -> None:
         try:
             await self._sample_and_publish()
+        except Exception:
+            # Not the feed's fault (its errors are handled where they happen): a bug downstream of it.
+            log.exception("feed %s: handing over a tick failed", self.feed.name)
         finally:
             self.sampling_beat = None
             self._outbox.tick_ended()

@@ -2,11 +2,13 @@
 
 Tornado's own ``websocket_ping_interval`` runs a ping coroutine and a timer per connection, about 2.6 KB each
 (measured with tracemalloc); here one `PeriodicCallback` pings every connection through its writer, like any other
-frame. The work is spread over the interval: the timer fires every ``SLICE_SECONDS`` and pings the next slice of
-the connections each time, so that pinging 10,000 clients (about 100 ms of sends here, and more to read their
-pongs) never holds the event loop in the way of a tick for more than a millisecond or two. A connection that
-leaves a ping unanswered for ``timeout`` seconds is closed; one that connects in the middle of a round is pinged
-from the next round on.
+frame. It walks the registry of connections (`handlers.connections`) and keeps the time of each connection's
+unanswered ping on the connection itself. The work is spread over the interval: the timer fires every
+``SLICE_SECONDS`` and pings the next slice of the connections each time, so that pinging 10,000 clients (about
+100 ms of sends here, and more to read their pongs) never holds the event loop in the way of a tick for more than
+a millisecond or two. When a connection's turn comes and its previous ping is still unanswered ``timeout`` seconds
+after it went out, it is closed: the timeout is checked once an interval, not to the second. A connection that
+opens in the middle of a round is pinged from the next round on.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ P = TypeVar("P", bound=Pingable)
 
 class Keepalive(Generic[P]):
     """Pings every connection of the registry about once per ``interval`` (never two intervals apart); closes one
-    that leaves a ping unanswered for ``timeout`` seconds."""
+    whose ping is still unanswered ``timeout`` seconds after it went out, when its next turn comes."""
 
     def __init__(
         self,

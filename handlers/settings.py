@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from feeds.parsers import non_negative_int, port_number, positive_float, positive_int
+from feeds.parsers import interval_seconds, non_negative_int, port_number, positive_float, positive_int
 
 from .guard import normalize_origin
 
@@ -85,7 +85,7 @@ class Settings:
         10.0,
         "--stall-timeout",
         "SECONDS",
-        positive_float,
+        interval_seconds,
         "close a connection (code 1008) that has read nothing for this long while data waits for it",
     )
     max_message_bytes: int = _setting(
@@ -96,14 +96,15 @@ class Settings:
         "the largest message a client may send; a larger one closes its connection (code 1009)",
     )
     ping_interval: float = _setting(
-        20.0, "--ping-interval", "SECONDS", positive_float, "seconds between the server's pings of each connection"
+        20.0, "--ping-interval", "SECONDS", interval_seconds, "seconds between the server's pings of each connection"
     )
     ping_timeout: float = _setting(
         20.0,
         "--ping-timeout",
         "SECONDS",
-        positive_float,
-        "close a connection (code 1011) that leaves a ping unanswered for this long",
+        interval_seconds,
+        "close a connection (code 1011) whose ping is still unanswered this long after it went out, checked when "
+        "its next ping is due",
     )
     max_connections: int = _setting(
         10_000,
@@ -144,7 +145,7 @@ class Settings:
         60.0,
         "--http-idle-timeout",
         "SECONDS",
-        positive_float,
+        interval_seconds,
         "close an HTTP connection that has not sent a whole request's headers, or sent nothing, for this long",
     )
     max_header_bytes: int = _setting(
@@ -156,10 +157,14 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
+        # Values given in code pass the parsers too, and are kept as the parsers return them ("5" becomes 5.0).
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            for item in value if field.metadata["repeatable"] else (value,):
-                _parse(field, str(item))
+            if field.metadata["repeatable"]:
+                parsed = tuple(_parse(field, str(item)) for item in value)
+            else:
+                parsed = _parse(field, str(value))
+            object.__setattr__(self, field.name, parsed)
 
     @classmethod
     def from_flags(cls, args: argparse.Namespace) -> Settings:

@@ -59,7 +59,7 @@ def test_unknown_option_names_it_and_lists_the_known_ones() -> None:
         ("interval", "-1", "expected a number greater than 0"),
         ("interval", "nan", "expected a number greater than 0"),
         ("interval", "1e-9", "expected at least 0.001 seconds: a shorter interval would only burn a core"),
-        ("interval", "fast", "could not convert"),
+        ("interval", "fast", "expected a number greater than 0"),
         ("retries", "many", "invalid literal"),
         ("metric", "maybe", "expected true or false"),
     ],

@@ -132,6 +132,17 @@ def test_unknown_feed_lookup_raises_key_error(hub: Hub) -> None:
     assert [feed.name for feed in hub.feeds] == ["numbers", "letters"]
 
 
+def test_a_failed_send_of_a_batch_names_the_feeds_of_that_subscriber(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub.subscribe("numbers", Broken(), Format.JSON)
+    hub.subscribe("letters", Sink(), Format.JSON)
+    with caplog.at_level(logging.ERROR, logger="dashboard.hub"):
+        hub.publish([tick(1), Tick("letters", 1, 1, 100.0, ("a",), (5.0,))])
+    (record,) = caplog.records
+    assert record.getMessage().endswith("after a failed send of numbers")
+
+
 def test_ticks_published_together_reach_each_subscriber_in_one_write(hub: Hub) -> None:
     both, numbers_only, broken = Sink(), Sink(), Broken()
     for feed in ("numbers", "letters"):

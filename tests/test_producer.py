@@ -396,3 +396,59 @@ async def test_beats_missed_while_the_loop_was_busy_are_skipped_not_made_up() ->
     await producer.stop()
     assert [tick.seq for tick in collector.ticks] == [1, 2, 3]
     assert collector.ticks[2].ts - collector.ticks[0].ts == pytest.approx(4 * INTERVAL)
+
+
+@pytest.mark.gen_test
+async def test_starting_twice_keeps_one_schedule() -> None:
+    clock, collector = FakeClock(), Collector()
+    producer = Producer([AsyncCounter()], collector, clock=clock)
+    producer.start()
+    producer.start()
+    clock.advance()
+    await collector.wait_for(lambda ticks: len(ticks) == 1)
+    await producer.stop()
+    clock.advance(10 * INTERVAL)  # no beat is left to run after stop()
+    assert len(collector.ticks) == 1
+
+
+@pytest.mark.gen_test
+async def test_a_failure_downstream_of_the_feed_is_logged_when_it_happens(caplog: pytest.LogCaptureFixture) -> None:
+    class Refusing(Collector):
+        def publish(self, events: Sequence[Tick | FeedStatus]) -> None:
+            super().publish(events)
+            raise RuntimeError("hub bug")
+
+    clock, collector = FakeClock(), Refusing()
+    producer = Producer([AsyncCounter()], collector, clock=clock)
+    producer.start()
+    clock.advance()
+    await collector.wait_for(lambda ticks: len(ticks) == 1)
+    await asyncio.sleep(0)  # the tick's task ends a turn after it published
+    assert [record.getMessage() for record in caplog.records] == ["feed async_counter: handing over a tick failed"]
+    await producer.stop()
+
+
+@pytest.mark.gen_test
+async def test_stop_abandons_a_sample_in_progress_and_nothing_follows() -> None:
+    class Hanging(AsyncCounter):
+        """Its second sample never finishes by itself."""
+
+        name = "hanging"
+
+        async def sample(self) -> dict[str, float]:  # type: ignore[override]
+            if self.n:
+                await asyncio.Event().wait()
+            return await super().sample()
+
+    clock, collector, feed = FakeClock(), Collector(), Hanging()
+    producer = Producer([feed], collector, clock=clock)
+    producer.start()
+    clock.advance()
+    await collector.wait_for(lambda ticks: len(ticks) == 1)
+    clock.advance(INTERVAL)  # the second sample starts, and hangs
+    await asyncio.sleep(0)
+    assert producer.runners["hanging"].sampling_beat is not None
+    await producer.stop()
+    assert producer.runners["hanging"].sampling_beat is None
+    assert feed.events == ["setup", "teardown"]  # an async sample holds no thread: teardown ran
+    assert len(collector.ticks) == 1

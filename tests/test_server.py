@@ -63,7 +63,7 @@ FLAGS = {
     "--stall-timeout SECONDS": "has read nothing for this long while data waits for it (default: 10.0)",
     "--max-message-bytes BYTES": "a larger one closes its connection (code 1009) (default: 65536)",
     "--ping-interval SECONDS": "seconds between the server's pings of each connection (default: 20.0)",
-    "--ping-timeout SECONDS": "leaves a ping unanswered for this long (default: 20.0)",
+    "--ping-timeout SECONDS": "checked when its next ping is due (default: 20.0)",
     "--max-connections N": "one more is refused with HTTP 503 before the upgrade; 0: no limit (default: 10000)",
     "--max-connections-per-ip N": "from one client address; one more gets HTTP 503; 0: no limit (default: 256)",
     "--max-subscriptions N": "one more is refused with too_many_subscriptions (default: 100)",

@@ -10,7 +10,7 @@ import pytest
 
 from feeds import Feed, Field
 from feeds.codec import Format
-from feeds.hub import Hub
+from feeds.hub import Hub, Subscriber
 from feeds.tick import Tick
 from handlers.session import Session
 from handlers.settings import Settings
@@ -79,6 +79,19 @@ def test_subscribe_replies_first_then_the_hub_delivers(hub: Hub, session: Sessio
     assert hub.subscribers("numbers") == [sink]
     hub.publish([tick(1)])
     assert sink.messages[-1][0][0] & 0x0F == 0x2  # the tick came after the reply, as a binary frame
+
+
+def test_the_reply_goes_out_before_anything_the_hub_sends_on_subscribing(sink: Sink) -> None:
+    class Eager(Hub):
+        """Delivers a tick to a subscriber the moment it subscribes (as a replay of held ticks would)."""
+
+        def subscribe(self, feed: str, subscriber: Subscriber, fmt: Format) -> None:
+            super().subscribe(feed, subscriber, fmt)
+            self.publish([tick(1)])
+
+    session = Session(Eager([Numbers()]), sink)
+    session.receive('{"op": "subscribe", "feed": "numbers"}')
+    assert [message["op"] for message in sink.replies()] == ["subscribed", "data"]
 
 
 def test_subscribing_twice_is_refused_and_keeps_the_first(hub: Hub, session: Session, sink: Sink) -> None:
