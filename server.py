@@ -1,5 +1,7 @@
 """Run the live dashboard: ``python server.py --port 8888``, then open http://localhost:8888/.
 
+``python server.py token --sub alice --roles viewer`` prints a token for a server that authenticates its clients.
+
 This module only wires things together: it reads the flags, builds the feeds, the hub and the producer, serves the
 web application, and stops cleanly on Ctrl-C or SIGTERM.
 """
@@ -10,7 +12,9 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import signal
+import ssl
 import sys
 from collections.abc import Sequence
 
@@ -21,10 +25,12 @@ from feeds import Feed, OptionError
 from feeds.feed import check_fields
 from feeds.hub import Hub
 from feeds.loader import FeedSource, LoadError, check_unique, load_dir, load_entry_points, load_target
+from feeds.parsers import parse_roles, positive_float
 from feeds.producer import Producer
 from feeds.stocks import StocksFeed
 from feeds.system import SystemFeed
 from handlers import UPLOT_DIR, make_app
+from handlers.auth import Authenticator
 from handlers.settings import Settings, SettingsError, add_flags
 
 __all__ = ["BUILTIN_FEEDS", "build_feeds", "discover_feeds", "main", "parse_args"]
@@ -150,6 +156,21 @@ def list_feeds(sources: Sequence[FeedSource], feeds: Sequence[Feed]) -> str:
     return "\n".join(blocks)
 
 
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The TLS context of --certfile and --keyfile, or None to serve plain http and ws."""
+    if settings.certfile is None or settings.keyfile is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(settings.certfile, settings.keyfile)
+    except (ssl.SSLError, OSError) as exc:
+        raise StartupError(
+            f"cannot use --certfile {settings.certfile} with --keyfile {settings.keyfile}: {exc}"
+        ) from None
+    return context
+
+
 async def serve(settings: Settings, feeds: list[Feed]) -> None:
     """Serve until SIGINT or SIGTERM."""
     hub = Hub(feeds)
@@ -158,7 +179,7 @@ async def serve(settings: Settings, feeds: list[Feed]) -> None:
         sockets = bind_sockets(settings.port, settings.host)
     except OSError as exc:
         raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
-    server = HTTPServer(make_app(hub, settings), **settings.http_server_options())
+    server = HTTPServer(make_app(hub, settings), ssl_options=tls_context(settings), **settings.http_server_options())
     server.add_sockets(sockets)
     producer.start()
     # What start-up made (modules, feeds, the app) lives as long as the process: take it out of the collector's way.
@@ -175,7 +196,8 @@ async def serve(settings: Settings, feeds: list[Feed]) -> None:
     if not UPLOT_DIR.is_dir():
         log.warning("uPlot not found in %s: the page cannot draw charts; run `npm ci` (or `make run`)", UPLOT_DIR)
     log.info("feeds: %s", ", ".join(f"{feed.name} every {feed.interval:g} s" for feed in feeds))
-    print(f"listening on http://{host if ':' not in host else f'[{host}]'}:{port}/", flush=True)
+    scheme = "http" if settings.certfile is None else "https"
+    print(f"listening on {scheme}://{host if ':' not in host else f'[{host}]'}:{port}/", flush=True)
 
     await stop.wait()
     log.info("shutting down")
@@ -183,7 +205,40 @@ async def serve(settings: Settings, feeds: list[Feed]) -> None:
     await producer.stop()
 
 
+def token_command(argv: Sequence[str]) -> int:
+    """``server.py token``: print a token for the server's clients, for operators and tests."""
+    parser = argparse.ArgumentParser(
+        prog="server.py token",
+        description="Print a token (a JWT signed HS256) that a server started with the same --auth-secret accepts.",
+        epilog="Example: python server.py token --sub alice --roles viewer,trader --ttl 3600",
+    )
+    parser.add_argument(
+        "--secret", help="the server's --auth-secret; default: the environment variable DASHBOARD_AUTH_SECRET"
+    )
+    parser.add_argument("--sub", required=True, help="who the token is for (its 'sub' claim)")
+    parser.add_argument("--roles", default="", help="comma-separated roles (its 'roles' claim), e.g. viewer,trader")
+    parser.add_argument(
+        "--ttl", default="3600", metavar="SECONDS", help="seconds until it expires (default: %(default)s)"
+    )
+    args = parser.parse_args(argv)
+    secret = args.secret or os.environ.get("DASHBOARD_AUTH_SECRET")
+    try:
+        if not secret:
+            raise ValueError("no secret: pass --secret or set DASHBOARD_AUTH_SECRET")
+        authenticator = Authenticator(secret)
+        roles = parse_roles(args.roles)
+        ttl = positive_float(args.ttl)
+    except ValueError as exc:
+        print(f"server.py token: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(authenticator.mint(args.sub, roles, ttl))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["token"]:
+        return token_command(argv[1:])
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

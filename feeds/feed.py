@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .parsers import interval_seconds, parse_bool, parse_str_tuple, positive_float
+from .parsers import interval_seconds, parse_bool, parse_roles, parse_str_tuple, positive_float
 
 __all__ = ["MAX_FIELDS", "Feed", "Field", "Option", "OptionError", "check_fields", "feed"]
 
@@ -127,6 +127,8 @@ class Feed:
     interval: float = 1.0
     timeout: float = 10.0
     fields: Sequence[Field] = ()
+    # The roles allowed to read the feed when the server authenticates clients; empty: every client it lets in.
+    roles: Sequence[str] = ()
 
     def __init__(self, **options: Any) -> None:
         declared = self.options()
@@ -139,14 +141,22 @@ class Feed:
                 setattr(self, key, declared[key].parse_text(str(getattr(self, key))))
             except ValueError as exc:
                 raise OptionError(f"bad value {getattr(self, key)!r} for option {self.name}.{key}: {exc}") from None
+        roles = self.roles
+        try:
+            self.roles = parse_roles(roles if isinstance(roles, str) else ",".join(map(str, roles)))
+        except ValueError as exc:
+            raise OptionError(f"bad value {roles!r} for option {self.name}.roles: {exc}") from None
         self.fields = tuple(self.fields)
 
     @classmethod
     def options(cls) -> dict[str, Option]:
-        """Every option of this feed class by name, ``interval`` and ``timeout`` included."""
+        """Every option of this feed class by name, ``interval``, ``timeout`` and ``roles`` included."""
         declared = {
             "interval": Option(cls.interval, "seconds between samples", parse=interval_seconds),
             "timeout": Option(cls.timeout, "seconds a sample may take before it is abandoned", parse=positive_float),
+            "roles": Option(
+                tuple(cls.roles), "roles that may read it, comma-separated; empty: any client let in", parse=parse_roles
+            ),
         }
         for klass in reversed(cls.__mro__):
             for key, value in vars(klass).items():

@@ -7,6 +7,7 @@ number greater than 0") that the caller puts after the name of what was being se
 from __future__ import annotations
 
 import math
+import re
 
 __all__ = [
     "MAX_PORT",
@@ -14,6 +15,7 @@ __all__ = [
     "interval_seconds",
     "non_negative_int",
     "parse_bool",
+    "parse_roles",
     "parse_str_tuple",
     "port_number",
     "positive_float",
@@ -22,6 +24,7 @@ __all__ = [
 
 MAX_PORT = 65535
 MIN_INTERVAL = 0.001
+ROLE_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 def positive_float(text: str) -> float:
@@ -85,6 +88,15 @@ def parse_bool(text: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise ValueError("expected true or false (or yes/no, on/off, 1/0)")
+
+
+def parse_roles(text: str) -> tuple[str, ...]:
+    """Parse comma-separated role names: letters, digits and ``_.:-``, at most 64 characters each."""
+    roles = parse_str_tuple(text)
+    for role in roles:
+        if not ROLE_PATTERN.match(role):
+            raise ValueError(f"invalid role {role!r}: expected letters, digits, '_', '.', ':' or '-', at most 64")
+    return roles
 
 
 def parse_str_tuple(text: str) -> tuple[str, ...]:

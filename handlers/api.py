@@ -1,4 +1,8 @@
-"""``/api/feeds`` and ``/healthz``: what the server runs, and whether it is up."""
+"""``/api/feeds`` and ``/healthz``: what the server runs, and whether it is up.
+
+When the server authenticates clients, ``/api/feeds`` wants a token as ``/ws`` does, and lists only the feeds its
+bearer may read; ``/healthz`` stays open, for load balancers and monitors (it tells how many feeds run, no more).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,16 @@ import orjson
 
 from feeds.hub import Hub
 
+from .auth import Identity, may_read
 from .base import Guarded
 from .guard import Guard
 
 __all__ = ["FeedsHandler", "HealthHandler", "describe_feeds"]
 
 
-def describe_feeds(hub: Hub) -> list[dict[str, Any]]:
-    """Every feed as a JSON-ready object: name, description, interval (seconds), fields with units, status."""
+def describe_feeds(hub: Hub, identity: Identity | None = None) -> list[dict[str, Any]]:
+    """Every feed ``identity`` may read as a JSON-ready object: name, description, interval (seconds), fields with
+    units, status."""
     return [
         {
             "name": feed.name,
@@ -25,6 +31,7 @@ def describe_feeds(hub: Hub) -> list[dict[str, Any]]:
             **hub.status(feed.name).to_json(),
         }
         for feed in hub.feeds
+        if may_read(identity, feed.roles)
     ]
 
 
@@ -40,8 +47,12 @@ class JSONHandler(Guarded):
 
 
 class FeedsHandler(JSONHandler):
+    def prepare(self) -> None:
+        super().prepare()
+        self.identity = self.identify()
+
     def get(self) -> None:
-        self.write_json(describe_feeds(self.hub))
+        self.write_json(describe_feeds(self.hub, self.identity))
 
 
 class HealthHandler(JSONHandler):

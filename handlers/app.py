@@ -12,6 +12,7 @@ from feeds.hub import Hub
 
 from .accesslog import AccessLog
 from .api import FeedsHandler, HealthHandler
+from .auth import Authenticator
 from .base import NotFound
 from .connections import Connections
 from .guard import Guard
@@ -46,7 +47,8 @@ def make_app(
     settings = settings or Settings()
     connections = Connections() if connections is None else connections
     keepalive = Keepalive(connections, settings.ping_interval, settings.ping_timeout)
-    guard = Guard.of(settings.host, settings.allowed_hosts, settings.allowed_origins)
+    authenticator = None if settings.auth_secret is None else Authenticator(settings.auth_secret)
+    guard = Guard.of(settings.host, settings.allowed_hosts, settings.allowed_origins, authenticator)
     deps = {"hub": hub, "guard": guard}
     socket = {**deps, "settings": settings, "connections": connections, "keepalive": keepalive}
     routes: list[tuple[str, Any, dict[str, Any]]] = [

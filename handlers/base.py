@@ -9,15 +9,21 @@ log lines about a request name it with credentials redacted, and count against t
 
 from __future__ import annotations
 
+import logging
+from http import HTTPStatus
 from types import TracebackType
+from typing import Any
 
 from tornado.log import app_log, gen_log
 from tornado.web import HTTPError, RequestHandler
 
 from .accesslog import AccessLog, redact
+from .auth import Identity, bearer_token
 from .guard import Guard, RefusedError
 
 __all__ = ["SECURITY_HEADERS", "Guarded", "NotFound"]
+
+log = logging.getLogger("dashboard.auth")
 
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
@@ -40,6 +46,25 @@ class Guarded(RequestHandler):
             self.guard.check_host(self.request.host)
         except RefusedError as refusal:
             raise HTTPError(refusal.status) from None
+
+    def identify(self) -> Identity | None:
+        """Who sent this request, from its ``?token=`` (browsers cannot set headers on a WebSocket) or its
+        ``Authorization: Bearer`` header; None when the server does not authenticate; HTTP 401 when the token fails.
+        """
+        token = self.get_query_argument("token", None) or bearer_token(self.request.headers.get("Authorization"))
+        try:
+            return self.guard.identify(token)
+        except RefusedError as refusal:
+            if self.may_log():
+                log.info("refused %s: %s", self._request_summary(), refusal.reason)
+            raise HTTPError(refusal.status) from None
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # A status line's worth, nothing more: a refusal tells a client nothing it could use to probe.
+        if status_code == HTTPStatus.UNAUTHORIZED:
+            self.set_header("WWW-Authenticate", 'Bearer realm="dashboard"')
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(f"{status_code} {self._reason}\n")
 
     def may_log(self) -> bool:
         """Whether a line about this request's client fits in its budget now (it uses up one)."""

@@ -5,7 +5,8 @@ status and a short reason). A ``Host`` must be one this server answers to, so th
 cannot read it (DNS rebinding): an IP address (a rebinding needs a name), ``localhost`` and its subdomains, the
 name given to ``--host``, and each ``--allowed-host``; anything else gets 421. A browser's WebSocket handshake must
 come from the server's own origin or an ``--allowed-origin`` (cross-site WebSocket hijacking); anything else gets
-403. `handlers.base` applies the guard to every handler.
+403. When the server authenticates its clients, `Guard.identify` turns the token a request carries into who sent it
+(`handlers.auth`), or refuses it with 401. `handlers.base` applies the guard to every handler.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import urlsplit
+
+from .auth import Authenticator, AuthError, Identity
 
 __all__ = ["Guard", "RefusedError", "normalize_origin", "split_host"]
 
@@ -62,14 +65,35 @@ class Guard:
     listen_host: str
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    # Verifies tokens when the server authenticates its clients; None: it does not, every feed is open.
+    authenticator: Authenticator | None = None
 
     @classmethod
-    def of(cls, listen_host: str, allowed_hosts: Iterable[str], allowed_origins: Iterable[str]) -> Guard:
+    def of(
+        cls,
+        listen_host: str,
+        allowed_hosts: Iterable[str],
+        allowed_origins: Iterable[str],
+        authenticator: Authenticator | None = None,
+    ) -> Guard:
         return cls(
             split_host(listen_host),
             tuple(host.strip().lower() for host in allowed_hosts),
             tuple(normalize_origin(origin) for origin in allowed_origins),
+            authenticator,
         )
+
+    def identify(self, token: str | None) -> Identity | None:
+        """Who presents ``token``: None when authentication is off; refused (401) when the token does not verify.
+
+        The refusal's reason is for the log; the client is told nothing but 401.
+        """
+        if self.authenticator is None:
+            return None
+        try:
+            return self.authenticator.verify(token)
+        except AuthError as error:
+            raise RefusedError(HTTPStatus.UNAUTHORIZED, str(error)) from None
 
     def host_allowed(self, host: str) -> bool:
         name = split_host(host)

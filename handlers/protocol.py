@@ -24,6 +24,7 @@ class Op(str, enum.Enum):
     SUBSCRIBE = "subscribe"
     UNSUBSCRIBE = "unsubscribe"
     PING = "ping"
+    AUTH = "auth"
 
 
 class ErrorCode(str, enum.Enum):
@@ -41,6 +42,8 @@ class ErrorCode(str, enum.Enum):
     NOT_SUBSCRIBED = "not_subscribed"
     BINARY_NOT_SUPPORTED = "binary_not_supported"
     TOO_MANY_SUBSCRIPTIONS = "too_many_subscriptions"
+    FORBIDDEN = "forbidden"
+    UNAUTHORIZED = "unauthorized"
     RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"
 
@@ -53,6 +56,8 @@ class CloseCode(enum.IntEnum):
     # 1007: a text message (or a Close frame's reason) that is not UTF-8.
     INVALID_DATA = 1007
     MESSAGE_TOO_BIG = 1009
+    # 4001, the server's own: the connection's token expired (present a new one, or refresh it with "auth" before).
+    TOKEN_EXPIRED = 4001
     # 1011, "unexpected condition": the server failed to write to the connection.
     INTERNAL_ERROR = 1011
     # 1011 too: the peer stopped answering pings (an alias of INTERNAL_ERROR, for the keepalive's readers).
@@ -67,6 +72,7 @@ OPS = ", ".join(op.value for op in Op)
 FORMATS = ", ".join(fmt.value for fmt in Format)
 FORMAT_VALUES = frozenset(fmt.value for fmt in Format)
 MAX_FEED_NAME = 32
+MAX_TOKEN_CHARS = 8192
 JSON_TYPES = {
     str: "a string",
     int: "an integer",
@@ -98,6 +104,7 @@ class Request:
     raw: dict[str, Any]
     feed: str = ""
     format: Format = Format.JSON
+    token: str = ""
 
 
 def encode_message(op: str, request: dict[str, Any], **fields: Any) -> bytes:
@@ -123,6 +130,10 @@ def _feed_name(value: str) -> str | None:
     return f"'feed' is longer than {MAX_FEED_NAME} characters" if len(value) > MAX_FEED_NAME else None
 
 
+def _token(value: str) -> str | None:
+    return f"'token' is longer than {MAX_TOKEN_CHARS} characters" if len(value) > MAX_TOKEN_CHARS else None
+
+
 def _format(value: Any) -> str | None:
     known = isinstance(value, str) and value in FORMAT_VALUES
     return None if known else f"unknown format {value!r:.80} (one of: {FORMATS})"
@@ -137,6 +148,7 @@ SCHEMAS: dict[Op, dict[str, Key]] = {
     Op.SUBSCRIBE: {"feed": FEED, "format": Key(check=_format, code=ErrorCode.UNKNOWN_FORMAT), "id": ID},
     Op.UNSUBSCRIBE: {"feed": FEED, "id": ID},
     Op.PING: {"id": ID},
+    Op.AUTH: {"token": Key((str,), required=True, check=_token), "id": ID},
 }
 
 
@@ -181,4 +193,4 @@ def parse_request(text: str) -> Request:
     except (ValueError, TypeError):
         raise ProtocolError(ErrorCode.UNKNOWN_OP, f"unknown op {raw['op']!r} (one of: {OPS})", raw) from None
     _check_keys(op, raw)
-    return Request(op, raw, raw.get("feed", ""), Format(raw.get("format", Format.JSON.value)))
+    return Request(op, raw, raw.get("feed", ""), Format(raw.get("format", Format.JSON.value)), raw.get("token", ""))

@@ -19,6 +19,7 @@ from feeds.feed import Feed
 from feeds.frames import Opcode, frame
 from feeds.hub import Hub, Subscriber
 
+from .auth import Authenticator, AuthError, Identity, may_read
 from .protocol import CloseCode, ErrorCode, Op, ProtocolError, Request, encode_message, parse_request
 from .ratelimit import refilled
 from .settings import Settings
@@ -44,15 +45,18 @@ class Session:
 
     # One per connection: no __dict__, and the bucket is two numbers (see handlers.ratelimit).
     __slots__ = (
+        "_authenticator",
         "_clock",
         "_closed",
         "_hub",
         "_limits",
+        "_on_identity",
         "_refused",
         "_subscriptions",
         "_tokens",
         "_tokens_at",
         "connection",
+        "identity",
     )
 
     def __init__(
@@ -61,8 +65,15 @@ class Session:
         connection: Connection,
         limits: Settings | None = None,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        identity: Identity | None = None,
+        authenticator: Authenticator | None = None,
+        on_identity: Callable[[Identity], None] | None = None,
     ) -> None:
         self._hub = hub
+        self.identity = identity  # who the connection's token says it is; None when the server does not ask
+        self._authenticator = authenticator
+        self._on_identity = on_identity
         self.connection = connection
         self._limits = limits or Settings()
         self._clock = clock
@@ -130,6 +141,8 @@ class Session:
             self._subscribe(request)
         elif request.op is Op.UNSUBSCRIBE:
             self._unsubscribe(request)
+        elif request.op is Op.AUTH:
+            self._reauthenticate(request)
         else:
             raise AssertionError(f"unhandled op {request.op}")
 
@@ -139,6 +152,12 @@ class Session:
             current = self._subscriptions[request.feed].value
             raise ProtocolError(
                 ErrorCode.ALREADY_SUBSCRIBED, f"already subscribed to {request.feed!r} ({current})", request.raw
+            )
+        if not may_read(self.identity, feed.roles):
+            raise ProtocolError(
+                ErrorCode.FORBIDDEN,
+                f"reading {request.feed!r} takes one of the roles: {', '.join(feed.roles)}",
+                request.raw,
             )
         if len(self._subscriptions) >= self._limits.max_subscriptions:
             raise ProtocolError(
@@ -169,6 +188,28 @@ class Session:
             raise ProtocolError(ErrorCode.NOT_SUBSCRIBED, f"not subscribed to {request.feed!r}", request.raw)
         self._hub.unsubscribe(request.feed, self.connection)
         self._reply(encode_message("unsubscribed", request.raw, feed=request.feed))
+
+    def _reauthenticate(self, request: Request) -> None:
+        """A fresh token for the same ``sub``: the connection lives on to its new expiry, with its new roles."""
+        if self._authenticator is None or self.identity is None:
+            raise ProtocolError(ErrorCode.INVALID_MESSAGE, "this server does not authenticate its clients", request.raw)
+        try:
+            identity = self._authenticator.verify(request.token)
+        except AuthError as error:
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, f"token refused: {error}", request.raw) from None
+        if identity.sub != self.identity.sub:
+            raise ProtocolError(
+                ErrorCode.UNAUTHORIZED, "token refused: it is for another subject than this connection's", request.raw
+            )
+        self.identity = identity
+        if self._on_identity is not None:
+            self._on_identity(identity)
+        self._reply(encode_message("authed", request.raw, exp=identity.exp))
+        # Roles may have shrunk: what they no longer cover stops, and the client is told.
+        for feed in [name for name in self._subscriptions if not may_read(identity, self._hub.feed(name).roles)]:
+            del self._subscriptions[feed]
+            self._hub.unsubscribe(feed, self.connection)
+            self._reply(encode_message("unsubscribed", {}, feed=feed, reason=ErrorCode.FORBIDDEN.value))
 
     def _known_feed(self, request: Request) -> Feed:
         try:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from feeds.parsers import interval_seconds, non_negative_int, port_number, positive_float, positive_int
 
+from .auth import check_secret
 from .guard import normalize_origin
 
 __all__ = ["Settings", "SettingsError", "add_flags"]
@@ -27,11 +29,35 @@ class SettingsError(ValueError):
 
 
 def _setting(
-    default: Any, flag: str, metavar: str, parse: Callable[[str], Any], help: str, *, repeatable: bool = False
+    default: Any,
+    flag: str,
+    metavar: str,
+    parse: Callable[[str], Any],
+    help: str,
+    *,
+    repeatable: bool = False,
+    env: str | None = None,
+    secret: bool = False,
 ) -> Any:
-    """A field of `Settings`: a repeatable flag gathers its values in a tuple, each read with ``parse``."""
-    metadata = {"flag": flag, "metavar": metavar, "parse": parse, "help": help, "repeatable": repeatable}
-    return dataclasses.field(default=default, metadata=metadata)
+    """A field of `Settings`. A repeatable flag gathers its values in a tuple, each read with ``parse``; a default
+    of None means "not set"; ``env`` names an environment variable read when the flag is not given; a ``secret``
+    is never shown (not in its error, not in the object's repr)."""
+    metadata = {
+        "flag": flag,
+        "metavar": metavar,
+        "parse": parse,
+        "help": help,
+        "repeatable": repeatable,
+        "env": env,
+        "secret": secret,
+    }
+    return dataclasses.field(default=default, metadata=metadata, repr=not secret)
+
+
+def _readable_file(text: str) -> str:
+    if not os.path.isfile(text) or not os.access(text, os.R_OK):
+        raise ValueError("no such readable file")
+    return text
 
 
 def _host(text: str) -> str:
@@ -74,6 +100,20 @@ class Settings:
         "an origin (scheme://host[:port]) whose pages may open WebSockets here besides the server's own",
         repeatable=True,
     )
+    auth_secret: str | None = _setting(
+        None,
+        "--auth-secret",
+        "SECRET",
+        check_secret,
+        "require a token signed with this secret (HS256, at least 32 bytes) from every client of /ws and /api/feeds; "
+        "without it every feed is open",
+        env="DASHBOARD_AUTH_SECRET",
+        secret=True,
+    )
+    certfile: str | None = _setting(
+        None, "--certfile", "PATH", _readable_file, "serve https and wss with this certificate chain (PEM)"
+    )
+    keyfile: str | None = _setting(None, "--keyfile", "PATH", _readable_file, "the private key of --certfile (PEM)")
     max_backlog_bytes: int = _setting(
         256 * 1024,
         "--max-backlog",
@@ -160,11 +200,15 @@ class Settings:
         # Values given in code pass the parsers too, and are kept as the parsers return them ("5" becomes 5.0).
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
+            if value is None and field.default is None:
+                continue  # not set
             if field.metadata["repeatable"]:
                 parsed = tuple(_parse(field, str(item)) for item in value)
             else:
                 parsed = _parse(field, str(value))
             object.__setattr__(self, field.name, parsed)
+        if (self.certfile is None) != (self.keyfile is None):
+            raise SettingsError("--certfile and --keyfile go together: give both to serve https and wss, or neither")
 
     @classmethod
     def from_flags(cls, args: argparse.Namespace) -> Settings:
@@ -172,8 +216,12 @@ class Settings:
         values: dict[str, Any] = {}
         for field in dataclasses.fields(cls):
             given = getattr(args, field.name)
+            if given is None and field.metadata["env"] is not None:
+                given = os.environ.get(field.metadata["env"]) or None
             if field.metadata["repeatable"]:
                 values[field.name] = tuple(_parse(field, text) for text in given or ())
+            elif given is None:
+                values[field.name] = None
             else:
                 values[field.name] = _parse(field, given)
         return cls(**values)
@@ -196,7 +244,8 @@ def _parse(field: dataclasses.Field[Any], text: str) -> Any:
     try:
         return field.metadata["parse"](text)
     except ValueError as exc:
-        raise SettingsError(f"bad value {text!r} for {field.metadata['flag']}: {exc}") from None
+        shown = "" if field.metadata["secret"] else f" {text!r}"
+        raise SettingsError(f"bad value{shown} for {field.metadata['flag']}: {exc}") from None
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
@@ -210,6 +259,11 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
                 action="append",
                 metavar=meta["metavar"],
                 help=f"{meta['help']}; repeatable",
+            )
+        elif field.default is None:
+            where = f"; or the environment variable {meta['env']}" if meta["env"] else ""
+            parser.add_argument(
+                meta["flag"], dest=field.name, default=None, metavar=meta["metavar"], help=f"{meta['help']}{where}"
             )
         else:
             parser.add_argument(

@@ -9,15 +9,18 @@ client's messages mean is the session's business (`handlers.session`).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Hashable
 from http import HTTPStatus
 
 from tornado.httputil import HTTPHeaders
+from tornado.ioloop import IOLoop
 from tornado.web import HTTPError
 from tornado.websocket import WebSocketHandler, _WebSocketParams
 
 from feeds.hub import Hub
 
+from .auth import Identity
 from .base import Guarded
 from .connections import Connections
 from .framing import StrictProtocol
@@ -52,9 +55,12 @@ class FeedSocket(Guarded, WebSocketHandler):
         self.ping_sent: float | None = None  # the keepalive's: when our oldest unanswered ping went out
         self.writer: FrameWriter | None = None
         self.session: Session | None = None
+        self.identity: Identity | None = None  # who the token says (None: the server does not authenticate)
+        self._expiry: object | None = None  # the timer that closes the connection when its token expires
 
     def prepare(self) -> None:
         super().prepare()
+        self.identity = self.identify()
         # Refused before the upgrade, so that a client over a limit holds no WebSocket at all.
         limits = self.server_settings
         client = self.request.remote_ip or ""
@@ -72,7 +78,15 @@ class FeedSocket(Guarded, WebSocketHandler):
         stream = self.ws_connection.stream if self.ws_connection is not None else None
         assert stream is not None, "the WebSocket handshake is done, so the connection has a stream"
         self.writer = FrameWriter(stream, self.server_settings, self._close_for)
-        self.session = Session(self.hub, self.writer, self.server_settings)
+        self.session = Session(
+            self.hub,
+            self.writer,
+            self.server_settings,
+            identity=self.identity,
+            authenticator=self.guard.authenticator,
+            on_identity=self._expires_at,
+        )
+        self._expires_at(self.identity)
         self.connections.add(self, self.request.remote_ip or "")
         self.keepalive.start()
         self._release_handshake()
@@ -132,6 +146,19 @@ class FeedSocket(Guarded, WebSocketHandler):
         self._release()
         super().close(code, reason)
 
+    def _expires_at(self, identity: Identity | None) -> None:
+        """Close the connection with 4001 when ``identity``'s token expires (a newer token moves the time)."""
+        loop = IOLoop.current()
+        if self._expiry is not None:
+            loop.remove_timeout(self._expiry)
+            self._expiry = None
+        if identity is not None:
+            self._expiry = loop.call_later(max(0.0, identity.exp - time.time()), self._expired)
+
+    def _expired(self) -> None:
+        self._expiry = None
+        self.close(CloseCode.TOKEN_EXPIRED, "token expired")
+
     def _close_for(self, code: CloseCode, reason: str) -> None:
         if self.may_log():
             log.warning("closing a connection from %s with %d: %s", self.request.remote_ip, code, reason)
@@ -143,6 +170,9 @@ class FeedSocket(Guarded, WebSocketHandler):
     def _release(self) -> None:
         """Stop writing, pinging and delivering to this connection."""
         self.connections.discard(self)
+        if self._expiry is not None:
+            IOLoop.current().remove_timeout(self._expiry)
+            self._expiry = None
         if self.writer is not None:
             self.writer.close()
         if self.session is not None:

@@ -43,8 +43,8 @@ def test_options_are_per_instance() -> None:
     assert Weather().city == "Oslo"
 
 
-def test_every_feed_has_the_interval_and_timeout_options() -> None:
-    assert set(Weather.options()) == {"interval", "timeout", "city", "retries", "metric", "stations"}
+def test_every_feed_has_the_interval_timeout_and_roles_options() -> None:
+    assert set(Weather.options()) == {"interval", "timeout", "roles", "city", "retries", "metric", "stations"}
 
 
 def test_unknown_option_names_it_and_lists_the_known_ones() -> None:

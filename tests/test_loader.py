@@ -94,7 +94,7 @@ def test_feed_from_a_file_is_listed_with_origin_fields_interval_and_options(tmp_
     assert f"weather: every 0.05 s, from file {path}" in out
     assert "  Made-up weather." in out
     assert "  fields: temp_c (°C), wind_ms (m/s)" in out
-    assert "  options: city=Bergen, interval=0.05, timeout=10.0" in out
+    assert "  options: city=Bergen, interval=0.05, roles=, timeout=10.0" in out
     # The built-ins are listed too.
     assert "system: every 0.5 s, from built-in" in out
     assert "stocks: every 0.25 s, from built-in" in out
@@ -255,7 +255,7 @@ STARTUP_ERRORS = [
     pytest.param(
         {"weather.py": WEATHER},
         ["--feed", "{dir}/weather.py", "--option", "weather.town=Oslo"],
-        "unknown option weather.town (known: city, interval, timeout)",
+        "unknown option weather.town (known: city, interval, roles, timeout)",
         id="unknown-plugin-option",
     ),
     pytest.param(

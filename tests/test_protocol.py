@@ -27,8 +27,8 @@ def test_requests_are_read_with_their_defaults() -> None:
     [
         ("{nope", ErrorCode.INVALID_JSON, "invalid JSON: "),
         ("[1, 2]", ErrorCode.NOT_AN_OBJECT, "expected a JSON object, got list"),
-        ('{"feed": "stocks"}', ErrorCode.MISSING_OP, "missing 'op' (one of: subscribe, unsubscribe, ping)"),
-        ('{"op": "sub"}', ErrorCode.UNKNOWN_OP, "unknown op 'sub' (one of: subscribe, unsubscribe, ping)"),
+        ('{"feed": "stocks"}', ErrorCode.MISSING_OP, "missing 'op' (one of: subscribe, unsubscribe, ping, auth)"),
+        ('{"op": "sub"}', ErrorCode.UNKNOWN_OP, "unknown op 'sub' (one of: subscribe, unsubscribe, ping, auth)"),
         ('{"op": ["ping"]}', ErrorCode.UNKNOWN_OP, "unknown op ['ping']"),
         ('{"op": "ping", "feed": "x"}', ErrorCode.INVALID_MESSAGE, "unexpected key 'feed' in ping (allowed: id)"),
         ('{"op": "subscribe"}', ErrorCode.INVALID_MESSAGE, "missing 'feed' in subscribe"),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -36,12 +38,23 @@ def get_json(url: str) -> object:
         return orjson.loads(response.read())
 
 
+def status_of(url: str) -> int:
+    """The status of a GET, error statuses included."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        error.close()
+        return error.code
+
+
 def ws_url(server: Server) -> str:
     return server.url.replace("http://", "ws://") + "ws"
 
 
-def first_ticks(url: str, feed: str, count: int) -> list[dict[str, object]]:
-    with connect(url.replace("http://", "ws://") + "ws", open_timeout=5) as ws:
+def first_ticks(url: str, feed: str, count: int, token: str | None = None) -> list[dict[str, object]]:
+    query = "" if token is None else f"?token={token}"
+    with connect(url.replace("http://", "ws://") + "ws" + query, open_timeout=5) as ws:
         ws.send(orjson.dumps({"op": "subscribe", "feed": feed}).decode())
         assert orjson.loads(ws.recv(timeout=5))["op"] == "subscribed"
         ticks = []
@@ -59,6 +72,9 @@ FLAGS = {
     "--port PORT": "port to listen on, 0 for any free port (default: 8888)",
     "--allowed-host NAME": "a name this server answers to besides IP addresses, localhost and --host",
     "--allowed-origin URL": "an origin (scheme://host[:port]) whose pages may open WebSockets here",
+    "--auth-secret SECRET": "require a token signed with this secret (HS256, at least 32 bytes) from every client",
+    "--certfile PATH": "serve https and wss with this certificate chain (PEM)",
+    "--keyfile PATH": "the private key of --certfile (PEM)",
     "--max-backlog BYTES": "only the newest tick of each feed is kept (default: 262144)",
     "--stall-timeout SECONDS": "has read nothing for this long while data waits for it (default: 10.0)",
     "--max-message-bytes BYTES": "a larger one closes its connection (code 1009) (default: 65536)",
@@ -84,7 +100,10 @@ def test_help_documents_every_flag() -> None:
     assert result.returncode == 0
     for flag in ("--host", "--port", "--option FEED.KEY=VALUE"):
         assert flag in result.stdout
-    for option in ("stocks: drift, interval, seed, symbols, timeout, volatility", "system: interval, timeout"):
+    for option in (
+        "stocks: drift, interval, roles, seed, symbols, timeout, volatility",
+        "system: interval, roles, timeout",
+    ):
         assert option in " ".join(result.stdout.split())
     options = result.stdout.partition("options:")[2]
     listed = [line.strip().split("  ")[0] for line in options.splitlines() if line.startswith("  -")]
@@ -187,7 +206,10 @@ def test_a_fixed_seed_gives_the_same_prices_across_runs() -> None:
 @pytest.mark.parametrize(
     ("option", "expected"),
     [
-        ("stocks.nope=1", "unknown option stocks.nope (known: drift, interval, seed, symbols, timeout, volatility)"),
+        (
+            "stocks.nope=1",
+            "unknown option stocks.nope (known: drift, interval, roles, seed, symbols, timeout, volatility)",
+        ),
         ("stocks.interval=-1", "bad value '-1' for option stocks.interval: expected a number greater than 0"),
         ("stocks.interval=1e-9", "bad value '1e-9' for option stocks.interval: expected at least 0.001 seconds"),
         ("system.interval=soon", "bad value 'soon' for option system.interval"),
@@ -266,3 +288,55 @@ def test_health_and_page_are_served() -> None:
             assert b"<html" in response.read().lower()
         with urllib.request.urlopen(server.url + "vendor/uplot/uPlot.esm.js", timeout=5) as response:
             assert response.status == 200
+
+
+SECRET = "a secret of more than thirty-two bytes"
+
+
+def test_the_token_command_prints_a_token_the_server_accepts() -> None:
+    minted = subprocess.run(
+        [sys.executable, "server.py", "token", "--secret", SECRET, "--sub", "alice", "--roles", "viewer,trader"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=EXIT_TIMEOUT,
+        check=True,
+    ).stdout.strip()
+    with Server("--auth-secret", SECRET) as server:
+        assert status_of(server.url + "api/feeds") == 401
+        request = urllib.request.Request(server.url + "api/feeds", headers={"Authorization": f"Bearer {minted}"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert [feed["name"] for feed in orjson.loads(response.read())] == ["system", "stocks"]
+        ticks = first_ticks(server.url, "stocks", 2, token=minted)
+        logs = server.logs()
+    assert len(ticks) == 2
+    assert minted not in logs and SECRET not in logs
+
+
+def test_the_secret_may_come_from_the_environment() -> None:
+    with Server(env={"DASHBOARD_AUTH_SECRET": SECRET}) as server:
+        assert status_of(server.url + "api/feeds") == 401
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--auth-secret", "short"),
+        ("token", "--secret", "short", "--sub", "alice"),
+        ("token", "--sub", "alice"),
+        ("token", "--secret", SECRET, "--sub", "alice", "--roles", "no spaces"),
+    ],
+)
+def test_a_short_or_missing_secret_is_a_one_line_error(args: tuple[str, ...]) -> None:
+    result = subprocess.run(
+        [sys.executable, "server.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=EXIT_TIMEOUT,
+        check=False,
+        env={key: value for key, value in os.environ.items() if key != "DASHBOARD_AUTH_SECRET"},
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert "short" not in result.stderr  # a secret is never echoed

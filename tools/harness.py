@@ -80,8 +80,11 @@ class Server:
     same address. Logs (the server's stderr) go to a temporary file, readable with `logs`.
     """
 
-    def __init__(self, *options: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, *options: str, host: str = "127.0.0.1", port: int = 0, env: dict[str, str] | None = None
+    ) -> None:
         self.command = [sys.executable, "server.py", "--host", host, "--port", str(port), *options]
+        self.env = env or {}
         self.url = ""
         self.process: subprocess.Popen[bytes] | None = None
         self._logs = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
@@ -98,7 +101,7 @@ class Server:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._logs,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
         )
         try:
             self.url = self._read_url()
