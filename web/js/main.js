@@ -4,17 +4,22 @@
  *
  * On every connection the page fetches /api/feeds again, so feeds the server gained while the page was away get
  * panels, then subscribes to every feed in binary. A panel is `live` only between its first tick on an open
- * connection and that connection's close.
+ * connection and that connection's close. When the server asks for a token (token.js), one it refuses, or one that
+ * expires, ends the reconnecting: the page says so and waits for a new link rather than knocking forever.
  */
 
 import { readTheme } from "./chart.js";
 import { Health, Panel, State, feedSignature, setBadgeState, showMessage } from "./panel.js";
-import { FeedConnection, socketUrl } from "./socket.js";
+import { CLOSE_TOKEN_EXPIRED, FeedConnection, socketUrl } from "./socket.js";
+import { authHeaders, takeToken, withToken } from "./token.js";
 
 const FEEDS_URL = "/api/feeds";
 const WINDOW_SECONDS = 60;
 // A feed that has not produced its first sample cannot be subscribed to yet (its fields are unknown): look again.
 const NOT_READY_RETRY_MS = 2000;
+const HTTP_UNAUTHORIZED = 401;
+const TOKEN_EXPIRED_TEXT = "Your access token has expired: open the dashboard again with a new link.";
+const TOKEN_REFUSED_TEXT = "This dashboard needs a valid access token: open it with the link you were given (…/?token=…).";
 
 class Dashboard {
   constructor({ grid, badge, notice, windowLabel }) {
@@ -24,14 +29,16 @@ class Dashboard {
     this.theme = readTheme(document.documentElement);
     this.panels = new Map();
     this.hasDisconnected = false;
+    this.isSignedOut = false;
     this.dirty = new Set();
     this.resized = new Set();
     this.frameRequested = false;
     this.panelsByChartsElement = new WeakMap();
     this.resizeObserver = new ResizeObserver((entries) => this.onResize(entries));
-    this.connection = new FeedConnection(socketUrl(window.location), {
+    this.token = takeToken(window.location, window.history, window.sessionStorage);
+    this.connection = new FeedConnection(withToken(socketUrl(window.location), this.token), {
       open: (session) => this.onOpen(session),
-      close: () => this.onClose(),
+      close: (closing) => this.onClose(closing),
       subscribed: (reply) => this.onSubscribed(reply),
       unsubscribed: (reply) => this.onUnsubscribed(reply),
       status: (status) => this.onStatus(status),
@@ -54,7 +61,7 @@ class Dashboard {
   refresh(session) {
     // The feed list is fetched once the socket is open, not before: while the server is down only the WebSocket
     // attempts fail, and a list fetched now matches the server the socket talks to.
-    fetch(FEEDS_URL, { cache: "no-store" })
+    fetch(FEEDS_URL, { cache: "no-store", headers: authHeaders(this.token) })
       .then((response) => {
         if (!response.ok) {
           throw new Error(`${FEEDS_URL} answered ${response.status} ${response.statusText}`);
@@ -80,7 +87,17 @@ class Dashboard {
       });
   }
 
-  onClose() {
+  onClose({ code, opened }) {
+    if (this.isSignedOut) {
+      return;
+    }
+    if (code === CLOSE_TOKEN_EXPIRED) {
+      this.signedOut(TOKEN_EXPIRED_TEXT);
+      return;
+    }
+    if (!opened) {
+      this.checkToken();
+    }
     this.hasDisconnected = true;
     for (const panel of this.panels.values()) {
       panel.subscribed = false;
@@ -88,6 +105,35 @@ class Dashboard {
       panel.setState(State.RECONNECTING);
     }
     this.updateBadge();
+  }
+
+  /** A refused handshake says nothing to a page: ask the feed list, which answers 401 when the token is the cause. */
+  checkToken() {
+    fetch(FEEDS_URL, { cache: "no-store", headers: authHeaders(this.token) })
+      .then((response) => {
+        if (response.status === HTTP_UNAUTHORIZED) {
+          this.signedOut(TOKEN_REFUSED_TEXT);
+        }
+      })
+      .catch(() => {
+        // The server is down: the reconnecting goes on, and says so.
+      });
+  }
+
+  /** The server will not let this page in: stop trying, and say why. */
+  signedOut(text) {
+    if (this.isSignedOut) {
+      return;
+    }
+    this.isSignedOut = true;
+    this.connection.stop();
+    for (const panel of this.panels.values()) {
+      panel.subscribed = false;
+      panel.subscribing = false;
+      panel.setState(State.SIGNED_OUT);
+    }
+    setBadgeState(this.badge, State.SIGNED_OUT);
+    this.showNotice(text);
   }
 
   onSubscribed({ feed, fields, health }) {
@@ -109,9 +155,12 @@ class Dashboard {
     this.updateBadge();
   }
 
-  onUnsubscribed({ feed }) {
+  onUnsubscribed({ feed, reason }) {
     const panel = this.panels.get(feed);
     if (panel !== undefined) {
+      if (reason === "forbidden") {
+        panel.showError("your access no longer covers this feed");
+      }
       panel.subscribed = false;
       panel.setState(this.hasDisconnected ? State.RECONNECTING : State.CONNECTING);
       this.updateBadge();
@@ -202,7 +251,9 @@ class Dashboard {
     const anyLive = [...this.panels.values()].some(
       (panel) => panel.state === State.LIVE || (panel.subscribed && panel.health === Health.FAILING),
     );
-    if (this.connection.isOpen && anyLive) {
+    if (this.isSignedOut) {
+      setBadgeState(this.badge, State.SIGNED_OUT);
+    } else if (this.connection.isOpen && anyLive) {
       setBadgeState(this.badge, State.LIVE);
     } else {
       setBadgeState(this.badge, this.hasDisconnected ? State.RECONNECTING : State.CONNECTING);

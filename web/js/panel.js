@@ -16,6 +16,8 @@ export const State = Object.freeze({
   RECONNECTING: "reconnecting",
   // Connected and subscribed, but the feed itself fails: no data is coming, and the badge says so.
   FAILING: "failing",
+  // The server refused the page's token, or it expired: no reconnecting until the page is opened again.
+  SIGNED_OUT: "signed-out",
 });
 
 // A feed's own health, apart from the connection: see `status` in docs/protocol.md.
@@ -30,6 +32,7 @@ export const STATE_LABELS = Object.freeze({
   [State.LIVE]: "Live",
   [State.RECONNECTING]: "Reconnecting…",
   [State.FAILING]: "Feed failing",
+  [State.SIGNED_OUT]: "Not signed in",
 });
 
 // A feed with more fields than this gets the whole row: its legend and readout need the width.

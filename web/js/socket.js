@@ -2,7 +2,8 @@
  * The page's WebSocket connection to /ws (docs/protocol.md): connects, reconnects by itself with exponential
  * backoff and full jitter, sends the client messages, and dispatches each server message to one handler.
  *
- * Handlers (all optional): open(session), close(), tick(tick), subscribed({feed, fields, health}),
+ * Handlers (all optional): open(session), close({code, opened}) where `code` is the close code and `opened` whether
+ * the handshake had succeeded, tick(tick), subscribed({feed, fields, health}),
  * unsubscribed({feed}), status({feed, health}) where health is {status, failures, error}, error({code, message, request}) where `request` is the message the error answers, when the server named it by id.
  * `session` counts connections, so work started for one connection (a fetch) can tell that it has been replaced.
  */
@@ -35,6 +36,10 @@ export function healthOf(message) {
 }
 
 export const FORMAT_BINARY = "binary";
+// What a browser reports when a connection ends without a Close frame, a refused handshake included.
+const CLOSE_ABNORMAL = 1006;
+/** The server's close code for a connection whose token expired (docs/protocol.md). */
+export const CLOSE_TOKEN_EXPIRED = 4001;
 
 /** Full jitter: a uniform delay between 0 and the exponential ceiling, so clients that lost one server together
  * do not come back to the next one together. */
@@ -58,6 +63,8 @@ export class FeedConnection {
   #retryTimer = null;
   #heartbeatTimer = null;
   #pingPending = false;
+  #everOpened = false;
+  #stopped = false;
   #nextId = 1;
   // Requests awaiting their reply, by id; emptied by replies and on every close, so it stays as small as the
   // number of feeds.
@@ -79,7 +86,7 @@ export class FeedConnection {
   }
 
   start() {
-    if (this.#socket === null && this.#retryTimer === null) {
+    if (this.#socket === null && this.#retryTimer === null && !this.#stopped) {
       this.#connect();
     }
   }
@@ -113,29 +120,48 @@ export class FeedConnection {
     socket.onopen = () => this.#opened();
     socket.onmessage = (event) => this.#receive(event.data);
     // Every failure, refused handshake included, ends in a close event: errors need no handler of their own.
-    socket.onclose = () => this.#closed();
+    socket.onclose = (event) => this.#closed(event.code);
     this.#socket = socket;
   }
 
   #opened() {
+    this.#everOpened = true;
     this.#session++;
     this.#heartbeatTimer = setInterval(() => this.#heartbeat(), HEARTBEAT_INTERVAL_MS);
     this.#handlers.open?.(this.#session);
   }
 
-  #closed() {
+  #closed(code = CLOSE_ABNORMAL) {
     if (this.#socket !== null) {
       this.#detach(this.#socket);
     }
+    const opened = this.#everOpened;
+    this.#everOpened = false;
     this.#socket = null;
     clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = null;
     this.#pingPending = false;
     this.#pending.clear();
     this.#jsonFields.clear();
-    this.#handlers.close?.();
+    this.#handlers.close?.({ code, opened });
+    if (this.#stopped) {
+      return;
+    }
     this.#retryTimer = setTimeout(() => this.#connect(), backoffDelay(this.#attempt));
     this.#attempt = Math.min(this.#attempt + 1, BACKOFF_MAX_EXPONENT);
+  }
+
+  /** Stops for good (the server will not let this page in): no more attempts until the page is loaded again. */
+  stop() {
+    this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
+    if (this.#socket !== null) {
+      const socket = this.#socket;
+      this.#detach(socket);
+      socket.close();
+      this.#closed();
+    }
   }
 
   #detach(socket) {
@@ -199,7 +225,7 @@ export class FeedConnection {
       case Op.UNSUBSCRIBED:
         this.#takeRequest(message);
         this.#jsonFields.delete(message.feed);
-        this.#handlers.unsubscribed?.({ feed: message.feed });
+        this.#handlers.unsubscribed?.({ feed: message.feed, reason: message.reason });
         break;
       case Op.PONG:
         this.#takeRequest(message);

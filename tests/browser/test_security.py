@@ -1,0 +1,83 @@
+"""The page on a server that authenticates its clients, and over https: the token's path, refusals, expiry, wss."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+from playwright.sync_api import Page, expect
+
+from handlers.auth import Authenticator
+from tools.harness import FAST_FEED_OPTIONS, Server, wait_until_live
+
+from .conftest import PageProblems
+
+SECRET = "the browser tests' secret, 32 bytes+"
+AUTH = Authenticator(SECRET)
+BADGE = '[data-testid="connection"]'
+NOTICE = "#notice"
+SIGNED_OUT_TIMEOUT_MS = 10_000
+# What Chromium prints for the handshake and the feed list a refused token gets.
+REFUSED = (r"WebSocket connection to '[^']+' failed", r"status of 401")
+
+
+@pytest.fixture
+def secured() -> Iterator[Server]:
+    with Server(*FAST_FEED_OPTIONS, "--auth-secret", SECRET) as server:
+        yield server
+
+
+def test_the_page_takes_its_token_from_the_url_keeps_it_for_reloads_and_hides_it(
+    secured: Server, page: Page, problems: PageProblems
+) -> None:
+    token = AUTH.mint("alice", [], 3600)
+    response = page.goto(f"{secured.url}?token={token}")
+    assert response is not None
+    assert response.headers["referrer-policy"] == "no-referrer"
+    wait_until_live(page)
+    assert "token" not in page.url  # gone from the address bar (and from history)
+    assert page.evaluate("() => sessionStorage.getItem('dashboard.token')") == token
+    page.reload()
+    wait_until_live(page)
+    assert "token" not in page.url
+    problems.assert_none()
+    assert token not in secured.logs()
+
+
+def test_without_a_token_the_page_says_so_and_stops_knocking(
+    secured: Server, page: Page, problems: PageProblems
+) -> None:
+    with problems.expected(*REFUSED):
+        page.goto(secured.url)
+        expect(page.locator(BADGE)).to_have_attribute("data-state", "signed-out", timeout=SIGNED_OUT_TIMEOUT_MS)
+        expect(page.locator(NOTICE)).to_contain_text("needs a valid access token")
+        expect(page.locator(BADGE)).to_contain_text("Not signed in")
+    problems.assert_none()
+
+
+def test_an_expiring_token_signs_the_page_out(secured: Server, page: Page, problems: PageProblems) -> None:
+    page.goto(f"{secured.url}?token={AUTH.mint('alice', [], 2)}")
+    wait_until_live(page)
+    with problems.expected(*REFUSED):
+        expect(page.locator(BADGE)).to_have_attribute("data-state", "signed-out", timeout=SIGNED_OUT_TIMEOUT_MS)
+        expect(page.locator(NOTICE)).to_contain_text("access token has expired")
+    problems.assert_none()
+
+
+def test_the_page_over_https_talks_wss(tmp_path: Path, page: Page, problems: PageProblems) -> None:
+    ca = trustme.CA()
+    certificate = ca.issue_cert("127.0.0.1", "localhost")
+    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
+    certificate.cert_chain_pems[0].write_to_path(str(certfile))
+    certificate.private_key_pem.write_to_path(str(keyfile))
+    sockets: list[str] = []
+    page.on("websocket", lambda socket: sockets.append(socket.url))
+    with Server(*FAST_FEED_OPTIONS, "--certfile", str(certfile), "--keyfile", str(keyfile)) as server:
+        assert server.url.startswith("https://")
+        page.goto(server.url)
+        wait_until_live(page)
+    assert sockets
+    assert all(url.startswith("wss://") for url in sockets)
+    problems.assert_none()
