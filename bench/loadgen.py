@@ -45,8 +45,11 @@ class Totals:
 
 
 class Client(asyncio.Protocol):
-    def __init__(self, totals: Totals, host: str, port: int, ready: asyncio.Future[None], by_feed: bool) -> None:
+    def __init__(  # noqa: PLR0917 (the protocol factory passes them all)
+        self, totals: Totals, host: str, port: int, ready: asyncio.Future[None], by_feed: bool, path: str
+    ) -> None:
         self.totals = totals
+        self.path = path
         self.by_feed = by_feed  # with one feed, seq is checked without reading the feed's name
         self.host = f"{host}:{port}"
         self.ready = ready
@@ -59,7 +62,7 @@ class Client(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
         key = base64.b64encode(os.urandom(16)).decode()
         self.transport.write(
-            f"GET /ws HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://{self.host}\r\n\r\n".encode()
         )
 
@@ -151,12 +154,13 @@ async def main(args: argparse.Namespace) -> None:
     totals = Totals()
     clients: list[Client] = []
     limit = asyncio.Semaphore(args.in_flight)
+    path = "/ws" if args.token is None else f"/ws?token={args.token}"
 
     async def connect_one() -> None:
         async with limit:
             ready: asyncio.Future[None] = loop.create_future()
             _, client = await loop.create_connection(
-                lambda: Client(totals, args.host, args.port, ready, len(args.feed) > 1), args.host, args.port
+                lambda: Client(totals, args.host, args.port, ready, len(args.feed) > 1, path), args.host, args.port
             )
             await ready
             clients.append(client)
@@ -209,6 +213,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--in-flight", type=int, default=100, help="handshakes under way at once")
+    parser.add_argument("--token", help="present this token (?token=) in every handshake")
     return parser.parse_args()
 
 

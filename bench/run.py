@@ -7,6 +7,7 @@ them, and counts for a window: delivered messages per second and per server CPU-
 figure of itself). The servers:
 
 - ``ours``: server.py, the fast path;
+- ``ours+token``: server.py with ``--auth-secret``, every client presenting a token (1,000 clients, JSON only);
 - ``tutorial``: Tornado as tutorials write it (bench/peers/tutorial_tornado.py);
 - ``websockets``: the websockets library's broadcast() (bench/peers/websockets_broadcast.py);
 - ``raw``: the raw asyncio floor (bench/peers/raw_floor.py).
@@ -33,9 +34,14 @@ from pathlib import Path
 import orjson
 import psutil
 
+from handlers.auth import Authenticator
+
 ROOT = Path(__file__).resolve().parent.parent
 SYMBOLS = "AAPL,MSFT,NVDA,AMZN,GOOG,META,TSLA,AVGO,ORCL,AMD,NFLX,ADBE,CRM,INTC,CSCO,QCOM,TXN,IBM,NOW,UBER"
 SERVERS = ("ours", "tutorial", "websockets", "raw")
+# Ours again, authenticating every client: each handshake carries a token the server verifies.
+OURS_WITH_TOKENS = "ours+token"
+AUTH_SECRET = "the benchmark's secret, 32 bytes or more"
 PEER_MODULES = {
     "tutorial": "bench.peers.tutorial_tornado",
     "websockets": "bench.peers.websockets_broadcast",
@@ -90,6 +96,8 @@ def pinned(core: int) -> list[str]:
 
 def server_command(server: str, scenario: Scenario) -> list[str]:
     interval = f"{1 / scenario.hz:g}"
+    if server == OURS_WITH_TOKENS:
+        return [*server_command("ours", scenario), "--auth-secret", AUTH_SECRET]
     if server == "ours":
         command = [
             "server.py",
@@ -162,6 +170,11 @@ def run(server: str, scenario: Scenario) -> Result:
                 "--duration",
                 str(scenario.duration),
                 *(arg for feed in scenario.feeds for arg in ("--feed", feed)),
+                *(
+                    ("--token", Authenticator(AUTH_SECRET).mint("bench", [], 3600))
+                    if server == OURS_WITH_TOKENS
+                    else ()
+                ),
             ],
             cwd=ROOT,
             stdin=subprocess.PIPE,
@@ -281,6 +294,12 @@ def targets(results: list[Summary]) -> list[str]:
             lines.append(
                 check(f"1,000 clients: msg per CPU-s at least {minimum:g} x {peer}", ratio >= minimum, f"{ratio:.3f} x")
             )
+    tokened = find(OURS_WITH_TOKENS, 1000)
+    if ours and tokened:
+        lines.append(
+            f"- 1,000 clients: {tokened.scenario.clients / tokened.connect_seconds:,.0f} handshakes a second with a "
+            f"token to verify, {ours.scenario.clients / ours.connect_seconds:,.0f} without"
+        )
     big = find("ours", 10_000)
     if big:
         lines += [
@@ -318,7 +337,8 @@ def scenarios(quick: bool) -> list[tuple[Scenario, tuple[str, ...]]]:
     for clients, hz in sizes:
         duration = 10.0 if hz < 2 else 5.0
         for fmt in ("json", "binary"):
-            plan.append((Scenario(clients, hz, fmt, duration=duration), SERVERS))
+            with_tokens = (OURS_WITH_TOKENS,) if clients == 1000 and fmt == "json" else ()
+            plan.append((Scenario(clients, hz, fmt, duration=duration), (*SERVERS[:1], *with_tokens, *SERVERS[1:])))
     plan.append((Scenario(1000, 10.0, "json", ("stocks", "system")), ("ours",)))
     return plan
 
@@ -344,7 +364,7 @@ def rounds(scenario: Scenario, servers: tuple[str, ...], repeat: int) -> list[Su
 def main() -> int:
     parser = argparse.ArgumentParser(description="Benchmark the dashboard server against its peers.")
     parser.add_argument("--quick", action="store_true", help="skip the 10,000-client runs")
-    parser.add_argument("--only", choices=SERVERS, action="append", help="run only these servers")
+    parser.add_argument("--only", choices=(*SERVERS, OURS_WITH_TOKENS), action="append", help="run only these servers")
     parser.add_argument("--clients", type=int, action="append", help="run only the scenarios with this many clients")
     parser.add_argument("--feeds", type=int, help="run only the scenarios with this many feeds")
     parser.add_argument("--repeat", type=int, default=3, help="rounds per scenario; figures are medians (default 3)")

@@ -17,6 +17,7 @@ from .base import NotFound
 from .connections import Connections
 from .guard import Guard
 from .keepalive import Keepalive
+from .session import Server
 from .settings import Settings
 from .socket import FeedSocket
 from .static import WebFiles
@@ -50,7 +51,14 @@ def make_app(
     authenticator = None if settings.auth_secret is None else Authenticator(settings.auth_secret)
     guard = Guard.of(settings.host, settings.allowed_hosts, settings.allowed_origins, authenticator)
     deps = {"hub": hub, "guard": guard}
-    socket = {**deps, "settings": settings, "connections": connections, "keepalive": keepalive}
+    sessions = Server(hub, settings, authenticator)
+    socket = {
+        "guard": guard,
+        "sessions": sessions,
+        "settings": settings,
+        "connections": connections,
+        "keepalive": keepalive,
+    }
     routes: list[tuple[str, Any, dict[str, Any]]] = [
         (r"/()", WebFiles, {"path": str(WEB_DIR), "default_filename": "index.html", "guard": guard}),
         (r"/static/(.*)", WebFiles, {"path": str(WEB_DIR), "guard": guard}),

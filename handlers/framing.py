@@ -50,11 +50,27 @@ class StrictProtocol(WebSocketProtocol13):
     """Tornado's WebSocket protocol, with a reader that enforces the client's side of the framing rules."""
 
     async def _receive_frame(self) -> None:
+        # An idle connection waits here, in a coroutine with as few locals as can be, and no deeper one: every idle
+        # connection holds this frame for its whole life.
+        first, second = await self._read_bytes(2)
+        await self._receive_rest(first, second)
+
+    async def _receive_rest(self, first: int, second: int) -> None:
+        """The rest of a frame whose first two bytes came, then what it means."""
         try:
-            header = await self._read_header()
-            if header is None:
-                return  # too big: closed with 1009
-            final, opcode, length = header
+            final, opcode, length = _check_header(first, second)
+            if length == LENGTH_16:
+                (length,) = struct.unpack("!H", await self._read_bytes(2))
+            elif length == LENGTH_64:
+                (length,) = struct.unpack("!Q", await self._read_bytes(8))
+            buffered = self._fragmented_message_buffer
+            if (
+                length + (len(buffered) if buffered is not None and not opcode & 0x8 else 0)
+                > self.params.max_message_size
+            ):
+                self.close(CloseCode.MESSAGE_TOO_BIG, "message too big")
+                self._abort()
+                return
             mask = await self._read_bytes(MASK_BYTES)
             message = self._assemble(final, opcode, _websocket_mask(mask, await self._read_bytes(length)))
             if message is None:
@@ -67,33 +83,6 @@ class StrictProtocol(WebSocketProtocol13):
         handled = self._handle_message(opcode, data)
         if handled is not None:
             await handled
-
-    async def _read_header(self) -> tuple[bool, int, int] | None:
-        """FIN, the opcode and the payload's length, once they pass the rules; None for a message too big."""
-        first, second = await self._read_bytes(2)
-        final = bool(first & self.FIN)
-        opcode = first & self.OPCODE_MASK
-        length = second & LENGTH_MASK
-        # No extension is negotiated, so no reserved bit has a meaning.
-        if first & self.RSV_MASK:
-            raise FramingError(CloseCode.PROTOCOL_ERROR, "reserved bits set")
-        if opcode not in OPCODES:
-            raise FramingError(CloseCode.PROTOCOL_ERROR, f"unknown opcode {opcode:#x}")
-        if not second & MASKED:
-            raise FramingError(CloseCode.PROTOCOL_ERROR, "client frames must be masked")
-        control = opcode & 0x8
-        if control and (length > MAX_CONTROL_PAYLOAD or not final):
-            raise FramingError(CloseCode.PROTOCOL_ERROR, "control frames must be final and carry at most 125 bytes")
-        if length == LENGTH_16:
-            (length,) = struct.unpack("!H", await self._read_bytes(2))
-        elif length == LENGTH_64:
-            (length,) = struct.unpack("!Q", await self._read_bytes(8))
-        buffered = self._fragmented_message_buffer
-        if length + (len(buffered) if buffered is not None and not control else 0) > self.params.max_message_size:
-            self.close(CloseCode.MESSAGE_TOO_BIG, "message too big")
-            self._abort()
-            return None
-        return final, opcode, length
 
     def _assemble(self, final: bool, opcode: int, data: bytes) -> tuple[int, bytes] | None:
         """The whole message a frame ends (control frames stand alone), or None while a fragmented one goes on."""
@@ -124,6 +113,23 @@ class StrictProtocol(WebSocketProtocol13):
             log.info("closing a connection from %s with %d: %s", getattr(request, "remote_ip", "?"), code, reason)
         self.close(code, reason)
         self._abort()
+
+
+def _check_header(first: int, second: int) -> tuple[bool, int, int]:
+    """FIN, the opcode and the 7-bit length of a frame's first two bytes, once they pass the rules."""
+    final = bool(first & StrictProtocol.FIN)
+    opcode = first & StrictProtocol.OPCODE_MASK
+    length = second & LENGTH_MASK
+    # No extension is negotiated, so no reserved bit has a meaning.
+    if first & StrictProtocol.RSV_MASK:
+        raise FramingError(CloseCode.PROTOCOL_ERROR, "reserved bits set")
+    if opcode not in OPCODES:
+        raise FramingError(CloseCode.PROTOCOL_ERROR, f"unknown opcode {opcode:#x}")
+    if not second & MASKED:
+        raise FramingError(CloseCode.PROTOCOL_ERROR, "client frames must be masked")
+    if opcode & 0x8 and (length > MAX_CONTROL_PAYLOAD or not final):
+        raise FramingError(CloseCode.PROTOCOL_ERROR, "control frames must be final and carry at most 125 bytes")
+    return final, opcode, length
 
 
 def _check_content(opcode: int, data: bytes) -> None:

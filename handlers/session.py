@@ -9,9 +9,12 @@ sends raises out of here. `handlers.socket` is the transport around it; tests dr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from feeds.codec import Format
@@ -24,7 +27,11 @@ from .protocol import CloseCode, ErrorCode, Op, ProtocolError, Request, encode_m
 from .ratelimit import refilled
 from .settings import Settings
 
-__all__ = ["Connection", "Session"]
+__all__ = ["Connection", "Server", "Session"]
+
+# A bucket that was never used is full: refilled() caps infinity at the burst, and these two are shared constants.
+FULL = math.inf
+NEVER = 0.0
 
 log = logging.getLogger("dashboard.session")
 
@@ -35,52 +42,38 @@ class Connection(Subscriber, Protocol):
     def close_connection(self, code: CloseCode, reason: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class Server:
+    """What every session of a server shares: the hub, the limits, the token verifier (None: no tokens) and the
+    clock of the rate limits. One object for all, so that each session holds a single reference to it."""
+
+    hub: Hub
+    limits: Settings = dataclasses.field(default_factory=Settings)
+    authenticator: Authenticator | None = None
+    clock: Callable[[], float] = time.monotonic
+
+
 class Session:
     """A connection's subscriptions (feed name -> format), its message budget, and the handling of its requests.
 
     Each message takes a token from a bucket of ``max_burst`` that refills at ``max_rate`` a second (settings); a
     message that finds it empty is answered ``rate_limited`` and not read, and the ``max_burst``-th such answer in a
-    row closes the connection with 1008.
+    row closes the connection with 1008. ``identity`` is who the connection's token says it is (None when the server
+    asks for no token); an ``auth`` message may replace it.
     """
 
-    # One per connection: no __dict__, and the bucket is two numbers (see handlers.ratelimit).
-    __slots__ = (
-        "_authenticator",
-        "_clock",
-        "_closed",
-        "_hub",
-        "_limits",
-        "_on_identity",
-        "_refused",
-        "_subscriptions",
-        "_tokens",
-        "_tokens_at",
-        "connection",
-        "identity",
-    )
+    # One per connection, 10,000 of them on a busy server: no __dict__, one reference to what sessions share, and a
+    # bucket of two numbers (see handlers.ratelimit) that starts full without a float of its own.
+    __slots__ = ("_closed", "_refused", "_server", "_subscriptions", "_tokens", "_tokens_at", "connection", "identity")
 
-    def __init__(
-        self,
-        hub: Hub,
-        connection: Connection,
-        limits: Settings | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        *,
-        identity: Identity | None = None,
-        authenticator: Authenticator | None = None,
-        on_identity: Callable[[Identity], None] | None = None,
-    ) -> None:
-        self._hub = hub
-        self.identity = identity  # who the connection's token says it is; None when the server does not ask
-        self._authenticator = authenticator
-        self._on_identity = on_identity
+    def __init__(self, server: Server, connection: Connection, identity: Identity | None = None) -> None:
+        self._server = server
         self.connection = connection
-        self._limits = limits or Settings()
-        self._clock = clock
+        self.identity = identity
         self._subscriptions: dict[str, Format] = {}
         self._closed = False
-        self._tokens = float(self._limits.max_burst)
-        self._tokens_at = clock()
+        self._tokens = FULL
+        self._tokens_at = NEVER
         self._refused = 0  # messages refused in a row for want of tokens
 
     @property
@@ -112,23 +105,24 @@ class Session:
         """The connection is closing: unsubscribe it from every feed; later messages are ignored."""
         self._closed = True
         for feed in self._subscriptions:
-            self._hub.unsubscribe(feed, self.connection)
+            self._server.hub.unsubscribe(feed, self.connection)
         self._subscriptions.clear()
 
     def _within_rate(self) -> bool:
         """Take a token for a message; without one, refuse it (and close the connection if it keeps on)."""
-        now = self._clock()
-        self._tokens = refilled(self._tokens, self._tokens_at, now, self._limits.max_rate, self._limits.max_burst)
+        limits = self._server.limits
+        now = self._server.clock()
+        self._tokens = refilled(self._tokens, self._tokens_at, now, limits.max_rate, limits.max_burst)
         self._tokens_at = now
         if self._tokens >= 1:
             self._tokens -= 1
             self._refused = 0
             return True
         self._refused += 1
-        if self._refused >= self._limits.max_burst:
+        if self._refused >= limits.max_burst:
             self.connection.close_connection(CloseCode.POLICY_VIOLATION, "rate limit exceeded")
         else:
-            rate = self._limits.max_rate
+            rate = limits.max_rate
             self._reply(
                 ProtocolError(ErrorCode.RATE_LIMITED, f"more than {rate:g} messages a second: slow down").to_message()
             )
@@ -159,10 +153,11 @@ class Session:
                 f"reading {request.feed!r} takes one of the roles: {', '.join(feed.roles)}",
                 request.raw,
             )
-        if len(self._subscriptions) >= self._limits.max_subscriptions:
+        most = self._server.limits.max_subscriptions
+        if len(self._subscriptions) >= most:
             raise ProtocolError(
                 ErrorCode.TOO_MANY_SUBSCRIPTIONS,
-                f"at most {self._limits.max_subscriptions} subscriptions per connection: unsubscribe from one first",
+                f"at most {most} subscriptions per connection: unsubscribe from one first",
                 request.raw,
             )
         if not feed.fields:
@@ -172,7 +167,7 @@ class Session:
                 request.raw,
             )
         fields = [field.name for field in feed.fields]
-        status = self._hub.status(request.feed).to_json()
+        status = self._server.hub.status(request.feed).to_json()
         # The reply is written before the subscription starts: no tick can go out ahead of it.
         self._reply(
             encode_message(
@@ -180,42 +175,41 @@ class Session:
             )
         )
         self._subscriptions[request.feed] = request.format
-        self._hub.subscribe(request.feed, self.connection, request.format)
+        self._server.hub.subscribe(request.feed, self.connection, request.format)
 
     def _unsubscribe(self, request: Request) -> None:
         self._known_feed(request)
         if self._subscriptions.pop(request.feed, None) is None:
             raise ProtocolError(ErrorCode.NOT_SUBSCRIBED, f"not subscribed to {request.feed!r}", request.raw)
-        self._hub.unsubscribe(request.feed, self.connection)
+        self._server.hub.unsubscribe(request.feed, self.connection)
         self._reply(encode_message("unsubscribed", request.raw, feed=request.feed))
 
     def _reauthenticate(self, request: Request) -> None:
         """A fresh token for the same ``sub``: the connection lives on to its new expiry, with its new roles."""
-        if self._authenticator is None or self.identity is None:
+        authenticator = self._server.authenticator
+        if authenticator is None or self.identity is None:
             raise ProtocolError(ErrorCode.INVALID_MESSAGE, "this server does not authenticate its clients", request.raw)
         try:
-            identity = self._authenticator.verify(request.token)
+            identity = authenticator.verify(request.token)
         except AuthError as error:
             raise ProtocolError(ErrorCode.UNAUTHORIZED, f"token refused: {error}", request.raw) from None
         if identity.sub != self.identity.sub:
             raise ProtocolError(
                 ErrorCode.UNAUTHORIZED, "token refused: it is for another subject than this connection's", request.raw
             )
-        self.identity = identity
-        if self._on_identity is not None:
-            self._on_identity(identity)
+        self.identity = identity  # the connection follows it to its new expiry
         self._reply(encode_message("authed", request.raw, exp=identity.exp))
         # Roles may have shrunk: what they no longer cover stops, and the client is told.
-        for feed in [name for name in self._subscriptions if not may_read(identity, self._hub.feed(name).roles)]:
+        for feed in [name for name in self._subscriptions if not may_read(identity, self._server.hub.feed(name).roles)]:
             del self._subscriptions[feed]
-            self._hub.unsubscribe(feed, self.connection)
+            self._server.hub.unsubscribe(feed, self.connection)
             self._reply(encode_message("unsubscribed", {}, feed=feed, reason=ErrorCode.FORBIDDEN.value))
 
     def _known_feed(self, request: Request) -> Feed:
         try:
-            return self._hub.feed(request.feed)
+            return self._server.hub.feed(request.feed)
         except KeyError:
-            known = ", ".join(sorted(feed.name for feed in self._hub.feeds))
+            known = ", ".join(sorted(feed.name for feed in self._server.hub.feeds))
             raise ProtocolError(
                 ErrorCode.UNKNOWN_FEED, f"unknown feed {request.feed!r} (known: {known})", request.raw
             ) from None

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from feeds.parsers import interval_seconds, non_negative_int, port_number, positive_float, positive_int
+from feeds.parsers import interval_seconds, non_negative_int, parse_bool, port_number, positive_float, positive_int
 
 from .auth import check_secret
 from .guard import normalize_origin
@@ -38,6 +38,7 @@ def _setting(
     repeatable: bool = False,
     env: str | None = None,
     secret: bool = False,
+    switch: bool = False,
 ) -> Any:
     """A field of `Settings`. A repeatable flag gathers its values in a tuple, each read with ``parse``; a default
     of None means "not set"; ``env`` names an environment variable read when the flag is not given; a ``secret``
@@ -50,6 +51,7 @@ def _setting(
         "repeatable": repeatable,
         "env": env,
         "secret": secret,
+        "switch": switch,
     }
     return dataclasses.field(default=default, metadata=metadata, repr=not secret)
 
@@ -114,6 +116,15 @@ class Settings:
         None, "--certfile", "PATH", _readable_file, "serve https and wss with this certificate chain (PEM)"
     )
     keyfile: str | None = _setting(None, "--keyfile", "PATH", _readable_file, "the private key of --certfile (PEM)")
+    xheaders: bool = _setting(
+        False,
+        "--xheaders",
+        "",
+        parse_bool,
+        "trust the X-Real-Ip, X-Forwarded-For and X-Forwarded-Proto headers of a reverse proxy in front (client "
+        "addresses for limits and logs, the scheme); only behind a proxy that sets them",
+        switch=True,
+    )
     max_backlog_bytes: int = _setting(
         256 * 1024,
         "--max-backlog",
@@ -237,6 +248,7 @@ class Settings:
             "body_timeout": self.http_idle_timeout,
             "max_header_size": self.max_header_bytes,
             "max_body_size": self.max_message_bytes,
+            "xheaders": self.xheaders,
         }
 
 
@@ -252,7 +264,11 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per setting, read as text (`Settings.from_flags` parses it), its default shown in ``--help``."""
     for field in dataclasses.fields(Settings):
         meta = field.metadata
-        if meta["repeatable"]:
+        if meta["switch"]:
+            parser.add_argument(
+                meta["flag"], dest=field.name, action="store_const", const="true", default="false", help=meta["help"]
+            )
+        elif meta["repeatable"]:
             parser.add_argument(
                 meta["flag"],
                 dest=field.name,

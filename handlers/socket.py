@@ -18,8 +18,6 @@ from tornado.ioloop import IOLoop
 from tornado.web import HTTPError
 from tornado.websocket import WebSocketHandler, _WebSocketParams
 
-from feeds.hub import Hub
-
 from .auth import Identity
 from .base import Guarded
 from .connections import Connections
@@ -27,7 +25,7 @@ from .framing import StrictProtocol
 from .guard import Guard
 from .keepalive import Keepalive
 from .protocol import CloseCode
-from .session import Session
+from .session import Server, Session
 from .settings import Settings
 from .writer import FrameWriter
 
@@ -41,14 +39,15 @@ class FeedSocket(Guarded, WebSocketHandler):
 
     def initialize(
         self,
-        hub: Hub,
+        *,
         guard: Guard,
+        sessions: Server,
         settings: Settings,
         connections: Connections[FeedSocket],
         keepalive: Keepalive[FeedSocket],
     ) -> None:
         self.initialize_guard(guard)
-        self.hub = hub
+        self.sessions = sessions  # what every connection's session shares
         self.server_settings = settings  # not `settings`: that is Tornado's application settings
         self.connections = connections
         self.keepalive = keepalive
@@ -78,14 +77,7 @@ class FeedSocket(Guarded, WebSocketHandler):
         stream = self.ws_connection.stream if self.ws_connection is not None else None
         assert stream is not None, "the WebSocket handshake is done, so the connection has a stream"
         self.writer = FrameWriter(stream, self.server_settings, self._close_for)
-        self.session = Session(
-            self.hub,
-            self.writer,
-            self.server_settings,
-            identity=self.identity,
-            authenticator=self.guard.authenticator,
-            on_identity=self._expires_at,
-        )
+        self.session = Session(self.sessions, self.writer, self.identity)
         self._expires_at(self.identity)
         self.connections.add(self, self.request.remote_ip or "")
         self.keepalive.start()
@@ -122,6 +114,9 @@ class FeedSocket(Guarded, WebSocketHandler):
         if self.ws_connection is None or self.ws_connection.is_closing() or self.session is None:
             return  # the server closed this connection: nothing more goes out, not even a reply
         self.session.receive(message)
+        if self.session.identity is not self.identity:  # a fresh token: a new expiry
+            self.identity = self.session.identity
+            self._expires_at(self.identity)
 
     def on_ping(self, data: bytes) -> None:
         # Tornado has just written its pong to the stream: the writer must not send around it.

@@ -75,6 +75,7 @@ FLAGS = {
     "--auth-secret SECRET": "require a token signed with this secret (HS256, at least 32 bytes) from every client",
     "--certfile PATH": "serve https and wss with this certificate chain (PEM)",
     "--keyfile PATH": "the private key of --certfile (PEM)",
+    "--xheaders": "of a reverse proxy in front (client addresses for limits and logs, the scheme)",
     "--max-backlog BYTES": "only the newest tick of each feed is kept (default: 262144)",
     "--stall-timeout SECONDS": "has read nothing for this long while data waits for it (default: 10.0)",
     "--max-message-bytes BYTES": "a larger one closes its connection (code 1009) (default: 65536)",
@@ -340,3 +341,28 @@ def test_a_short_or_missing_secret_is_a_one_line_error(args: tuple[str, ...]) ->
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert "short" not in result.stderr  # a secret is never echoed
+
+
+def handshake_status(server: Server, **headers: str) -> tuple[int, socket.socket]:
+    """Send a WebSocket handshake with ``headers``: its answer's status, and the socket (left open)."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    extra = "".join(f"{name.replace('_', '-')}: {value}\r\n" for name, value in headers.items())
+    sock.sendall(
+        b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" + extra.encode() + b"\r\n"
+    )
+    return int(sock.recv(64).split()[1]), sock
+
+
+@pytest.mark.parametrize("xheaders", [False, True])
+def test_behind_a_proxy_the_client_address_comes_from_its_headers(xheaders: bool) -> None:
+    flags = ("--max-connections-per-ip", "1", *(("--xheaders",) if xheaders else ()))
+    with Server(*flags) as server:
+        first, a = handshake_status(server, X_Real_Ip="203.0.113.1")
+        second, b = handshake_status(server, X_Real_Ip="203.0.113.2")
+        same, c = handshake_status(server, X_Real_Ip="203.0.113.1")
+        for sock in (a, b, c):
+            sock.close()
+    assert first == 101
+    # Trusted, the header tells two clients apart; untrusted, both are 127.0.0.1 and the second is one too many.
+    assert (second, same) == ((101, 503) if xheaders else (503, 503))

@@ -12,7 +12,7 @@ from feeds import Feed, Field
 from feeds.codec import Format
 from feeds.hub import Hub, Subscriber
 from feeds.tick import Tick
-from handlers.session import Session
+from handlers.session import Server, Session
 from handlers.settings import Settings
 
 from .fakeclock import FakeClock
@@ -46,7 +46,7 @@ def sink() -> Sink:
 
 @pytest.fixture
 def session(hub: Hub, sink: Sink) -> Session:
-    return Session(hub, sink)
+    return Session(Server(hub), sink)
 
 
 def ask(session: Session, sink: Sink, message: Any) -> dict[str, Any]:
@@ -89,7 +89,7 @@ def test_the_reply_goes_out_before_anything_the_hub_sends_on_subscribing(sink: S
             super().subscribe(feed, subscriber, fmt)
             self.publish([tick(1)])
 
-    session = Session(Eager([Numbers()]), sink)
+    session = Session(Server(Eager([Numbers()])), sink)
     session.receive('{"op": "subscribe", "feed": "numbers"}')
     assert [message["op"] for message in sink.replies()] == ["subscribed", "data"]
 
@@ -143,7 +143,7 @@ def test_a_bug_while_handling_is_an_internal_error_reply_and_a_log_line(
         def status(self, name: str) -> Any:
             raise RuntimeError("bug")
 
-    session = Session(BrokenHub(hub.feeds), sink)
+    session = Session(Server(BrokenHub(hub.feeds)), sink)
     with caplog.at_level(logging.ERROR, logger="dashboard.session"):
         error = ask(session, sink, {"op": "subscribe", "feed": "numbers", "id": 1})
     assert error == {"op": "error", "code": "internal_error", "message": "internal error", "id": 1}
@@ -164,7 +164,7 @@ def test_closing_unsubscribes_everything_and_later_messages_are_ignored(hub: Hub
 
 def test_a_connection_over_its_message_rate_is_refused_then_closed(hub: Hub, sink: Sink) -> None:
     clock = FakeClock()
-    session = Session(hub, sink, Settings(max_rate=1.0, max_burst=3), clock=clock.time)
+    session = Session(Server(hub, Settings(max_rate=1.0, max_burst=3), clock=clock.time), sink)
     assert [ask(session, sink, {"op": "ping", "id": n})["op"] for n in range(3)] == ["pong"] * 3
     refused = ask(session, sink, {"op": "ping", "id": 3})
     assert (refused["code"], refused["message"]) == ("rate_limited", "more than 1 messages a second: slow down")
@@ -178,7 +178,7 @@ def test_a_connection_over_its_message_rate_is_refused_then_closed(hub: Hub, sin
 
 
 def test_subscriptions_per_connection_are_limited(hub: Hub, sink: Sink) -> None:
-    session = Session(hub, sink, Settings(max_subscriptions=1))
+    session = Session(Server(hub, Settings(max_subscriptions=1)), sink)
     ask(session, sink, {"op": "subscribe", "feed": "numbers"})
     hub.feed("undeclared").fields = (Field("y"),)
     error = ask(session, sink, {"op": "subscribe", "feed": "undeclared", "id": 2})
