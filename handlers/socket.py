@@ -18,6 +18,7 @@ from tornado.ioloop import IOLoop
 from tornado.web import HTTPError
 from tornado.websocket import WebSocketHandler, _WebSocketParams
 
+from .accesslog import redact
 from .auth import Identity
 from .base import Guarded
 from .connections import Connections
@@ -87,13 +88,18 @@ class FeedSocket(Guarded, WebSocketHandler):
         """Let go of what only the HTTP handshake needed, which Tornado would keep for the connection's whole life.
 
         An idle connection's memory is mostly Tornado's, and a fifth of it is the request's and the response's
-        headers, the HTTP connection objects and the template namespace: nothing reads them after the upgrade.
-        The request keeps its method, URI and remote address for log lines. Releasing them relies on Tornado's
+        headers, the HTTP connection objects and the template namespace: nothing reads them after the upgrade. The
+        request keeps its method, URI (its credentials redacted: a token is the longest part of it) and remote
+        address for log lines, and lets go of its parsed query. Releasing them relies on Tornado's
         internals (``_headers``, and ``get()`` holding the request headers until the connection ends), so the
         version range is pinned and tests/test_fastpath.py checks what is released.
         """
         request = self.request
         request.headers.clear()  # cleared in place: WebSocketHandler.get() holds this object until the close
+        request.uri = redact(request.uri or "")
+        request.query = ""
+        request.arguments.clear()
+        request.query_arguments.clear()
         request.connection = None
         request.server_connection = None
         self._headers = HTTPHeaders()  # the 101 response's headers, long written
