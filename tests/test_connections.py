@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from handlers.connections import Connections
 from handlers.socket import FeedSocket
 
-from .wsclient import Client
-
-
-async def until(condition: object) -> None:
-    """Let the event loop run until ``condition()`` holds (the server side of a close lands a few turns later)."""
-    while not condition():  # type: ignore[operator]
-        await asyncio.sleep(0)
+from .wsclient import Client, until
 
 
 @pytest.mark.gen_test(timeout=10)

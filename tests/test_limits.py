@@ -5,7 +5,6 @@ Each limit is hit over real connections while another client of the same server 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -19,7 +18,7 @@ from handlers.connections import Connections
 from handlers.socket import FeedSocket
 
 from .rawws import RawClient
-from .wsclient import Client
+from .wsclient import Client, until
 
 LIMITS = Settings(max_connections=4, max_connections_per_ip=2, max_rate=50.0, max_burst=10, max_subscriptions=1)
 
@@ -35,11 +34,6 @@ def app(hub: Hub, io_loop: IOLoop, connections: Connections[FeedSocket]) -> Iter
 def assert_every_seq(ticks: list[object]) -> None:
     seqs = [tick.seq for tick in ticks]  # type: ignore[attr-defined]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
-
-
-async def until(condition: object) -> None:
-    while not condition():  # type: ignore[operator]
-        await asyncio.sleep(0)
 
 
 @pytest.mark.gen_test(timeout=20)

@@ -21,7 +21,7 @@ from tools.harness import ROOT, Server
 EXIT_TIMEOUT = 20.0
 
 
-def run_server(*args: str) -> subprocess.CompletedProcess[str]:
+def run_server(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``server.py`` to completion, for flags that exit at once (--help, a bad option)."""
     return subprocess.run(
         [sys.executable, "server.py", *args],
@@ -30,6 +30,7 @@ def run_server(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=EXIT_TIMEOUT,
         check=False,
+        env=env,
     )
 
 
@@ -329,15 +330,7 @@ def test_the_secret_may_come_from_the_environment() -> None:
     ],
 )
 def test_a_short_or_missing_secret_is_a_one_line_error(args: tuple[str, ...]) -> None:
-    result = subprocess.run(
-        [sys.executable, "server.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=EXIT_TIMEOUT,
-        check=False,
-        env={key: value for key, value in os.environ.items() if key != "DASHBOARD_AUTH_SECRET"},
-    )
+    result = run_server(*args, env={key: value for key, value in os.environ.items() if key != "DASHBOARD_AUTH_SECRET"})
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert "short" not in result.stderr  # a secret is never echoed
