@@ -16,6 +16,7 @@ import os
 import signal
 import ssl
 import sys
+import time
 from collections.abc import Sequence
 
 from tornado.httpserver import HTTPServer
@@ -31,7 +32,10 @@ from feeds.stocks import StocksFeed
 from feeds.system import SystemFeed
 from handlers import UPLOT_DIR, make_app
 from handlers.auth import Authenticator
+from handlers.connections import Connections
+from handlers.protocol import CloseCode
 from handlers.settings import Settings, SettingsError, add_flags
+from handlers.socket import FeedSocket
 
 __all__ = ["BUILTIN_FEEDS", "build_feeds", "discover_feeds", "main", "parse_args"]
 
@@ -42,6 +46,10 @@ EXIT_USAGE = 2
 # Collect young objects after this many allocations instead of Python's 700: ticks make short-lived objects by the
 # thousand, and each collection stalls every client (measured in docs/performance.md).
 GC_YOUNG_THRESHOLD = 20_000
+# On SIGTERM, how long the Close frames of open connections have to go out (within the 3 s a shutdown may take), and
+# how often to look whether they have.
+CLOSE_WAIT = 2.0
+CLOSE_POLL = 0.02
 
 
 class StartupError(Exception):
@@ -175,11 +183,13 @@ async def serve(settings: Settings, feeds: list[Feed]) -> None:
     """Serve until SIGINT or SIGTERM."""
     hub = Hub(feeds)
     producer = Producer(feeds, hub)
+    connections: Connections[FeedSocket] = Connections()
     try:
         sockets = bind_sockets(settings.port, settings.host)
     except OSError as exc:
         raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
-    server = HTTPServer(make_app(hub, settings), ssl_options=tls_context(settings), **settings.http_server_options())
+    app = make_app(hub, settings, connections=connections)
+    server = HTTPServer(app, ssl_options=tls_context(settings), **settings.http_server_options())
     server.add_sockets(sockets)
     producer.start()
     # What start-up made (modules, feeds, the app) lives as long as the process: take it out of the collector's way.
@@ -190,7 +200,7 @@ async def serve(settings: Settings, feeds: list[Feed]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, _on_signal, stop, signum)
 
     host, port = sockets[0].getsockname()[:2]
     if not UPLOT_DIR.is_dir():
@@ -200,9 +210,29 @@ async def serve(settings: Settings, feeds: list[Feed]) -> None:
     print(f"listening on {scheme}://{host if ':' not in host else f'[{host}]'}:{port}/", flush=True)
 
     await stop.wait()
-    log.info("shutting down")
-    server.stop()
+    log.info("shutting down: closing %d connections (a second signal exits at once)", len(connections))
+    server.stop()  # no new connections
+    await close_all(connections)
     await producer.stop()
+
+
+def _on_signal(stop: asyncio.Event, signum: int) -> None:
+    if stop.is_set():
+        log.warning("second signal: exiting at once")
+        logging.shutdown()
+        os._exit(128 + signum)
+    stop.set()
+
+
+async def close_all(connections: Connections[FeedSocket], wait: float = CLOSE_WAIT) -> None:
+    """Close every WebSocket with 1001 (going away), then give their Close frames up to ``wait`` seconds to go out
+    and be answered, so that clients see a clean close rather than a dropped connection (1006)."""
+    closing = list(connections)
+    for connection in closing:
+        connection.close(CloseCode.GOING_AWAY, "server shutting down")
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and any(not connection.closed_all_the_way() for connection in closing):
+        await asyncio.sleep(CLOSE_POLL)
 
 
 def token_command(argv: Sequence[str]) -> int:

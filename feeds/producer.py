@@ -4,9 +4,10 @@ Each feed samples on its beats, start + n x interval, on timers of the producer'
 test's). A plain ``sample()`` runs in a thread of the feed's own, so a slow or blocked one never stalls the event
 loop or another feed; an ``async def sample()`` runs on the loop. Either is abandoned after the feed's ``timeout``
 (an async one is cancelled), and a sample still running when the next beat comes is not started twice. A sample that
-raises or returns something malformed is logged (the traceback once per failing streak, then a summary at most once
-a minute) and skipped: the feed keeps its schedule, and nothing malformed reaches a client. A failing ``setup()`` is
-retried with a growing delay. Each tick's run and seq come from a `Sequencer`, not from the feed's runner.
+raises or returns something malformed is skipped and logged (each kind of error once, with its traceback, then a
+summary at most once a minute: `FailureLog`): the feed keeps its schedule, and nothing malformed reaches a client.
+A failing ``setup()`` is retried with a growing delay. Each tick's run and seq come from a `Sequencer`, not from the
+feed's runner.
 
 The producer knows nothing of subscribers: it hands ticks and status changes to a `Publisher` (the hub's seam). A
 runner has one exit for both, the producer's `Producer.emit`, so they leave in the order they were made. Feeds whose
@@ -24,6 +25,8 @@ import logging
 import math
 import queue
 import threading
+import traceback
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from numbers import Real
 from typing import Any, Protocol
@@ -38,8 +41,11 @@ __all__ = ["MAX_FIELDS", "Producer", "Publisher", "SampleError", "SampleTimeoutE
 
 log = logging.getLogger("dashboard.producer")
 
-# While a feed keeps failing, a summary line is logged at most this often (seconds).
+# While a feed keeps failing, a summary line is logged at most this often (seconds), and a kind of error, or a
+# recovery, at most once in as long.
 FAILURE_LOG_INTERVAL = 60.0
+# The kinds of error a feed's log remembers having logged, the least recent forgotten first.
+MAX_ERROR_KINDS = 64
 # Ticks due within this many seconds of each other are on the same beat: they go out as one batch.
 SAME_BEAT = 0.001
 # A tick waits at most this many seconds for the other feeds of its beat to finish sampling.
@@ -198,7 +204,7 @@ class FeedRunner:
         self._set_up = not _overridden(feed, "setup")
         self._setup_delay = feed.interval
         self._setup_retry_at = -math.inf
-        self._last_failure_log = -math.inf
+        self._failure_log = FailureLog(feed.name, clock)
 
     @property
     def run(self) -> int:
@@ -295,7 +301,7 @@ class FeedRunner:
         self._outbox.emit(Tick(self.feed.name, run, seq, self._clock.wall(), self._fields, values))
         if self.status.health is not Health.OK:
             if self.status.health is Health.FAILING:
-                log.info("feed %s: recovered after %d failures", self.feed.name, self.status.failures)
+                self._failure_log.recovered(self.status.failures)
             self._set_status(FeedStatus(self.feed.name, Health.OK, self.status.failures))
 
     async def _setup(self) -> None:
@@ -312,22 +318,86 @@ class FeedRunner:
         # A failed setup() reports its cause; the traceback that helps is the cause's.
         cause = exc.__cause__ if isinstance(exc, SetupError) and exc.__cause__ is not None else exc
         reason = str(exc) if isinstance(exc, SetupError) else describe(exc)
-        first_of_streak = self.status.health is not Health.FAILING
         self._set_status(FeedStatus(self.feed.name, Health.FAILING, self.status.failures + 1, reason))
-        now = self._clock.time()
-        if first_of_streak:
-            self._last_failure_log = now
-            # A traceback helps with an exception from the feed's code, not with a refused value or a timeout.
-            traceback = not isinstance(cause, (SampleError, SampleTimeoutError))
-            what = "" if isinstance(exc, SetupError) else "sample skipped: "
-            log.error("feed %s: %s%s", self.feed.name, what, reason, exc_info=cause if traceback else None)
-        elif now - self._last_failure_log >= FAILURE_LOG_INTERVAL:
-            self._last_failure_log = now
-            log.error("feed %s: still failing (%d failures): %s", self.feed.name, self.status.failures, reason)
+        what = "" if isinstance(exc, SetupError) else "sample skipped: "
+        self._failure_log.failed(cause, what + reason)
 
     def _set_status(self, status: FeedStatus) -> None:
         self.status = status
         self._outbox.emit(status)  # the same exit as ticks: a status never overtakes the tick before it
+
+
+class FailureLog:
+    """What one feed's failures write to the log, however often it fails.
+
+    Each kind of error (its exception type where it was raised, so that a message naming a changing value is still
+    one kind) is logged the first time, with its traceback when it comes from the feed's own code; again only after
+    ``FAILURE_LOG_INTERVAL`` without it. Everything else, and recoveries after the first, is counted, and at most one
+    summary line per interval says how many. So a feed that fails every other sample writes a traceback once, its
+    recovery once, then a line a minute: not a traceback per failure, as a throttle per failing streak would.
+    """
+
+    def __init__(self, feed: str, clock: Clock) -> None:
+        self._feed = feed
+        self._clock = clock
+        self._kinds: OrderedDict[tuple[str, str], float] = OrderedDict()  # kind -> when it was last logged
+        self._last_recovery_log = -math.inf
+        self._last_summary = -math.inf
+        self._held_failures = 0
+        self._held_recoveries = 0
+        self._latest = ""
+
+    def failed(self, cause: BaseException, reason: str) -> None:
+        now = self._clock.time()
+        self._summarize(now)
+        kind = _kind(cause)
+        logged = self._kinds.get(kind)
+        self._latest = reason
+        if logged is None or now - logged >= FAILURE_LOG_INTERVAL:
+            self._remember(kind, now)
+            self._last_summary = now  # the next summary is an interval away from any line
+            # A traceback helps with an exception from the feed's code, not with a refused value or a timeout.
+            traceback = not isinstance(cause, (SampleError, SampleTimeoutError))
+            log.error("feed %s: %s", self._feed, reason, exc_info=cause if traceback else None)
+            return
+        self._held_failures += 1
+
+    def recovered(self, failures: int) -> None:
+        now = self._clock.time()
+        self._summarize(now)
+        if now - self._last_recovery_log >= FAILURE_LOG_INTERVAL:
+            self._last_recovery_log = self._last_summary = now
+            log.info("feed %s: recovered after %d failures", self._feed, failures)
+            return
+        self._held_recoveries += 1
+
+    def _summarize(self, now: float) -> None:
+        """Say how many lines were held back, once an interval has passed since the last line."""
+        if not (self._held_failures or self._held_recoveries) or now - self._last_summary < FAILURE_LOG_INTERVAL:
+            return
+        self._last_summary = now
+        recoveries = f" and {self._held_recoveries} recoveries" if self._held_recoveries else ""
+        log.error(
+            "feed %s: %d more failures%s since its last line (latest: %s)",
+            self._feed,
+            self._held_failures,
+            recoveries,
+            self._latest,
+        )
+        self._held_failures = self._held_recoveries = 0
+
+    def _remember(self, kind: tuple[str, str], now: float) -> None:
+        self._kinds[kind] = now
+        self._kinds.move_to_end(kind)
+        if len(self._kinds) > MAX_ERROR_KINDS:
+            self._kinds.popitem(last=False)
+
+
+def _kind(error: BaseException) -> tuple[str, str]:
+    """An error's type and where it was raised: what stays the same when a failure repeats."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return type(error).__name__, where
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

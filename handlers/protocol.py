@@ -51,6 +51,8 @@ class ErrorCode(str, enum.Enum):
 class CloseCode(enum.IntEnum):
     """WebSocket close codes the server uses. Documented in docs/protocol.md."""
 
+    # 1001, "going away": the server is shutting down; reconnect (with backoff) to its successor.
+    GOING_AWAY = 1001
     # 1002: the client broke RFC 6455's framing rules (an unmasked frame, reserved bits, an unknown opcode ...).
     PROTOCOL_ERROR = 1002
     # 1007: a text message (or a Close frame's reason) that is not UTF-8.

@@ -165,6 +165,10 @@ class FeedSocket(Guarded, WebSocketHandler):
             log.warning("closing a connection from %s with %d: %s", self.request.remote_ip, code, reason)
         self.close(code, reason)
 
+    def closed_all_the_way(self) -> bool:
+        """Whether the connection's socket is closed: its Close frame went out and was answered (or it gave up)."""
+        return self.ws_connection is None or self.ws_connection.stream is None or self.ws_connection.stream.closed()
+
     def on_close(self) -> None:
         self._release()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -11,12 +12,13 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from feeds import Feed, Field
-from feeds.producer import Producer, SampleError, validate
+from feeds.producer import FAILURE_LOG_INTERVAL, Producer, SampleError, validate
 from feeds.sequencer import LocalSequencer
 from feeds.status import FeedStatus
 from feeds.tick import Tick
 
 from .fakeclock import FakeClock
+from .wsclient import until
 
 INTERVAL = 0.01
 
@@ -452,3 +454,51 @@ async def test_stop_abandons_a_sample_in_progress_and_nothing_follows() -> None:
     assert producer.runners["hanging"].sampling_beat is None
     assert feed.events == ["setup", "teardown"]  # an async sample holds no thread: teardown ran
     assert len(collector.ticks) == 1
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_feed_failing_every_other_sample_logs_its_traceback_once_then_a_line_a_minute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Flapping(AsyncCounter):
+        """Fails every other sample, with a message that names a changing value."""
+
+        name = "flapping"
+
+        async def sample(self) -> dict[str, float]:  # type: ignore[override]
+            sample = await super().sample()
+            if self.n % 2 == 0:
+                raise RuntimeError(f"sensor offline at sample {self.n}")
+            return sample
+
+    clock, collector = FakeClock(), Collector()
+    producer = Producer([Flapping()], collector, clock=clock)
+    runner = producer.runners["flapping"]
+
+    async def beat(seconds: float = INTERVAL) -> None:
+        clock.advance(seconds + 1e-9)  # just past the beat, whatever the rounding of 400 sums
+        await until(lambda: runner.sampling_beat is None)
+
+    producer.start()
+    with caplog.at_level(logging.INFO, logger="dashboard.producer"):
+        await beat(0.0)
+        for _ in range(399):  # 4 s: samples 2 to 400, half of them failing
+            await beat()
+        early = [record.getMessage() for record in caplog.records]
+        clock.jump(FAILURE_LOG_INTERVAL)  # a minute later
+        for _ in range(4):  # samples 401 to 404
+            await beat()
+    await producer.stop()
+    assert early == [
+        "feed flapping: sample skipped: RuntimeError: sensor offline at sample 2",
+        "feed flapping: recovered after 1 failures",
+    ]
+    assert caplog.records[0].exc_info is not None
+    # A minute on: what was held back, in one line; then the kind of error, and a recovery, once again each.
+    assert [record.getMessage() for record in caplog.records[len(early) :]] == [
+        "feed flapping: 199 more failures and 198 recoveries since its last line "
+        "(latest: sample skipped: RuntimeError: sensor offline at sample 400)",
+        "feed flapping: recovered after 200 failures",
+        "feed flapping: sample skipped: RuntimeError: sensor offline at sample 402",
+    ]
+    assert len(collector.ticks) == 202

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 
 import orjson
@@ -359,3 +360,65 @@ def test_behind_a_proxy_the_client_address_comes_from_its_headers(xheaders: bool
     assert first == 101
     # Trusted, the header tells two clients apart; untrusted, both are 127.0.0.1 and the second is one too many.
     assert (second, same) == ((101, 503) if xheaders else (503, 503))
+
+
+SHUTDOWN_CLIENTS = 20
+# What the issue allows a shutdown, however many connections are open.
+SHUTDOWN_SECONDS = 3.0
+
+
+def test_sigterm_closes_every_connection_with_1001_and_exits_within_3_s() -> None:
+    with Server("--option", "stocks.interval=0.02") as server, ExitStack() as stack:
+        clients = [stack.enter_context(connect(ws_url(server), open_timeout=5)) for _ in range(SHUTDOWN_CLIENTS)]
+        for client in clients:
+            client.send(orjson.dumps({"op": "subscribe", "feed": "stocks"}).decode())
+            assert orjson.loads(client.recv(timeout=5))["op"] == "subscribed"
+        assert server.process is not None
+        server.process.send_signal(signal.SIGTERM)
+        codes = []
+        for client in clients:
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    client.recv(timeout=5)
+            codes.append((closed.value.rcvd.code, closed.value.rcvd.reason) if closed.value.rcvd else None)
+        assert server.process.wait(timeout=SHUTDOWN_SECONDS) == 0
+        log = server.logs()
+    assert codes == [(1001, "server shutting down")] * SHUTDOWN_CLIENTS
+    assert f"closing {SHUTDOWN_CLIENTS} connections" in log
+
+
+SLOW_TEARDOWN = """
+import os
+import time
+from feeds import Feed, Field
+
+class Lingering(Feed):
+    name = "lingering"
+    timeout = 60.0
+    fields = (Field("x"),)
+
+    def sample(self):
+        return {"x": 1.0}
+
+    def teardown(self):
+        with open(os.environ["TEARDOWN_FIFO"], "w") as fifo:
+            fifo.write("tearing down\\n")  # tells the test the shutdown has begun
+        time.sleep(3600)  # a connection pool that never closes
+"""
+
+
+def test_a_second_signal_exits_at_once(tmp_path: Path) -> None:
+    plugin, fifo = tmp_path / "lingering.py", tmp_path / "teardown.fifo"
+    plugin.write_text(SLOW_TEARDOWN)
+    os.mkfifo(fifo)
+    with Server("--feed", str(plugin), env={"TEARDOWN_FIFO": str(fifo)}) as server:
+        assert first_ticks(server.url, "lingering", 1)
+        assert server.process is not None
+        server.process.send_signal(signal.SIGINT)  # the shutdown waits for the teardown, up to its 60 s timeout
+        with open(fifo) as teardown:
+            assert teardown.readline() == "tearing down\n"
+        server.process.send_signal(signal.SIGINT)
+        status = server.process.wait(timeout=SHUTDOWN_SECONDS)
+        log = server.logs()
+    assert status == 128 + signal.SIGINT
+    assert "second signal: exiting at once" in log

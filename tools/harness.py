@@ -156,6 +156,8 @@ class Server:
             if self.process is not None and self.process.returncode is None:
                 self.stop()
         finally:
+            if self.process is not None and self.process.stdout is not None:
+                self.process.stdout.close()  # the process may have exited without stop()
             self._logs.close()
 
     def __enter__(self) -> Server:
