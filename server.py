@@ -181,7 +181,7 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 
 async def serve(settings: Settings, feeds: list[Feed]) -> None:
     """Serve until SIGINT or SIGTERM."""
-    hub = Hub(feeds)
+    hub = Hub(feeds, settings.history_ticks, settings.history_seconds)
     producer = Producer(feeds, hub)
     connections: Connections[FeedSocket] = Connections()
     try:

@@ -8,6 +8,7 @@ encodes anything again.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable
 from dataclasses import dataclass
 
@@ -21,26 +22,31 @@ __all__ = ["Encoded", "EncodedStatus", "EncodedTick", "encode_event"]
 
 @dataclass(frozen=True, slots=True)
 class EncodedTick:
-    """A tick with its frame in each format. ``key`` is shared by a feed's ticks: a connection that cannot keep up
-    may keep only the newest of them."""
+    """A tick as it goes out and as a feed's history holds it: its identity (feed, run, seq, ts) and its frame in
+    each format; not its values, which live on in the frames (a held tick costs its frames and little more)."""
 
-    tick: Tick
+    feed: str
+    run: int
+    seq: int
+    ts: float
     json: bytes
     binary: bytes
-    key: Hashable
 
     @classmethod
     def of(cls, tick: Tick) -> EncodedTick:
         return cls(
-            tick,
+            tick.feed,
+            tick.run,
+            tick.seq,
+            tick.ts,
             frame(encode_json(tick), Opcode.TEXT),
             frame(encode_binary(tick), Opcode.BINARY),
-            ("tick", tick.feed),
         )
 
     @property
-    def feed(self) -> str:
-        return self.tick.feed
+    def key(self) -> Hashable:
+        """Shared by a feed's ticks: a connection that cannot keep up may keep only the newest of them."""
+        return _tick_key(self.feed)
 
     def frame(self, fmt: Format) -> bytes:
         """The frame for subscribers of ``fmt``."""
@@ -69,6 +75,12 @@ class EncodedStatus:
 
 
 Encoded = EncodedTick | EncodedStatus
+
+
+@functools.cache
+def _tick_key(feed: str) -> tuple[str, str]:
+    # One tuple per feed, not per tick (feeds are few, and named at start).
+    return ("tick", feed)
 
 
 def encode_event(event: Tick | FeedStatus) -> Encoded:

@@ -3,7 +3,8 @@
 Two steps, and a seam between them. `Hub.publish` takes what the producer makes (ticks and status changes) and
 encodes each once (`feeds.encoded`): a tick becomes its WebSocket frame in every format, built before any subscriber
 is looked at. `Hub.deliver` hands those bytes to the subscribers of each format, the very same bytes object to
-each, so the cost of encoding does not grow with the number of clients. In-process the first step calls the
+each, so the cost of encoding does not grow with the number of clients, and keeps the newest in the feed's history
+(`feeds.history`), from which a subscription may start with a replay. In-process the first step calls the
 second; a broker will take over between them (the producing node encodes, every node delivers), without the
 producer or the subscribers noticing.
 """
@@ -17,10 +18,14 @@ from typing import Protocol
 from .codec import Format
 from .encoded import Encoded, EncodedStatus, encode_event
 from .feed import Feed
+from .history import HISTORY_SECONDS, HISTORY_TICKS, History
 from .status import FeedStatus
 from .tick import Tick
 
-__all__ = ["Hub", "Subscriber"]
+__all__ = ["HELD", "Hub", "Subscriber"]
+
+# The key of a replayed tick's frame: it must be delivered, like a reply, but its bytes are the history's, shared.
+HELD = ("held",)
 
 log = logging.getLogger("dashboard.hub")
 
@@ -32,7 +37,8 @@ class Subscriber(Protocol):
         """Write or queue one frame; must not block and should not raise.
 
         Frames with the same ``key`` (a feed's ticks, a feed's statuses) supersede each other: a connection that
-        cannot keep up may keep only the newest. A frame without a key must be delivered.
+        cannot keep up may keep only the newest. A frame without a key must be delivered; so must a frame keyed
+        ``HELD`` (a replayed tick), whose bytes the feed's history holds anyway.
         """
 
     def send_many(self, frames: Sequence[tuple[bytes, Hashable]]) -> None:
@@ -46,8 +52,11 @@ class Subscriber(Protocol):
 class Hub:
     """Subscriptions by feed and format, and the fan-out of published ticks."""
 
-    def __init__(self, feeds: Iterable[Feed]) -> None:
+    def __init__(
+        self, feeds: Iterable[Feed], history_ticks: int = HISTORY_TICKS, history_seconds: float = HISTORY_SECONDS
+    ) -> None:
         self._feeds = {feed.name: feed for feed in feeds}
+        self._histories = {name: History(history_ticks, history_seconds) for name in self._feeds}
         self._statuses = {name: FeedStatus(name) for name in self._feeds}
         # Dicts rather than sets: insertion order makes delivery order stable and predictable in tests.
         self._subscribers: dict[str, dict[Format, dict[Subscriber, None]]] = {
@@ -66,6 +75,10 @@ class Hub:
     def status(self, name: str) -> FeedStatus:
         """The latest status published for the feed called ``name``."""
         return self._statuses[name]
+
+    def history(self, feed: str) -> History:
+        """The held ticks of the feed called ``feed`` (see `feeds.history`)."""
+        return self._histories[feed]
 
     def subscribe(self, feed: str, subscriber: Subscriber, fmt: Format) -> None:
         """Deliver ``feed``'s ticks to ``subscriber`` from the next tick on."""
@@ -97,15 +110,24 @@ class Hub:
 
         Each subscriber gets all of its frames of ``messages`` together, in order, in one write where it can.
         """
-        for message in messages:
-            if isinstance(message, EncodedStatus):
-                self._statuses[message.feed] = message.status
+        self._record(messages)
         if len(messages) == 1:
             (message,) = messages
             for fmt, group in self._subscribers[message.feed].items():
                 if group:
                     self._send_all(message.feed, group, message.frame(fmt), message.key)
             return
+        self._deliver_batch(messages)
+
+    def _record(self, messages: Sequence[Encoded]) -> None:
+        """A status becomes the feed's; a tick joins its history."""
+        for message in messages:
+            if isinstance(message, EncodedStatus):
+                self._statuses[message.feed] = message.status
+            else:
+                self._histories[message.feed].append(message)
+
+    def _deliver_batch(self, messages: Sequence[Encoded]) -> None:
         batches: dict[Subscriber, list[tuple[bytes, Hashable]]] = {}
         for message in messages:
             for fmt, group in self._subscribers[message.feed].items():

@@ -75,6 +75,8 @@ FORMATS = ", ".join(fmt.value for fmt in Format)
 FORMAT_VALUES = frozenset(fmt.value for fmt in Format)
 MAX_FEED_NAME = 32
 MAX_TOKEN_CHARS = 8192
+MAX_RUN = 2**32 - 1  # runs are 32-bit (see the binary frame's header)
+MAX_SEQ = 2**53  # what a JSON number holds exactly
 JSON_TYPES = {
     str: "a string",
     int: "an integer",
@@ -107,6 +109,9 @@ class Request:
     feed: str = ""
     format: Format = Format.JSON
     token: str = ""
+    history: int | None = None  # subscribe: start with the feed's last N held ticks
+    since: int | None = None  # subscribe: start with every held tick after this seq ...
+    run: int | None = None  # ... of this run (the current one when None)
 
 
 def encode_message(op: str, request: dict[str, Any], **fields: Any) -> bytes:
@@ -136,6 +141,13 @@ def _token(value: str) -> str | None:
     return f"'token' is longer than {MAX_TOKEN_CHARS} characters" if len(value) > MAX_TOKEN_CHARS else None
 
 
+def _count(name: str, most: int) -> Callable[[Any], str | None]:
+    def check(value: int) -> str | None:
+        return None if 0 <= value <= most else f"'{name}' must be from 0 to {most}, got {value}"
+
+    return check
+
+
 def _format(value: Any) -> str | None:
     known = isinstance(value, str) and value in FORMAT_VALUES
     return None if known else f"unknown format {value!r:.80} (one of: {FORMATS})"
@@ -147,7 +159,14 @@ def _format(value: Any) -> str | None:
 ID = Key()
 FEED = Key((str,), required=True, check=_feed_name)
 SCHEMAS: dict[Op, dict[str, Key]] = {
-    Op.SUBSCRIBE: {"feed": FEED, "format": Key(check=_format, code=ErrorCode.UNKNOWN_FORMAT), "id": ID},
+    Op.SUBSCRIBE: {
+        "feed": FEED,
+        "format": Key(check=_format, code=ErrorCode.UNKNOWN_FORMAT),
+        "history": Key((int,), check=_count("history", MAX_SEQ)),
+        "since": Key((int,), check=_count("since", MAX_SEQ)),
+        "run": Key((int,), check=_count("run", MAX_RUN)),
+        "id": ID,
+    },
     Op.UNSUBSCRIBE: {"feed": FEED, "id": ID},
     Op.PING: {"id": ID},
     Op.AUTH: {"token": Key((str,), required=True, check=_token), "id": ID},
@@ -195,4 +214,17 @@ def parse_request(text: str) -> Request:
     except (ValueError, TypeError):
         raise ProtocolError(ErrorCode.UNKNOWN_OP, f"unknown op {raw['op']!r} (one of: {OPS})", raw) from None
     _check_keys(op, raw)
-    return Request(op, raw, raw.get("feed", ""), Format(raw.get("format", Format.JSON.value)), raw.get("token", ""))
+    if "history" in raw and "since" in raw:
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "give 'history' or 'since' in subscribe, not both", raw)
+    if "run" in raw and "since" not in raw:
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "'run' goes with 'since' in subscribe", raw)
+    return Request(
+        op,
+        raw,
+        raw.get("feed", ""),
+        Format(raw.get("format", Format.JSON.value)),
+        raw.get("token", ""),
+        raw.get("history"),
+        raw.get("since"),
+        raw.get("run"),
+    )

@@ -20,7 +20,7 @@ from typing import Protocol
 from feeds.codec import Format
 from feeds.feed import Feed
 from feeds.frames import Opcode, frame
-from feeds.hub import Hub, Subscriber
+from feeds.hub import HELD, Hub, Subscriber
 
 from .auth import Authenticator, AuthError, Identity, may_read
 from .protocol import CloseCode, ErrorCode, Op, ProtocolError, Request, encode_message, parse_request
@@ -167,15 +167,32 @@ class Session:
                 request.raw,
             )
         fields = [field.name for field in feed.fields]
-        status = self._server.hub.status(request.feed).to_json()
-        # The reply is written before the subscription starts: no tick can go out ahead of it.
+        hub = self._server.hub
+        status = hub.status(request.feed).to_json()
+        history = hub.history(request.feed)
+        if request.since is not None:
+            replay = history.since(request.since, request.run)
+        else:
+            replay = history.last(request.history or 0)
+        # The reply, then the replay, then live ticks: all written in this one call, so that no tick can go out
+        # ahead of the reply, and none is missed or repeated at the seam between replay and live.
         self._reply(
             encode_message(
-                "subscribed", request.raw, feed=request.feed, format=request.format.value, fields=fields, **status
+                "subscribed",
+                request.raw,
+                feed=request.feed,
+                format=request.format.value,
+                fields=fields,
+                run=replay.run,
+                replayed=len(replay.ticks),
+                gap=replay.gap,
+                **status,
             )
         )
+        if replay.ticks:
+            self.connection.send_many([(tick.frame(request.format), HELD) for tick in replay.ticks])
         self._subscriptions[request.feed] = request.format
-        self._server.hub.subscribe(request.feed, self.connection, request.format)
+        hub.subscribe(request.feed, self.connection, request.format)
 
     def _unsubscribe(self, request: Request) -> None:
         self._known_feed(request)

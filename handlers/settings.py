@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from feeds.history import HISTORY_SECONDS, HISTORY_TICKS
 from feeds.parsers import interval_seconds, non_negative_int, parse_bool, port_number, positive_float, positive_int
 
 from .auth import check_secret
@@ -124,6 +125,20 @@ class Settings:
         "trust the X-Real-Ip, X-Forwarded-For and X-Forwarded-Proto headers of a reverse proxy in front (client "
         "addresses for limits and logs, the scheme); only behind a proxy that sets them",
         switch=True,
+    )
+    history_seconds: float = _setting(
+        HISTORY_SECONDS,
+        "--history-seconds",
+        "SECONDS",
+        positive_float,
+        "how far back each feed's history goes: what a new page paints at once, what a reconnecting one gets back",
+    )
+    history_ticks: int = _setting(
+        HISTORY_TICKS,
+        "--history-ticks",
+        "N",
+        non_negative_int,
+        "the most ticks each feed's history holds, whatever its rate; 0: keep no history",
     )
     max_backlog_bytes: int = _setting(
         256 * 1024,

@@ -30,12 +30,18 @@ from collections.abc import Callable, Hashable, Sequence
 from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, SSLIOStream, StreamClosedError
 
+from feeds.hub import HELD
+
 from .protocol import CloseCode
 from .settings import Settings
 
 __all__ = ["FrameWriter"]
 
 log = logging.getLogger("dashboard.writer")
+
+# How much of the backlog the writer hands the stream at once: a replay of thousands of held ticks is written a
+# chunk at a time, as the socket takes it, instead of joined into one copy of it all.
+CHUNK_BYTES = 64 * 1024
 
 
 class FrameWriter:
@@ -132,19 +138,32 @@ class FrameWriter:
             self._drain(memoryview(frame)[sent:])
 
     def send_many(self, frames: Sequence[tuple[bytes, Hashable | None]]) -> None:
-        """Several frames in order: one ``send`` of them all when the way is clear, else each queued."""
-        if self._draining or self._send is None:
-            for frame, key in frames:
-                self._enqueue(frame, key)
-            return
-        self.send(b"".join(frame for frame, _ in frames))
+        """Several frames in order: one ``send`` of them all when the way is clear, else each queued.
 
-    def _enqueue(self, frame: bytes, key: Hashable | None) -> None:
+        Many of them (a replay of held ticks) are queued and written ``CHUNK_BYTES`` at a time: the queue holds
+        references to frames the history holds anyway, never a copy of them all.
+        """
+        if self._closed:
+            return
+        if not self._draining and self._send is not None and sum(len(frame) for frame, _ in frames) <= CHUNK_BYTES:
+            self.send(b"".join(frame for frame, _ in frames))
+            return
+        for frame, key in frames:
+            self._enqueue(frame, key, drain=False)
+        if not self._draining and self._backlog:
+            self._drain_backlog()
+
+    def _enqueue(self, frame: bytes, key: Hashable | None, drain: bool = True) -> None:
         if self._closed or self._stream.closed():
             return
         if self._backlog is None:
             self._backlog = deque()
         self._backlog.append((key, frame))
+        if key is HELD:
+            # Never dropped, and not counted against the limit: the history holds these bytes anyway.
+            if drain and not self._draining:
+                self._drain_backlog()
+            return
         self._backlog_bytes += len(frame)
         if key is None:
             self._reply_bytes += len(frame)
@@ -154,27 +173,42 @@ class FrameWriter:
                 return
         elif self._backlog_bytes > self._settings.max_backlog_bytes:
             self._coalesce()
-        if not self._draining:
+        if drain and not self._draining:
             self._drain_backlog()
 
     def _coalesce(self) -> None:
-        """Keep every reply and only the newest frame of each key, in their order."""
+        """Keep every reply and replayed tick, and only the newest frame of each other key, in their order."""
         assert self._backlog is not None
         newest: dict[Hashable, int] = {}
         for index, (key, _) in enumerate(self._backlog):
-            if key is not None:
+            if key is not None and key is not HELD:
                 newest[key] = index
-        kept = deque(item for index, item in enumerate(self._backlog) if item[0] is None or newest[item[0]] == index)
+        kept = deque(
+            item
+            for index, item in enumerate(self._backlog)
+            if item[0] is None or item[0] is HELD or newest[item[0]] == index
+        )
         self.coalesced += len(self._backlog) - len(kept)
         self._backlog = kept
-        self._backlog_bytes = sum(len(frame) for _, frame in kept)
+        self._backlog_bytes = sum(len(frame) for key, frame in kept if key is not HELD)
 
     def _drain_backlog(self) -> None:
-        assert self._backlog is not None
-        frames = b"".join(frame for _, frame in self._backlog)
-        self._backlog = None
-        self._backlog_bytes = self._reply_bytes = 0
-        self._drain(frames)
+        """Hand the stream the oldest ``CHUNK_BYTES`` or so of the backlog (at least one frame)."""
+        backlog = self._backlog
+        assert backlog is not None
+        chunk: list[bytes] = []
+        size = 0
+        while backlog and (not chunk or size + len(backlog[0][1]) <= CHUNK_BYTES):
+            key, frame = backlog.popleft()
+            chunk.append(frame)
+            size += len(frame)
+            if key is not HELD:
+                self._backlog_bytes -= len(frame)
+                if key is None:
+                    self._reply_bytes -= len(frame)
+        if not backlog:
+            self._backlog = None
+        self._drain(chunk[0] if len(chunk) == 1 else b"".join(chunk))
 
     def _drain(self, data: bytes | memoryview) -> None:
         """Hand ``data`` to the stream and come back for the backlog when the stream has written it all."""

@@ -7,6 +7,7 @@ import itertools
 import socket
 import struct
 import types
+from asyncio import Future
 from collections.abc import Iterator
 
 import orjson
@@ -20,13 +21,13 @@ from websockets.asyncio.client import connect
 from feeds import Feed, Field
 from feeds.codec import decode_binary
 from feeds.frames import Opcode, frame
-from feeds.hub import Hub
+from feeds.hub import HELD, Hub
 from feeds.producer import Producer
 from feeds.stocks import StocksFeed
 from handlers import Settings, make_app
 from handlers.protocol import CloseCode
 from handlers.socket import FeedSocket
-from handlers.writer import FrameWriter
+from handlers.writer import CHUNK_BYTES, FrameWriter
 
 from .rawws import CLOSE, RawClient
 from .wsclient import Client
@@ -393,5 +394,38 @@ async def test_a_client_asking_faster_than_it_reads_is_closed_not_buffered() -> 
     writer.close()
     writer.send(reply)  # after close: dropped, no error
     assert writer.backlog_bytes == 0
+    stream.close()
+    client_side.close()
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_a_long_replay_reaches_a_slow_reader_whole_a_chunk_at_a_time() -> None:
+    """Thousands of held ticks through a small backlog: none dropped, none repeated, never joined into one copy."""
+    server_side, client_side = socket.socketpair()
+    for sock, option in ((server_side, socket.SO_SNDBUF), (client_side, socket.SO_RCVBUF)):
+        sock.setsockopt(socket.SOL_SOCKET, option, 4096)
+    server_side.setblocking(False)
+    stream = IOStream(server_side)
+    writer = FrameWriter(stream, Settings(max_backlog_bytes=4096, stall_timeout=60), lambda code, reason: None)
+    held = [frame(f'{{"seq":{seq}}}'.encode() + b" " * 200, Opcode.TEXT) for seq in range(5000)]
+    written: list[int] = []
+    real_write = stream.write
+
+    def counting_write(data: bytes | memoryview) -> Future[None]:
+        written.append(len(data))
+        return real_write(data)
+
+    stream.write = counting_write  # type: ignore[method-assign]
+    writer.send_many([(data, HELD) for data in held])
+    writer.send(frame(b'{"seq":"live"}', Opcode.TEXT), ("tick", "x"))  # a live tick after the replay
+    expected = b"".join(held) + frame(b'{"seq":"live"}', Opcode.TEXT)
+    client_side.setblocking(False)
+    loop = asyncio.get_running_loop()
+    received = bytearray()
+    while len(received) < len(expected):
+        received += await loop.sock_recv(client_side, 8192)
+    assert bytes(received) == expected
+    assert max(written) <= CHUNK_BYTES + len(held[0])  # written a chunk at a time
+    writer.close()
     stream.close()
     client_side.close()

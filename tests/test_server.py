@@ -78,6 +78,8 @@ FLAGS = {
     "--certfile PATH": "serve https and wss with this certificate chain (PEM)",
     "--keyfile PATH": "the private key of --certfile (PEM)",
     "--xheaders": "of a reverse proxy in front (client addresses for limits and logs, the scheme)",
+    "--history-seconds SECONDS": "what a reconnecting one gets back (default: 3600.0)",
+    "--history-ticks N": "whatever its rate; 0: keep no history (default: 36000)",
     "--max-backlog BYTES": "only the newest tick of each feed is kept (default: 262144)",
     "--stall-timeout SECONDS": "has read nothing for this long while data waits for it (default: 10.0)",
     "--max-message-bytes BYTES": "a larger one closes its connection (code 1009) (default: 65536)",

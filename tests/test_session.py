@@ -73,6 +73,9 @@ def test_subscribe_replies_first_then_the_hub_delivers(hub: Hub, session: Sessio
         "status": "starting",
         "failures": 0,
         "error": None,
+        "run": None,  # no tick yet
+        "replayed": 0,
+        "gap": False,
         "id": 3,
     }
     assert session.subscriptions == {"numbers": Format.BINARY}

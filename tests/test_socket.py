@@ -53,6 +53,8 @@ async def test_subscribe_then_consecutive_ticks(connect: Connect, hub: Hub, feed
     reply = await client.request({"op": "subscribe", "feed": feed, "format": fmt, "id": "s1"})
     assert reply.pop("status") in ("starting", "ok")
     assert (reply.pop("failures"), reply.pop("error")) == (0, None)
+    run = reply.pop("run")
+    assert (reply.pop("replayed"), reply.pop("gap")) == (0, False)
     assert reply == {
         "op": "subscribed",
         "feed": feed,
@@ -63,6 +65,7 @@ async def test_subscribe_then_consecutive_ticks(connect: Connect, hub: Hub, feed
     ticks = await client.ticks(5)
     assert {tick.feed for tick in ticks} == {feed}
     assert_consecutive(ticks)
+    assert run is None or run == ticks[0].run
     for tick in ticks:
         assert tick.fields == tuple(reply["fields"])
         assert all(math.isfinite(value) for value in tick.values)
