@@ -19,7 +19,6 @@ import sys
 import time
 from collections.abc import Sequence
 
-from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from feeds import Feed, OptionError
@@ -31,8 +30,10 @@ from feeds.producer import Producer
 from feeds.stocks import StocksFeed
 from feeds.system import SystemFeed
 from handlers import UPLOT_DIR, make_app
+from handlers.accesslog import LogBudget
 from handlers.auth import Authenticator
 from handlers.connections import Connections
+from handlers.httpserver import DashboardHTTPServer, raise_fd_limit
 from handlers.protocol import CloseCode
 from handlers.settings import Settings, SettingsError, add_flags
 from handlers.socket import FeedSocket
@@ -189,7 +190,14 @@ async def serve(settings: Settings, feeds: list[Feed]) -> None:
     except OSError as exc:
         raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
     app = make_app(hub, settings, connections=connections)
-    server = HTTPServer(app, ssl_options=tls_context(settings), **settings.http_server_options())
+    server = DashboardHTTPServer(
+        app,
+        ssl_options=tls_context(settings),
+        settings=settings,
+        connections=connections,
+        socket_budget=raise_fd_limit(),
+        **settings.http_server_options(),
+    )
     server.add_sockets(sockets)
     producer.start()
     # What start-up made (modules, feeds, the app) lives as long as the process: take it out of the collector's way.
@@ -271,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return token_command(argv[1:])
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(LogBudget())
     try:
         settings = Settings.from_flags(args)
         sources = discover_feeds(args)

@@ -6,34 +6,49 @@ application's ``log_function``: it redacts credentials from the URI (`redact`) a
 write ``rate`` lines a second with bursts of ``burst``; what it holds back is counted, and the count is logged with
 that client's next line. The same budget covers the error lines about a client's requests (`handlers.base`) and
 connections (`handlers.socket`). It remembers at most ``max_clients`` clients, the least recent forgotten first.
+`LogBudget`, on the server's log handler, bounds every kind of line besides, whoever it is about, and cuts long ones.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import unquote_plus
 
 from .ratelimit import refilled
 
-__all__ = ["AccessLog", "redact"]
+__all__ = ["AccessLog", "LogBudget", "redact"]
 
 access_log = logging.getLogger("tornado.access")
 
-SECRET_PARAMETER = re.compile(r"(?<=[?&])(token|access_token)=[^&#]*", re.IGNORECASE)
+SECRET_NAMES = frozenset({"token", "access_token"})
 REDACTED = "[redacted]"
 LINES_PER_SECOND = 5.0
 BURST = 20
 MAX_CLIENTS = 10_000
+# The budget of each kind of line, whoever it is about (LogBudget), and the longest line written.
+KIND_LINES_PER_SECOND = 2.0
+KIND_BURST = 20
+MAX_LINE_CHARS = 2000
+MAX_KINDS = 1000
 
 
 def redact(uri: str) -> str:
-    """``uri`` with the value of every credential in its query replaced."""
-    return SECRET_PARAMETER.sub(lambda match: f"{match.group(1)}={REDACTED}", uri)
+    """``uri`` with the value of every credential in its query replaced, however its name is encoded."""
+    path, mark, query = uri.partition("?")
+    if not mark:
+        return uri
+    query, hash_mark, fragment = query.partition("#")
+    pairs = query.split("&")
+    kept = [
+        f"{pair.partition('=')[0]}={REDACTED}" if unquote_plus(pair.partition("=")[0]).lower() in SECRET_NAMES else pair
+        for pair in pairs
+    ]
+    return f"{path}?{'&'.join(kept)}{hash_mark}{fragment}"
 
 
 @dataclass
@@ -112,3 +127,53 @@ class AccessLog:
             request.remote_ip,
             1000.0 * request.request_time(),
         )
+
+
+class LogBudget(logging.Filter):
+    """A budget for every kind of log line, on the server's log handler: at most ``rate`` lines a second of each
+    (logger, level, message template), with bursts of ``burst``; what it holds back is counted on the next line of
+    its kind. Lines are cut to ``max_chars``. It bounds what no per-client budget sees: Tornado's and asyncio's own
+    lines about malformed requests, TLS errors or refused sockets, whose client a line does not name reliably."""
+
+    def __init__(
+        self,
+        rate: float = KIND_LINES_PER_SECOND,
+        burst: int = KIND_BURST,
+        max_chars: int = MAX_LINE_CHARS,
+        max_kinds: int = MAX_KINDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.rate = rate
+        self.burst = burst
+        self.max_chars = max_chars
+        self.max_kinds = max_kinds
+        self._clock = clock
+        self._budgets: OrderedDict[tuple[str, int, str], _Budget] = OrderedDict()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == access_log.name:
+            return True  # access lines have a budget per client already (AccessLog)
+        kind = (record.name, record.levelno, str(record.msg)[:200])
+        now = self._clock()
+        budget = self._budgets.get(kind)
+        if budget is None:
+            budget = self._budgets[kind] = _Budget(float(self.burst), now)
+            if len(self._budgets) > self.max_kinds:
+                self._budgets.popitem(last=False)
+        else:
+            self._budgets.move_to_end(kind)
+            budget.lines = refilled(budget.lines, budget.updated, now, self.rate, self.burst)
+            budget.updated = now
+        if budget.lines < 1:
+            budget.held_back += 1
+            return False
+        budget.lines -= 1
+        message = record.getMessage()
+        if len(message) > self.max_chars:
+            message = f"{message[: self.max_chars]}... ({len(message) - self.max_chars} more characters)"
+        if budget.held_back:
+            message = f"{message} ({budget.held_back} more lines like this were not logged)"
+            budget.held_back = 0
+        record.msg, record.args = message, None
+        return True

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 
@@ -21,6 +21,7 @@ __all__ = ["ALGORITHM", "MIN_SECRET_BYTES", "AuthError", "Authenticator", "Ident
 ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32
 MAX_TOKEN_CHARS = 8192
+MAX_TIME = 2**53
 
 
 class AuthError(Exception):
@@ -67,7 +68,8 @@ class Authenticator:
         except jwt.InvalidSignatureError:
             raise AuthError("bad signature") from None
         except jwt.InvalidTokenError as exc:
-            raise AuthError(f"malformed token: {exc}") from None
+            # The kind of error only: PyJWT's messages quote the token's own header, which a client writes.
+            raise AuthError(f"malformed token ({type(exc).__name__})") from None
         return _identity(claims, self._clock())
 
     def mint(self, sub: str, roles: Iterable[str], ttl: float) -> str:
@@ -81,16 +83,25 @@ def _identity(claims: dict[str, Any], now: float) -> Identity:
     sub, exp, roles = claims.get("sub"), claims.get("exp"), claims.get("roles", [])
     if not isinstance(sub, str) or not sub:
         raise AuthError("malformed token: 'sub' must be a non-empty string")
-    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
-        raise AuthError("malformed token: 'exp' must be a number")
+    if not _is_time(exp):
+        raise AuthError("malformed token: 'exp' must be a time in Unix seconds")
     if exp <= now:
         raise AuthError("token expired")
     not_before = claims.get("nbf", now)
-    if isinstance(not_before, bool) or not isinstance(not_before, (int, float)) or not_before > now:
+    if not _is_time(not_before):
+        raise AuthError("malformed token: 'nbf' must be a time in Unix seconds")
+    if not_before > now:
         raise AuthError("token not valid yet")
     if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
         raise AuthError("malformed token: 'roles' must be a list of strings")
     return Identity(sub, frozenset(roles), float(exp))
+
+
+def _is_time(value: object) -> TypeGuard[float]:
+    """A finite number of Unix seconds that a float holds exactly (no inf, no NaN, no 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return abs(value) < MAX_TIME  # false for inf and NaN too, and no int too large for a float gets past it
 
 
 def bearer_token(authorization: str | None) -> str | None:

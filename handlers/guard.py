@@ -34,12 +34,18 @@ class RefusedError(Exception):
 
 
 def split_host(host: str) -> str:
-    """The name or address of a ``Host`` header, without its port, lowercase, IPv6 brackets removed."""
+    """The name or address of a ``Host`` header, without its port or a final dot, lowercase, IPv6 brackets
+    removed; "" for anything that is not a host and an optional ``:port``."""
     host = host.strip().lower()
     if host.startswith("["):
-        return host[1:].partition("]")[0]
-    name, _, port = host.rpartition(":")
-    return name if name and port.isdigit() else host
+        address, _, rest = host[1:].partition("]")
+        return address if rest == "" or (rest.startswith(":") and rest[1:].isdigit()) else ""
+    name, colon, port = host.rpartition(":")
+    if colon:
+        if not port.isdigit() or ":" in name:
+            return ""
+        host = name
+    return host[:-1] if host.endswith(".") else host
 
 
 def normalize_origin(origin: str) -> str:

@@ -74,6 +74,9 @@ OPS = ", ".join(op.value for op in Op)
 FORMATS = ", ".join(fmt.value for fmt in Format)
 FORMAT_VALUES = frozenset(fmt.value for fmt in Format)
 MAX_FEED_NAME = 32
+MAX_ID_DEPTH = 32
+# The longest client value an error message quotes: an error is never much bigger than a line.
+MAX_QUOTED = 80
 MAX_TOKEN_CHARS = 8192
 MAX_RUN = 2**32 - 1  # runs are 32-bit (see the binary frame's header)
 MAX_SEQ = 2**53  # what a JSON number holds exactly
@@ -150,13 +153,31 @@ def _count(name: str, most: int) -> Callable[[Any], str | None]:
 
 def _format(value: Any) -> str | None:
     known = isinstance(value, str) and value in FORMAT_VALUES
-    return None if known else f"unknown format {value!r:.80} (one of: {FORMATS})"
+    return None if known else f"unknown format {value!r:.{MAX_QUOTED}} (one of: {FORMATS})"
+
+
+def _id(value: Any) -> str | None:
+    # orjson reads 1024 levels deep but writes only some 250: an id must be one a reply can echo.
+    return f"'id' is nested more than {MAX_ID_DEPTH} levels deep" if _depth(value) > MAX_ID_DEPTH else None
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and objects nest in a JSON value (a scalar: 0), without recursion."""
+    deepest, todo = 0, [(value, 0)]
+    while todo:
+        item, depth = todo.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            todo.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            todo.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 # Every op's keys, declared: a message is checked against its op's before anything acts on it. A key not listed is
-# refused, so that a typo such as "fromat" is reported rather than ignored. An id may be any JSON value (it is
-# echoed as it came); the message size limit bounds it.
-ID = Key()
+# refused, so that a typo such as "fromat" is reported rather than ignored. An id may be any JSON value nested at
+# most MAX_ID_DEPTH deep (it is echoed as it came); the message size limit bounds its size.
+ID = Key(check=_id)
 FEED = Key((str,), required=True, check=_feed_name)
 SCHEMAS: dict[Op, dict[str, Key]] = {
     Op.SUBSCRIBE: {
@@ -179,7 +200,9 @@ def _check_keys(op: Op, raw: dict[str, Any]) -> None:
     if unexpected:
         allowed = ", ".join(sorted(schema))
         raise ProtocolError(
-            ErrorCode.INVALID_MESSAGE, f"unexpected key {unexpected[0]!r} in {op.value} (allowed: {allowed})", raw
+            ErrorCode.INVALID_MESSAGE,
+            f"unexpected key {unexpected[0]!r:.{MAX_QUOTED}} in {op.value} (allowed: {allowed})",
+            raw,
         )
     for name, key in schema.items():
         if name not in raw:
@@ -212,7 +235,9 @@ def parse_request(text: str) -> Request:
     try:
         op = Op(raw["op"])
     except (ValueError, TypeError):
-        raise ProtocolError(ErrorCode.UNKNOWN_OP, f"unknown op {raw['op']!r} (one of: {OPS})", raw) from None
+        raise ProtocolError(
+            ErrorCode.UNKNOWN_OP, f"unknown op {raw['op']!r:.{MAX_QUOTED}} (one of: {OPS})", raw
+        ) from None
     _check_keys(op, raw)
     if "history" in raw and "since" in raw:
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, "give 'history' or 'since' in subscribe, not both", raw)

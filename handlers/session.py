@@ -98,8 +98,12 @@ class Session:
             self._reply(error.to_message())
         except Exception:
             log.exception("unexpected error handling a client message")
-            raw = request.raw if request is not None else None
-            self._reply(ProtocolError(ErrorCode.INTERNAL_ERROR, "internal error", raw).to_message())
+            internal = ProtocolError(ErrorCode.INTERNAL_ERROR, "internal error", request.raw if request else None)
+            try:
+                reply = internal.to_message()
+            except Exception:  # the request's id itself cannot be written back: answer without it
+                reply = ProtocolError(ErrorCode.INTERNAL_ERROR, "internal error").to_message()
+            self._reply(reply)
 
     def close(self) -> None:
         """The connection is closing: unsubscribe it from every feed; later messages are ignored."""
@@ -148,11 +152,8 @@ class Session:
                 ErrorCode.ALREADY_SUBSCRIBED, f"already subscribed to {request.feed!r} ({current})", request.raw
             )
         if not may_read(self.identity, feed.roles):
-            raise ProtocolError(
-                ErrorCode.FORBIDDEN,
-                f"reading {request.feed!r} takes one of the roles: {', '.join(feed.roles)}",
-                request.raw,
-            )
+            # Which roles would do is the operator's business, not the client's.
+            raise ProtocolError(ErrorCode.FORBIDDEN, f"not allowed to read {request.feed!r}", request.raw)
         most = self._server.limits.max_subscriptions
         if len(self._subscriptions) >= most:
             raise ProtocolError(
@@ -226,7 +227,9 @@ class Session:
         try:
             return self._server.hub.feed(request.feed)
         except KeyError:
-            known = ", ".join(sorted(feed.name for feed in self._server.hub.feeds))
+            # Only the feeds this client may read: the others stay out of sight, as in /api/feeds.
+            readable = (feed.name for feed in self._server.hub.feeds if may_read(self.identity, feed.roles))
+            known = ", ".join(sorted(readable))
             raise ProtocolError(
                 ErrorCode.UNKNOWN_FEED, f"unknown feed {request.feed!r} (known: {known})", request.raw
             ) from None

@@ -71,9 +71,17 @@ def _host(text: str) -> str:
 
 def _host_name(text: str) -> str:
     name = text.strip().lower()
-    if not name or any(char in name for char in "/:@ ") or name.count("*") > (1 if name.startswith("*.") else 0):
+    labels = name.removeprefix("*.").split(".")
+    # *.example.com, not *.com: a wildcard for a whole top-level domain would let rebound names in again.
+    wildcard_ok = not name.startswith("*.") or len(labels) >= WILDCARD_LABELS
+    if not name or "*" in name.removeprefix("*.") or any(not label for label in labels) or not wildcard_ok:
+        raise ValueError("expected a host name such as dashboard.example.com, or *.example.com")
+    if any(char in name for char in "/:@ [],"):
         raise ValueError("expected a host name such as dashboard.example.com, or *.example.com")
     return name
+
+
+WILDCARD_LABELS = 2
 
 
 def _origin(text: str) -> str:

@@ -7,7 +7,7 @@ import logging
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from handlers.accesslog import AccessLog, redact
+from handlers.accesslog import AccessLog, LogBudget, redact
 
 from .fakeclock import FakeClock
 
@@ -19,6 +19,8 @@ from .fakeclock import FakeClock
         ("/api/feeds?x=1&token=secret&y=2", "/api/feeds?x=1&token=[redacted]&y=2"),
         ("/?access_token=s#top", "/?access_token=[redacted]#top"),
         ("/static/token=not-a-query", "/static/token=not-a-query"),
+        ("/ws?%74oken=eyJ.abc.def", "/ws?%74oken=[redacted]"),  # a name encoded is still the name
+        ("/ws?TOKEN=x&x=y", "/ws?TOKEN=[redacted]&x=y"),
     ],
 )
 def test_credentials_in_a_query_are_redacted(uri: str, logged: str) -> None:
@@ -71,3 +73,23 @@ async def test_a_client_looping_on_a_refused_request_writes_a_bounded_number_of_
     lines = [record for record in caplog.records if record.name.startswith("tornado")]
     # The burst, and whatever a few lines a second add while the loop runs: far from one line per request.
     assert 20 <= len(lines) < 100
+
+
+def record(message: str, *args: object, name: str = "tornado.general") -> logging.LogRecord:
+    return logging.LogRecord(name, logging.WARNING, __file__, 1, message, args, None)
+
+
+def test_every_kind_of_line_has_a_budget_and_long_lines_are_cut() -> None:
+    clock = FakeClock()
+    budget = LogBudget(rate=1.0, burst=2, max_chars=50, clock=clock.time)
+    kept = [budget.filter(record("Malformed HTTP message from %s: %s", "10.0.0.1", "x" * n)) for n in range(5)]
+    assert kept == [True, True, False, False, False]
+    assert budget.filter(record("another kind of line"))
+    assert budget.filter(record("x", name="tornado.access"))  # access lines have their own budget, per client
+    clock.advance(1.0)
+    line = record("Malformed HTTP message from %s: %s", "10.0.0.1", "y" * 100)
+    assert budget.filter(line)
+    assert line.getMessage() == (
+        "Malformed HTTP message from 10.0.0.1: yyyyyyyyyyyy... (88 more characters) "
+        "(3 more lines like this were not logged)"
+    )

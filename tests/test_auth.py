@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 
 import jwt
@@ -63,6 +64,14 @@ def test_a_minted_token_verifies_to_its_claims() -> None:
         (jwt.encode({"sub": "a", "exp": 4_000_000_000, "roles": "admin"}, SECRET, "HS256"), "'roles' must be a list"),
         (jwt.encode({"sub": "a", "exp": 1_000}, SECRET, "HS256"), "token expired"),
         ("e30.e30.", "malformed token"),  # an unsigned token (alg none)
+        (jwt.encode({"sub": "a", "exp": math.inf}, SECRET, "HS256"), "'exp' must be a time"),
+        (jwt.encode({"sub": "a", "exp": 10**400}, SECRET, "HS256"), "'exp' must be a time"),
+        (jwt.encode({"sub": "a", "exp": 4_000_000_000, "nbf": math.nan}, SECRET, "HS256"), "'nbf' must be a time"),
+        (jwt.encode({"sub": "a", "exp": 4_000_000_000, "nbf": 3_999_999_999}, SECRET, "HS256"), "not valid yet"),
+        (
+            jwt.encode({"sub": "a", "exp": 4_000_000_000}, SECRET, "HS256", headers={"crit": ["x\nINFO forged"]}),
+            r"^malformed token \(\w+\)$",  # the client's words never reach the log
+        ),
     ],
 )
 def test_a_token_that_does_not_verify_is_refused_saying_why(presented: str | None, reason: str) -> None:
@@ -159,9 +168,11 @@ async def test_a_feed_needing_another_role_is_forbidden(http_server: object, htt
     error = await client.request({"op": "subscribe", "feed": "system", "id": 1})
     assert (error["code"], error["message"], error["id"]) == (
         "forbidden",
-        "reading 'system' takes one of the roles: ops",
+        "not allowed to read 'system'",
         1,
     )
+    unknown = await client.request({"op": "subscribe", "feed": "nope"})
+    assert unknown["message"] == "unknown feed 'nope' (known: stocks)"  # the forbidden feed stays out of sight
     await client.subscribe("stocks")
     ticks = await client.ticks(3)
     assert [tick.seq for tick in ticks] == list(range(ticks[0].seq, ticks[0].seq + 3))

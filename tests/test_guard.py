@@ -7,11 +7,22 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from handlers.guard import Guard, normalize_origin, split_host
+from handlers.settings import Settings, SettingsError
 
 
 @pytest.mark.parametrize(
     ("host", "name"),
-    [("example.com:8888", "example.com"), ("[::1]:80", "::1"), ("LOCALHOST", "localhost"), ("10.0.0.1", "10.0.0.1")],
+    [
+        ("example.com:8888", "example.com"),
+        ("[::1]:80", "::1"),
+        ("LOCALHOST", "localhost"),
+        ("10.0.0.1", "10.0.0.1"),
+        ("localhost.:80", "localhost"),
+        ("[::1]evil.example", ""),
+        ("[::1]:80x", ""),
+        ("a:b:c", ""),
+        ("example.com:http", ""),
+    ],
 )
 def test_split_host_drops_the_port(host: str, name: str) -> None:
     assert split_host(host) == name
@@ -31,6 +42,8 @@ def test_split_host_drops_the_port(host: str, name: str) -> None:
         ("corp.example", False),  # *.corp.example is for subdomains only
         ("rebind.evil.example", False),
         ("localhost.evil.example", False),
+        ("rebind.evil.example.", False),
+        ("[::1]evil.example", False),
         ("", False),
     ],
 )
@@ -109,3 +122,9 @@ async def test_every_response_carries_the_security_headers(http_server: object, 
     assert "script-src 'self'" in policy
     assert "connect-src 'self'" in policy
     assert "frame-ancestors 'none'" in policy
+
+
+@pytest.mark.parametrize("name", ["*.", "*.com", "*", "a..b", "evil.com:80", "x*.example.com", "*.*.example.com"])
+def test_an_allowed_host_setting_must_be_a_name_or_a_narrow_wildcard(name: str) -> None:
+    with pytest.raises(SettingsError, match="expected a host name"):
+        Settings(allowed_hosts=(name,))

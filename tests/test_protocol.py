@@ -34,6 +34,8 @@ def test_requests_are_read_with_their_defaults() -> None:
         ('{"op": "subscribe"}', ErrorCode.INVALID_MESSAGE, "missing 'feed' in subscribe"),
         ('{"op": "unsubscribe", "feed": 3}', ErrorCode.INVALID_MESSAGE, "'feed' must be a string, got int"),
         ('{"op": "subscribe", "feed": "a", "format": "xml"}', ErrorCode.UNKNOWN_FORMAT, "unknown format 'xml'"),
+        ('{"op": "ping", "id": ' + "[" * 40 + "]" * 40 + "}", ErrorCode.INVALID_MESSAGE, "'id' is nested more than 32"),
+        ('{"op": "' + "x" * 5000 + '"}', ErrorCode.UNKNOWN_OP, "unknown op 'xxxxxxxx"),
     ],
 )
 def test_a_malformed_message_is_a_protocol_error_saying_what_is_wrong(text: str, code: ErrorCode, message: str) -> None:
@@ -52,3 +54,9 @@ def test_an_error_echoes_the_id_of_a_request_it_could_read() -> None:
         "message": "missing 'feed' in subscribe",
         "id": "s1",
     }
+
+
+def test_an_error_quotes_at_most_a_line_of_what_it_refuses() -> None:
+    with pytest.raises(ProtocolError) as refused:
+        parse_request(orjson.dumps({"op": "\u0085" * 30_000}).decode())
+    assert len(refused.value.to_message()) < 400

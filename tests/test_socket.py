@@ -102,7 +102,7 @@ async def test_clients_receive_identical_bytes_for_a_tick(connect: Connect, fmt:
     await second.subscribe("stocks", fmt)
     # A tick may reach the first before the second has subscribed: compare the ticks both received.
     frames = [
-        {tick.seq: frame for tick, frame in [await client.tick() for _ in range(5)]} for client in (first, second)
+        {tick.seq: frame for tick, frame in [await client.tick() for _ in range(10)]} for client in (first, second)
     ]
     common = sorted(set(frames[0]) & set(frames[1]))
     assert len(common) >= 3
