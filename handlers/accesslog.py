@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 from urllib.parse import unquote_plus
 
 from .ratelimit import refilled
@@ -58,6 +58,43 @@ class _Budget:
     held_back: int = 0
 
 
+K = TypeVar("K", bound=Hashable)
+
+
+class _Budgets(Generic[K]):
+    """Token buckets by key (a client, a kind of line), at most ``most`` of them, the least recent forgotten."""
+
+    def __init__(self, rate: float, burst: int, most: int, clock: Callable[[], float]) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.most = most
+        self._clock = clock
+        self._budgets: OrderedDict[K, _Budget] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._budgets)
+
+    def take(self, key: K) -> int | None:
+        """Use up a line of ``key``'s budget: None when it has none left (that line is counted as held back),
+        else how many lines it had held back since its last one."""
+        now = self._clock()
+        budget = self._budgets.get(key)
+        if budget is None:
+            budget = self._budgets[key] = _Budget(float(self.burst), now)
+            if len(self._budgets) > self.most:
+                self._budgets.popitem(last=False)
+        else:
+            self._budgets.move_to_end(key)
+            budget.lines = refilled(budget.lines, budget.updated, now, self.rate, self.burst)
+            budget.updated = now
+        if budget.lines < 1:
+            budget.held_back += 1
+            return None
+        budget.lines -= 1
+        held, budget.held_back = budget.held_back, 0
+        return held
+
+
 class _Request(Protocol):
     method: str | None
     uri: str | None
@@ -83,32 +120,15 @@ class AccessLog:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rate = rate
-        self.burst = burst
-        self.max_clients = max_clients
-        self._clock = clock
-        self._budgets: OrderedDict[str, _Budget] = OrderedDict()
+        self._budgets: _Budgets[str] = _Budgets(rate, burst, max_clients, clock)
 
     def allow(self, client: str) -> bool:
         """Whether a line about ``client`` may be written now (it uses up one); held-back lines are counted."""
-        now = self._clock()
-        budget = self._budgets.get(client)
-        if budget is None:
-            budget = self._budgets[client] = _Budget(float(self.burst), now)
-            if len(self._budgets) > self.max_clients:
-                self._budgets.popitem(last=False)
-        else:
-            self._budgets.move_to_end(client)
-            budget.lines = refilled(budget.lines, budget.updated, now, self.rate, self.burst)
-            budget.updated = now
-        if budget.lines < 1:
-            budget.held_back += 1
+        held = self._budgets.take(client)
+        if held is None:
             return False
-        budget.lines -= 1
-        if budget.held_back:
-            access_log.warning(
-                "%d lines about %s were not logged (more than %g a second)", budget.held_back, client, self.rate
-            )
-            budget.held_back = 0
+        if held:
+            access_log.warning("%d lines about %s were not logged (more than %g a second)", held, client, self.rate)
         return True
 
     def __call__(self, handler: _Handler) -> None:
@@ -144,36 +164,19 @@ class LogBudget(logging.Filter):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
-        self.rate = rate
-        self.burst = burst
         self.max_chars = max_chars
-        self.max_kinds = max_kinds
-        self._clock = clock
-        self._budgets: OrderedDict[tuple[str, int, str], _Budget] = OrderedDict()
+        self._budgets: _Budgets[tuple[str, int, str]] = _Budgets(rate, burst, max_kinds, clock)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name == access_log.name:
             return True  # access lines have a budget per client already (AccessLog)
-        kind = (record.name, record.levelno, str(record.msg)[:200])
-        now = self._clock()
-        budget = self._budgets.get(kind)
-        if budget is None:
-            budget = self._budgets[kind] = _Budget(float(self.burst), now)
-            if len(self._budgets) > self.max_kinds:
-                self._budgets.popitem(last=False)
-        else:
-            self._budgets.move_to_end(kind)
-            budget.lines = refilled(budget.lines, budget.updated, now, self.rate, self.burst)
-            budget.updated = now
-        if budget.lines < 1:
-            budget.held_back += 1
+        held = self._budgets.take((record.name, record.levelno, str(record.msg)[:200]))
+        if held is None:
             return False
-        budget.lines -= 1
         message = record.getMessage()
         if len(message) > self.max_chars:
             message = f"{message[: self.max_chars]}... ({len(message) - self.max_chars} more characters)"
-        if budget.held_back:
-            message = f"{message} ({budget.held_back} more lines like this were not logged)"
-            budget.held_back = 0
+        if held:
+            message = f"{message} ({held} more lines like this were not logged)"
         record.msg, record.args = message, None
         return True
