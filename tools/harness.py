@@ -7,12 +7,16 @@ Nothing here sleeps: the server is ready when it prints its ``listening on`` lin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +30,7 @@ __all__ = [
     "FAST_FEED_OPTIONS",
     "LIVE_TIMEOUT_MS",
     "ROOT",
+    "Proxy",
     "Server",
     "launch_chromium",
     "wait_until_live",
@@ -166,6 +171,69 @@ class Server:
         except BaseException:
             self._logs.close()
             raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class Proxy:
+    """A TCP proxy in front of a server: ``cut()`` drops every connection through it while the server stays up, as
+    a network does (a laptop's Wi-Fi, a NAT that forgot), and new connections come through as before."""
+
+    def __init__(self, port: int) -> None:
+        self._target = ("127.0.0.1", port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self._lock = threading.Lock()
+        self._open: list[socket.socket] = []
+        self._accepting = threading.Thread(target=self._accept, daemon=True)
+        self._accepting.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            try:
+                upstream = socket.create_connection(self._target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._open += [client, upstream]
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(READ_CHUNK_BYTES):
+                target.sendall(data)
+        except OSError:
+            pass  # cut, or the other side went away
+        for sock in (source, target):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        """Drop every connection through the proxy at once, without a Close frame (both ends see a reset)."""
+        with self._lock:
+            cut, self._open = self._open, []
+        for sock in cut:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()
+
+    def close(self) -> None:
+        self._listener.close()
+        self.cut()
+
+    def __enter__(self) -> Proxy:
         return self
 
     def __exit__(

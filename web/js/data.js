@@ -153,6 +153,7 @@ export class FeedHistory {
     this.lastRun = null;
     this.lastSeq = 0;
     this.lastTs = -Infinity;
+    this.gaps = 0; // gap points stored so far: missed stretches the server could not fill
   }
 
   get length() {
@@ -171,6 +172,7 @@ export class FeedHistory {
       outcome = Appended.RESTARTED;
     } else if (this.lastRun !== null && (!sameRun || tick.seq !== this.lastSeq + 1)) {
       this.ring.push((this.lastTs + tick.ts) / 2, this.gapRow);
+      this.gaps++;
       outcome = Appended.AFTER_GAP;
     }
     this.ring.push(tick.ts, tick.values);

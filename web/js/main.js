@@ -3,7 +3,9 @@
  * animation frame.
  *
  * On every connection the page fetches /api/feeds again, so feeds the server gained while the page was away get
- * panels, then subscribes to every feed in binary. A panel is `live` only between its first tick on an open
+ * panels, then subscribes to every feed in binary: with the feed's held ticks for the chart's window on a first
+ * subscription, with every tick after its last one after a reconnect (a gap the server could not fill is drawn as
+ * a gap, never joined by a line). A panel is `live` only between its first tick on an open
  * connection and that connection's close. When the server asks for a token (token.js), one it refuses, or one that
  * expires, ends the reconnecting: the page says so and waits for a new link rather than knocking forever.
  */
@@ -77,7 +79,7 @@ class Dashboard {
         for (const panel of this.panels.values()) {
           if (!panel.subscribed && !panel.subscribing) {
             panel.subscribing = true;
-            this.connection.subscribe(panel.name);
+            this.connection.subscribe(panel.name, panel.resumeFrom());
           }
         }
       })

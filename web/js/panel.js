@@ -114,6 +114,7 @@ export class Panel {
     this.signature = feedSignature(feed);
     this.fieldNames = feed.fields.map((field) => field.name);
     this.windowSeconds = windowSeconds;
+    this.intervalSeconds = feed.interval;
     this.theme = theme;
     this.history = new FeedHistory(feed.fields.length, capacityFor(windowSeconds, feed.interval));
     this.groups = groupByUnit(feed.fields);
@@ -255,6 +256,21 @@ export class Panel {
     return fields.length === this.fieldNames.length && fields.every((name, index) => name === this.fieldNames[index]);
   }
 
+  /**
+   * What to ask the server for when subscribing (docs/protocol.md, "History and resume"): the feed's held ticks
+   * that fill the chart's window on a first subscription, everything after the last tick it has on a later one, so
+   * that a reconnect leaves no hole where the server still had the data.
+   */
+  resumeFrom() {
+    const { lastRun, lastSeq } = this.history;
+    if (lastRun !== null) {
+      return { since: lastSeq, run: lastRun };
+    }
+    const { capacity } = this.history.ring;
+    const windowTicks = this.intervalSeconds > 0 ? Math.ceil(this.windowSeconds / this.intervalSeconds) : capacity;
+    return { history: Math.min(capacity, windowTicks) };
+  }
+
   /** Stores a tick; false when it cannot be this feed's (wrong number of values). */
   ingest(tick) {
     if (tick.values.length !== this.fieldNames.length) {
@@ -277,6 +293,7 @@ export class Panel {
       }
     }
     this.element.dataset.points = String(this.history.length);
+    this.element.dataset.gaps = String(this.history.gaps);
   }
 
   resize() {

@@ -91,8 +91,9 @@ export class FeedConnection {
     }
   }
 
-  subscribe(feed) {
-    this.#request({ op: Op.SUBSCRIBE, feed, format: FORMAT_BINARY });
+  /** Subscribes to `feed` in binary; `start` may ask for held ticks first: `{history: N}` or `{since, run}`. */
+  subscribe(feed, start = {}) {
+    this.#request({ op: Op.SUBSCRIBE, feed, format: FORMAT_BINARY, ...start });
   }
 
   unsubscribe(feed) {

@@ -1,0 +1,74 @@
+"""The page and the server's history: full charts at first paint, no hole after a cut, a gap after a restart."""
+
+from __future__ import annotations
+
+import orjson
+from playwright.sync_api import Page, expect
+from websockets.sync.client import connect
+
+from tools.harness import FAST_FEED_OPTIONS, Proxy, Server, wait_until_live
+
+from .conftest import PageProblems
+
+PANEL = '[data-testid="panel"]'
+BADGE = '[data-testid="connection"]'
+# More than live ticks alone could fill between the page's load and its first look (stocks ticks every 0.1 s).
+HELD = 40
+RECONNECT_TIMEOUT_MS = 15_000
+PANEL_STATS_JS = """() => Object.fromEntries([...document.querySelectorAll('[data-testid="panel"]')].map(
+    (panel) => [panel.dataset.feed, {points: Number(panel.dataset.points), gaps: Number(panel.dataset.gaps)}]))"""
+MORE_POINTS_JS = """([before, more]) => [...document.querySelectorAll('[data-testid="panel"]')].every(
+    (panel) => Number(panel.dataset.points) >= before[panel.dataset.feed].points + more)"""
+
+
+def wait_until_held(server: Server, feed: str, count: int) -> None:
+    """Watch ``feed`` until the server has produced ``count`` ticks of it: its history holds them."""
+    with connect(server.url.replace("http://", "ws://") + "ws", open_timeout=5) as ws:
+        ws.send(orjson.dumps({"op": "subscribe", "feed": feed}).decode())
+        while True:
+            message = orjson.loads(ws.recv(timeout=5))
+            if message["op"] == "data" and message["seq"] >= count:
+                return
+
+
+def test_a_new_page_paints_its_window_from_the_servers_history(
+    server: Server, page: Page, problems: PageProblems
+) -> None:
+    wait_until_held(server, "stocks", HELD)
+    page.goto(server.url)
+    wait_until_live(page)
+    stats = page.evaluate(PANEL_STATS_JS)
+    assert stats["stocks"]["points"] >= HELD, stats
+    assert stats["stocks"]["gaps"] == 0
+    problems.assert_none()
+
+
+def test_a_cut_connection_resumes_with_no_hole(server: Server, page: Page, problems: PageProblems) -> None:
+    with Proxy(server.port) as proxy:
+        page.goto(proxy.url)
+        wait_until_live(page)
+        before = page.evaluate(PANEL_STATS_JS)
+        with problems.server_down(), problems.expected(r"WebSocket connection to '[^']+' failed"):
+            proxy.cut()
+            expect(page.locator(BADGE)).to_have_attribute("data-state", "reconnecting", timeout=RECONNECT_TIMEOUT_MS)
+            wait_until_live(page)
+            page.wait_for_function(MORE_POINTS_JS, arg=[before, 10], timeout=RECONNECT_TIMEOUT_MS)
+        after = page.evaluate(PANEL_STATS_JS)
+    # Whatever the cut made the page miss came back from the server's history: no gap point anywhere.
+    assert {feed: stats["gaps"] for feed, stats in after.items()} == {feed: 0 for feed in after}
+    problems.assert_none()
+
+
+def test_a_restarted_server_leaves_a_gap_drawn_as_a_gap(server: Server, page: Page, problems: PageProblems) -> None:
+    page.goto(server.url)
+    wait_until_live(page)
+    with problems.server_down():
+        assert server.stop() == 0
+        with Server(*FAST_FEED_OPTIONS, port=server.port):
+            expect(page.locator(BADGE)).to_have_attribute("data-state", "live", timeout=RECONNECT_TIMEOUT_MS)
+            page.wait_for_function(
+                """() => [...document.querySelectorAll('[data-testid="panel"]')].every(
+                    (panel) => Number(panel.dataset.gaps) >= 1)""",
+                timeout=RECONNECT_TIMEOUT_MS,
+            )
+    problems.assert_none()
