@@ -47,10 +47,17 @@ EXIT_USAGE = 2
 # Collect young objects after this many allocations instead of Python's 700: ticks make short-lived objects by the
 # thousand, and each collection stalls every client (measured in docs/performance.md).
 GC_YOUNG_THRESHOLD = 20_000
-# On SIGTERM, how long the Close frames of open connections have to go out (within the 3 s a shutdown may take), and
-# how often to look whether they have.
+# Connections the kernel may queue before the server accepts them. Tornado's 128 drops the SYNs of a reconnect
+# storm (thousands of clients back at once after a restart or a network cut), and each dropped client waits for
+# its kernel to retry: 1, 3, 7, 15 ... seconds. The kernel caps it at net.core.somaxconn.
+LISTEN_BACKLOG = 4096
+# On SIGTERM: from the signal to the exit at most SHUTDOWN_BUDGET seconds (a shutdown may take 3), of which the
+# Close frames of open connections have until CLOSE_WAIT to go out and be answered (looked at every CLOSE_POLL),
+# and the feeds' teardown the rest, at least MIN_TEARDOWN.
+SHUTDOWN_BUDGET = 2.7
 CLOSE_WAIT = 2.0
 CLOSE_POLL = 0.02
+MIN_TEARDOWN = 0.2
 
 
 class StartupError(Exception):
@@ -186,7 +193,7 @@ async def serve(settings: Settings, feeds: list[Feed]) -> None:
     producer = Producer(feeds, hub)
     connections: Connections[FeedSocket] = Connections()
     try:
-        sockets = bind_sockets(settings.port, settings.host)
+        sockets = bind_sockets(settings.port, settings.host, backlog=LISTEN_BACKLOG)
     except OSError as exc:
         raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
     app = make_app(hub, settings, connections=connections)
@@ -218,10 +225,22 @@ async def serve(settings: Settings, feeds: list[Feed]) -> None:
     print(f"listening on {scheme}://{host if ':' not in host else f'[{host}]'}:{port}/", flush=True)
 
     await stop.wait()
+    started = time.monotonic()
     log.info("shutting down: closing %d connections (a second signal exits at once)", len(connections))
     server.stop()  # no new connections
-    await close_all(connections)
-    await producer.stop()
+    await close_all(connections, until=started + CLOSE_WAIT)
+    left = started + SHUTDOWN_BUDGET - time.monotonic()
+    try:
+        await asyncio.wait_for(producer.stop(), max(left, MIN_TEARDOWN))
+    except asyncio.TimeoutError:
+        log.warning(
+            "the feeds' teardown did not finish within the shutdown's %g s: exiting without it", SHUTDOWN_BUDGET
+        )
+    log.info("shut down in %.2f s", time.monotonic() - started)
+    # All is done: exit now, rather than let asyncio cancel every connection's tasks and the interpreter take apart
+    # the objects of thousands of connections, which takes seconds (bench/reconnect.py measures the whole exit).
+    logging.shutdown()
+    os._exit(0)
 
 
 def _on_signal(stop: asyncio.Event, signum: int) -> None:
@@ -232,14 +251,13 @@ def _on_signal(stop: asyncio.Event, signum: int) -> None:
     stop.set()
 
 
-async def close_all(connections: Connections[FeedSocket], wait: float = CLOSE_WAIT) -> None:
-    """Close every WebSocket with 1001 (going away), then give their Close frames up to ``wait`` seconds to go out
-    and be answered, so that clients see a clean close rather than a dropped connection (1006)."""
+async def close_all(connections: Connections[FeedSocket], until: float) -> None:
+    """Close every WebSocket with 1001 (going away), then give their Close frames until ``until`` (monotonic
+    seconds) to go out and be answered, so that clients see a clean close rather than a dropped connection (1006)."""
     closing = list(connections)
     for connection in closing:
         connection.close(CloseCode.GOING_AWAY, "server shutting down")
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and any(not connection.closed_all_the_way() for connection in closing):
+    while time.monotonic() < until and any(not connection.closed_all_the_way() for connection in closing):
         await asyncio.sleep(CLOSE_POLL)
 
 

@@ -21,11 +21,13 @@ not decide a row.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +36,10 @@ from pathlib import Path
 import orjson
 import psutil
 
+from feeds.encoded import EncodedTick
+from feeds.history import History
+from feeds.stocks import StocksFeed
+from feeds.tick import Tick
 from handlers.auth import Authenticator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +56,7 @@ PEER_MODULES = {
 START_TIMEOUT = 30.0
 SERVER_CORE, LOADGEN_CORE = 0, 1
 KIB = 1024
+RECONNECT_CLIENTS = 5000
 
 
 @dataclass(frozen=True)
@@ -396,7 +403,52 @@ def main() -> int:
     print()
     for line in targets(results):
         print(line)
+    print()
+    print(held_tick_memory())
+    if not args.quick:
+        print(reconnect(RECONNECT_CLIENTS))
     return 0
+
+
+def held_tick_memory(count: int = 10_000) -> str:
+    """What a held tick costs a feed's history: ``count`` ticks of the bench's 20-symbol stocks feed, traced."""
+    feed = StocksFeed(symbols=tuple(SYMBOLS.split(",")), seed=1)
+    fields = tuple(field.name for field in feed.fields)
+    history = History(count, math.inf)
+    ticks = [Tick("stocks", 1, seq, 1.7e9 + seq, fields, tuple(feed.step().values())) for seq in range(1, count + 1)]
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for tick in ticks:
+        history.append(EncodedTick.of(tick))
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return f"- a held tick of the 20-symbol stocks feed (both formats): {held / count:,.0f} bytes"
+
+
+def reconnect(clients: int) -> str:
+    """bench/reconnect.py: every client cut off, then the server restarted; each comes back and resumes."""
+    output = subprocess.run(
+        [sys.executable, "bench/reconnect.py", "--clients", str(clients)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    report = orjson.loads(output)
+    cut, restart = report["cut"], report["restart"]
+    lines = [f"- reconnect, {clients:,} clients resuming with since and run (the page's backoff):"]
+    if isinstance(cut, str):
+        lines.append(f"  - connections cut: {cut}")
+    else:
+        lines.append(
+            f"  - connections cut, server up: all back and resumed in {cut['back_seconds']:.1f} s, "
+            f"{cut['missed_per_client']:g} ticks missed per client ({cut['replayed_per_client']:.1f} replayed)"
+        )
+    lines.append(
+        f"  - server restarted: SIGTERM to exit {restart['shutdown_seconds']:.2f} s with every client connected; "
+        f"all back in {restart['back_seconds']:.1f} s, {restart['told_gap']:,} told gap (a new run)"
+    )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
