@@ -16,6 +16,7 @@ import os
 import signal
 import ssl
 import sys
+import threading
 import time
 from collections.abc import Sequence
 
@@ -54,10 +55,12 @@ LISTEN_BACKLOG = 4096
 # On SIGTERM: from the signal to the exit at most SHUTDOWN_BUDGET seconds (a shutdown may take 3), of which the
 # Close frames of open connections have until CLOSE_WAIT to go out and be answered (looked at every CLOSE_POLL),
 # and the feeds' teardown the rest, at least MIN_TEARDOWN.
-SHUTDOWN_BUDGET = 2.7
-CLOSE_WAIT = 2.0
+SHUTDOWN_BUDGET = 2.2
+CLOSE_WAIT = 1.5
 CLOSE_POLL = 0.02
 MIN_TEARDOWN = 0.2
+WATCHDOG_MARGIN = 0.2
+EXIT_STUCK = 1
 
 
 class StartupError(Exception):
@@ -249,16 +252,36 @@ def _on_signal(stop: asyncio.Event, signum: int) -> None:
         logging.shutdown()
         os._exit(128 + signum)
     stop.set()
+    # Whatever the shutdown meets (a teardown that ignores cancellation, or blocks the event loop), the process
+    # is gone within the 3 s a shutdown may take: this timer's thread does not need the event loop.
+    watchdog = threading.Timer(SHUTDOWN_BUDGET + WATCHDOG_MARGIN, _exit_stuck)
+    watchdog.daemon = True
+    watchdog.start()
+
+
+def _exit_stuck() -> None:
+    log.error("the shutdown did not finish within %g s: exiting anyway", SHUTDOWN_BUDGET + WATCHDOG_MARGIN)
+    logging.shutdown()
+    os._exit(EXIT_STUCK)
 
 
 async def close_all(connections: Connections[FeedSocket], until: float) -> None:
     """Close every WebSocket with 1001 (going away), then give their Close frames until ``until`` (monotonic
     seconds) to go out and be answered, so that clients see a clean close rather than a dropped connection (1006)."""
-    closing = list(connections)
-    for connection in closing:
+    connections.closing = True  # a kept-alive HTTP connection may still ask to upgrade: 503
+    streams = [
+        connection.ws_connection.stream
+        for connection in connections
+        if connection.ws_connection is not None and connection.ws_connection.stream is not None
+    ]
+    for connection in list(connections):
         connection.close(CloseCode.GOING_AWAY, "server shutting down")
-    while time.monotonic() < until and any(not connection.closed_all_the_way() for connection in closing):
+    # Tornado lets go of a handler's protocol at once; the streams tell when each socket is really closed.
+    while time.monotonic() < until and any(not stream.closed() for stream in streams):
         await asyncio.sleep(CLOSE_POLL)
+    unanswered = sum(not stream.closed() for stream in streams)
+    if unanswered:
+        log.info("%d of %d connections did not answer their Close frame in time", unanswered, len(streams))
 
 
 def token_command(argv: Sequence[str]) -> int:

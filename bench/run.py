@@ -442,7 +442,8 @@ def reconnect(clients: int) -> str:
     else:
         lines.append(
             f"  - connections cut, server up: all back and resumed in {cut['back_seconds']:.1f} s, "
-            f"{cut['missed_per_client']:g} ticks missed per client ({cut['replayed_per_client']:.1f} replayed)"
+            f"{cut['missed_per_client']:g} ticks missed per client, {cut['repeated']} repeated "
+            f"({cut['replayed_per_client']:.1f} replayed)"
         )
     lines.append(
         f"  - server restarted: SIGTERM to exit {restart['shutdown_seconds']:.2f} s with every client connected; "

@@ -39,16 +39,19 @@ class History:
         self.max_ticks = max_ticks
         self.max_seconds = max_seconds
         self._ticks: deque[EncodedTick] = deque(maxlen=max_ticks or None)
+        # The newest tick's run and seq, held or not: what a ``since`` is compared with.
+        self._newest: tuple[int, int] | None = None
 
     def __len__(self) -> int:
         return len(self._ticks)
 
     @property
     def run(self) -> int | None:
-        return self._ticks[-1].run if self._ticks else None
+        return self._newest[0] if self._newest else None
 
     def append(self, tick: EncodedTick) -> None:
         """Hold ``tick``, the feed's newest; drop what is now too old, and the oldest past ``max_ticks``."""
+        self._newest = (tick.run, tick.seq)
         if not self.max_ticks:
             return
         ticks = self._ticks
@@ -71,14 +74,16 @@ class History:
         run's held ticks come with ``gap``. A ``seq`` older than what is held also makes a ``gap``: the ticks between
         are gone.
         """
-        ticks, current = self._ticks, self.run
-        if current is None:
-            return Replay([], False, None)
+        ticks = self._ticks
+        if self._newest is None:
+            # Nothing since the server started: a client naming a run has one from before, now gone.
+            return Replay([], run is not None, None)
+        current, newest = self._newest
         if run is not None and run != current:
             return Replay(list(ticks), True, current)
-        newest, oldest = ticks[-1].seq, ticks[0].seq
         if seq >= newest:
             return Replay([], False, current)
+        oldest = ticks[0].seq if ticks else newest + 1
         if seq < oldest - 1:
             return Replay(list(ticks), True, current)
         # Held ticks are consecutive (seqs in a run rise by one): the tick after ``seq`` sits at a known place.

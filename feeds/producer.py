@@ -301,7 +301,7 @@ class FeedRunner:
         self._outbox.emit(Tick(self.feed.name, run, seq, self._clock.wall(), self._fields, values))
         if self.status.health is not Health.OK:
             if self.status.health is Health.FAILING:
-                self._failure_log.recovered(self.status.failures)
+                self._failure_log.recovered()
             self._set_status(FeedStatus(self.feed.name, Health.OK, self.status.failures))
 
     async def _setup(self) -> None:
@@ -330,55 +330,67 @@ class FeedRunner:
 class FailureLog:
     """What one feed's failures write to the log, however often it fails.
 
-    Each kind of error (its exception type where it was raised, so that a message naming a changing value is still
-    one kind) is logged the first time, with its traceback when it comes from the feed's own code; again only after
-    ``FAILURE_LOG_INTERVAL`` without it. Everything else, and recoveries after the first, is counted, and at most one
-    summary line per interval says how many. So a feed that fails every other sample writes a traceback once, its
-    recovery once, then a line a minute: not a traceback per failure, as a throttle per failing streak would.
+    Each kind of error (its exception type and where it was raised, so that a message naming a changing value is
+    still one kind) is logged the first time, with its traceback when it comes from the feed's own code, and again
+    only after ``FAILURE_LOG_INTERVAL`` without it; so is a recovery. Everything else is counted, and a summary line
+    at most once an interval says how many failures and recoveries were held back. So a feed that fails every other
+    sample writes its traceback once, its recovery once, then a line a minute: not a traceback per failure, as a
+    throttle per failing streak would.
     """
 
     def __init__(self, feed: str, clock: Clock) -> None:
         self._feed = feed
         self._clock = clock
-        self._kinds: OrderedDict[tuple[str, str], float] = OrderedDict()  # kind -> when it was last logged
-        self._last_recovery_log = -math.inf
-        self._last_summary = -math.inf
+        self._kinds: OrderedDict[tuple[str, str], float] = OrderedDict()  # kind -> when it was last seen
+        self._last_recovery = -math.inf  # when the feed last recovered, logged or not
+        self._next_summary: float | None = None  # due an interval after the first line
         self._held_failures = 0
         self._held_recoveries = 0
+        self._streak = 0  # failures since the last recovery
         self._latest = ""
 
     def failed(self, cause: BaseException, reason: str) -> None:
         now = self._clock.time()
         self._summarize(now)
-        kind = _kind(cause)
-        logged = self._kinds.get(kind)
+        self._streak += 1
         self._latest = reason
-        if logged is None or now - logged >= FAILURE_LOG_INTERVAL:
-            self._remember(kind, now)
-            self._last_summary = now  # the next summary is an interval away from any line
+        kind = _kind(cause)
+        seen = self._kinds.get(kind)
+        self._remember(kind, now)
+        if seen is None or now - seen >= FAILURE_LOG_INTERVAL:
             # A traceback helps with an exception from the feed's code, not with a refused value or a timeout.
             traceback = not isinstance(cause, (SampleError, SampleTimeoutError))
+            self._logged(now)
             log.error("feed %s: %s", self._feed, reason, exc_info=cause if traceback else None)
-            return
-        self._held_failures += 1
+        else:
+            self._held_failures += 1
 
-    def recovered(self, failures: int) -> None:
+    def recovered(self) -> None:
         now = self._clock.time()
         self._summarize(now)
-        if now - self._last_recovery_log >= FAILURE_LOG_INTERVAL:
-            self._last_recovery_log = self._last_summary = now
-            log.info("feed %s: recovered after %d failures", self._feed, failures)
-            return
-        self._held_recoveries += 1
+        quiet = now - self._last_recovery >= FAILURE_LOG_INTERVAL
+        self._last_recovery = now
+        if quiet:
+            self._logged(now)
+            log.info("feed %s: recovered after %d failures", self._feed, self._streak)
+        else:
+            self._held_recoveries += 1
+        self._streak = 0
+
+    def _logged(self, now: float) -> None:
+        if self._next_summary is None:
+            self._next_summary = now + FAILURE_LOG_INTERVAL
 
     def _summarize(self, now: float) -> None:
-        """Say how many lines were held back, once an interval has passed since the last line."""
-        if not (self._held_failures or self._held_recoveries) or now - self._last_summary < FAILURE_LOG_INTERVAL:
+        """Say how many lines were held back, when a summary is due."""
+        if not (self._held_failures or self._held_recoveries):
             return
-        self._last_summary = now
+        if self._next_summary is not None and now < self._next_summary:
+            return
+        self._next_summary = now + FAILURE_LOG_INTERVAL
         recoveries = f" and {self._held_recoveries} recoveries" if self._held_recoveries else ""
         log.error(
-            "feed %s: %d more failures%s since its last line (latest: %s)",
+            "feed %s: %d more failures%s not logged since the last summary (latest: %s)",
             self._feed,
             self._held_failures,
             recoveries,

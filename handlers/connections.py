@@ -21,6 +21,7 @@ class Connections(Generic[C]):
         # A dict rather than a set: insertion order keeps rounds over the connections stable and predictable.
         self._open: dict[C, str] = {}
         self._per_client: dict[str, int] = {}
+        self.closing = False  # the server is shutting down: no connection may open any more
 
     def add(self, connection: C, client: str = "") -> None:
         if connection in self._open:

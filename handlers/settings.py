@@ -260,6 +260,11 @@ class Settings:
                 values[field.name] = _parse(field, given)
         return cls(**values)
 
+    @property
+    def max_replay_frames(self) -> int:
+        """Replayed ticks one connection may have waiting at once: two feeds' whole histories' worth."""
+        return 2 * max(self.history_ticks, 1)
+
     def tornado_settings(self) -> dict[str, Any]:
         """The Tornado application settings that carry these."""
         return {"websocket_max_message_size": self.max_message_bytes}

@@ -64,6 +64,8 @@ class FeedSocket(Guarded, WebSocketHandler):
         # Refused before the upgrade, so that a client over a limit holds no WebSocket at all.
         limits = self.server_settings
         client = self.request.remote_ip or ""
+        if self.connections.closing:
+            raise HTTPError(HTTPStatus.SERVICE_UNAVAILABLE, reason="Shutting Down")
         if limits.max_connections and len(self.connections) >= limits.max_connections:
             raise HTTPError(HTTPStatus.SERVICE_UNAVAILABLE, reason="Too Many Connections")
         if limits.max_connections_per_ip and self.connections.from_client(client) >= limits.max_connections_per_ip:
@@ -164,10 +166,6 @@ class FeedSocket(Guarded, WebSocketHandler):
         if self.may_log():
             log.warning("closing a connection from %s with %d: %s", self.request.remote_ip, code, reason)
         self.close(code, reason)
-
-    def closed_all_the_way(self) -> bool:
-        """Whether the connection's socket is closed: its Close frame went out and was answered (or it gave up)."""
-        return self.ws_connection is None or self.ws_connection.stream is None or self.ws_connection.stream.closed()
 
     def on_close(self) -> None:
         self._release()

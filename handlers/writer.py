@@ -54,6 +54,7 @@ class FrameWriter:
         "_closed",
         "_drain_started",
         "_draining",
+        "_held_frames",
         "_reply_bytes",
         "_send",
         "_settings",
@@ -76,6 +77,7 @@ class FrameWriter:
         self._backlog: deque[tuple[Hashable | None, bytes]] | None = None
         self._backlog_bytes = 0
         self._reply_bytes = 0  # the part of the backlog that coalescing cannot drop
+        self._held_frames = 0  # replayed ticks waiting in the backlog
         self._closed = False
         self._draining = False
         self._drain_started = 0.0
@@ -102,7 +104,7 @@ class FrameWriter:
         """Send nothing more: the connection is closing, and no frame may follow its Close frame."""
         self._closed = True
         self._backlog = None
-        self._backlog_bytes = self._reply_bytes = 0
+        self._backlog_bytes = self._reply_bytes = self._held_frames = 0
         if self._stall_check is not None:
             IOLoop.current().remove_timeout(self._stall_check)
             self._stall_check = None
@@ -160,7 +162,12 @@ class FrameWriter:
             self._backlog = deque()
         self._backlog.append((key, frame))
         if key is HELD:
-            # Never dropped, and not counted against the limit: the history holds these bytes anyway.
+            # Never dropped, and not counted against the backlog's bytes (the history holds them anyway), but a
+            # client may not pile up replays faster than it reads them: each waiting frame is an entry here.
+            self._held_frames += 1
+            if self._held_frames > self._settings.max_replay_frames:
+                self._stalled("it asks for replays faster than it reads them")
+                return
             if drain and not self._draining:
                 self._drain_backlog()
             return
@@ -202,7 +209,9 @@ class FrameWriter:
             key, frame = backlog.popleft()
             chunk.append(frame)
             size += len(frame)
-            if key is not HELD:
+            if key is HELD:
+                self._held_frames -= 1
+            else:
                 self._backlog_bytes -= len(frame)
                 if key is None:
                     self._reply_bytes -= len(frame)

@@ -429,3 +429,31 @@ async def test_a_long_replay_reaches_a_slow_reader_whole_a_chunk_at_a_time() -> 
     writer.close()
     stream.close()
     client_side.close()
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_replays_piled_up_faster_than_they_are_read_close_the_connection() -> None:
+    """A replayed frame is never dropped, so a client may not ask for replays it does not read without end."""
+    server_side, client_side = socket.socketpair()
+    for sock, option in ((server_side, socket.SO_SNDBUF), (client_side, socket.SO_RCVBUF)):
+        sock.setsockopt(socket.SOL_SOCKET, option, 4096)
+    server_side.setblocking(False)
+    stream = IOStream(server_side)
+    closed: list[tuple[int, str]] = []
+
+    def close(code: int, reason: str) -> None:  # what FeedSocket does: nothing more is written
+        closed.append((code, reason))
+        writer.close()
+
+    settings = Settings(max_backlog_bytes=4096, stall_timeout=60, history_ticks=100)
+    writer = FrameWriter(stream, settings, close)
+    held = [frame(b"x" * 200, Opcode.BINARY) for _ in range(100)]
+    rounds = 0
+    while not closed and rounds < 10:  # the client reads nothing: after the kernel's buffers, every frame waits
+        writer.send_many([(data, HELD) for data in held])
+        rounds += 1
+    assert closed == [(1008, "slow consumer: it asks for replays faster than it reads them")]
+    assert rounds == 4  # the first went to the kernel and the stream; two feeds' histories' worth waited, no more
+    writer.close()
+    stream.close()
+    client_side.close()

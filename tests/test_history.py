@@ -65,6 +65,17 @@ def test_since_gives_what_followed_or_says_there_is_a_gap() -> None:
     assert (seqs(history.since(9, run=6)), history.since(9, run=6).gap) == ([6, 7, 8, 9, 10], True)  # a restart
 
 
+def test_without_held_ticks_since_still_tells_a_gap() -> None:
+    kept_none = History(0, 3600.0)
+    for seq in range(1, 6):
+        kept_none.append(encoded(seq, run=3))
+    assert (seqs(kept_none.since(2, run=3)), kept_none.since(2, run=3).gap, kept_none.run) == ([], True, 3)
+    assert kept_none.since(5, run=3).gap is False  # nothing was missed
+    assert kept_none.since(5, run=2).gap is True  # another run
+    fresh = History(100, 3600.0)  # a restarted server, before its first tick
+    assert (fresh.since(9, run=2).gap, fresh.since(9).gap, fresh.last(5).gap) == (True, False, False)
+
+
 def test_a_new_run_starts_a_new_history() -> None:
     history = History(100, 3600.0)
     for seq in range(1, 6):
@@ -88,7 +99,7 @@ def hub() -> Hub:
 def app(hub: Hub, io_loop: IOLoop) -> Iterator[Application]:
     producer = Producer(hub.feeds, hub)
     producer.start()
-    yield make_app(hub, Settings(max_backlog_bytes=16 * 1024))
+    yield make_app(hub, Settings(max_backlog_bytes=16 * 1024, history_ticks=HELD))
     io_loop.run_sync(producer.stop)
 
 

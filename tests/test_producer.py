@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from feeds import Feed, Field
-from feeds.producer import FAILURE_LOG_INTERVAL, Producer, SampleError, validate
+from feeds.producer import Producer, SampleError, validate
 from feeds.sequencer import LocalSequencer
 from feeds.status import FeedStatus
 from feeds.tick import Tick
@@ -464,6 +464,7 @@ async def test_a_feed_failing_every_other_sample_logs_its_traceback_once_then_a_
         """Fails every other sample, with a message that names a changing value."""
 
         name = "flapping"
+        interval = 0.1
 
         async def sample(self) -> dict[str, float]:  # type: ignore[override]
             sample = await super().sample()
@@ -475,30 +476,25 @@ async def test_a_feed_failing_every_other_sample_logs_its_traceback_once_then_a_
     producer = Producer([Flapping()], collector, clock=clock)
     runner = producer.runners["flapping"]
 
-    async def beat(seconds: float = INTERVAL) -> None:
-        clock.advance(seconds + 1e-9)  # just past the beat, whatever the rounding of 400 sums
+    async def beat(seconds: float = 0.1) -> None:
+        clock.advance(seconds + 1e-9)  # just past the beat, whatever the rounding of many sums
         await until(lambda: runner.sampling_beat is None)
 
     producer.start()
     with caplog.at_level(logging.INFO, logger="dashboard.producer"):
         await beat(0.0)
-        for _ in range(399):  # 4 s: samples 2 to 400, half of them failing
-            await beat()
-        early = [record.getMessage() for record in caplog.records]
-        clock.jump(FAILURE_LOG_INTERVAL)  # a minute later
-        for _ in range(4):  # samples 401 to 404
+        for _ in range(1249):  # 125 s of flapping: samples 2 to 1250, half of them failing
             await beat()
     await producer.stop()
-    assert early == [
+    lines = [record.getMessage() for record in caplog.records]
+    # The traceback once and the recovery once; then a summary a minute, never a line per failure.
+    assert lines == [
         "feed flapping: sample skipped: RuntimeError: sensor offline at sample 2",
         "feed flapping: recovered after 1 failures",
+        "feed flapping: 299 more failures and 299 recoveries not logged since the last summary "
+        "(latest: sample skipped: RuntimeError: sensor offline at sample 600)",
+        "feed flapping: 300 more failures and 300 recoveries not logged since the last summary "
+        "(latest: sample skipped: RuntimeError: sensor offline at sample 1200)",
     ]
     assert caplog.records[0].exc_info is not None
-    # A minute on: what was held back, in one line; then the kind of error, and a recovery, once again each.
-    assert [record.getMessage() for record in caplog.records[len(early) :]] == [
-        "feed flapping: 199 more failures and 198 recoveries since its last line "
-        "(latest: sample skipped: RuntimeError: sensor offline at sample 400)",
-        "feed flapping: recovered after 200 failures",
-        "feed flapping: sample skipped: RuntimeError: sensor offline at sample 402",
-    ]
-    assert len(collector.ticks) == 202
+    assert len(collector.ticks) == 625

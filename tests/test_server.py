@@ -474,3 +474,37 @@ def test_a_flood_of_malformed_requests_writes_a_bounded_log() -> None:
     # Tornado would echo each request's 8 KB Host in a line of its own: 2.4 MB.
     assert len(logged) < 20 * 2200
     assert "more lines like this were not logged" in logged or logged.count("\n") <= 21
+
+
+STUBBORN_TEARDOWN = """
+import asyncio
+from feeds import Feed, Field
+
+class Stubborn(Feed):
+    name = "stubborn"
+    timeout = 60.0
+    fields = (Field("x"),)
+
+    def sample(self):
+        return {"x": 1.0}
+
+    async def teardown(self):
+        while True:  # ignores being cancelled, as a careless teardown can
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                pass
+"""
+
+
+def test_a_teardown_that_will_not_stop_does_not_keep_the_server_past_3_s(tmp_path: Path) -> None:
+    plugin = tmp_path / "stubborn.py"
+    plugin.write_text(STUBBORN_TEARDOWN)
+    with Server("--feed", str(plugin)) as server:
+        assert first_ticks(server.url, "stubborn", 1)
+        assert server.process is not None
+        server.process.send_signal(signal.SIGTERM)
+        status = server.process.wait(timeout=SHUTDOWN_SECONDS)
+        log = server.logs()
+    assert status == 1
+    assert "the shutdown did not finish within 2.4 s: exiting anyway" in log

@@ -12,7 +12,6 @@ import os
 import selectors
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -221,13 +220,14 @@ class Proxy:
                 sock.shutdown(socket.SHUT_RDWR)
 
     def cut(self) -> None:
-        """Drop every connection through the proxy at once, without a Close frame (both ends see a reset)."""
+        """Drop every connection through the proxy at once, without a WebSocket Close frame at either end."""
         with self._lock:
             cut, self._open = self._open, []
         for sock in cut:
+            # shutdown() wakes the pump blocked in recv() on this socket, as close() alone would not.
             with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                sock.close()
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
 
     def close(self) -> None:
         self._listener.close()

@@ -154,6 +154,7 @@ export class FeedHistory {
     this.lastSeq = 0;
     this.lastTs = -Infinity;
     this.gaps = 0; // gap points stored so far: missed stretches the server could not fill
+    this.firstSeq = null; // the seq of the first tick stored (the oldest, until the ring wraps)
   }
 
   get length() {
@@ -169,6 +170,7 @@ export class FeedHistory {
     if (tick.ts <= this.lastTs) {
       // uPlot needs ascending x: a clock that went back starts the chart over rather than folding it onto itself.
       this.ring.clear();
+      this.firstSeq = null;
       outcome = Appended.RESTARTED;
     } else if (this.lastRun !== null && (!sameRun || tick.seq !== this.lastSeq + 1)) {
       this.ring.push((this.lastTs + tick.ts) / 2, this.gapRow);
@@ -176,6 +178,7 @@ export class FeedHistory {
       outcome = Appended.AFTER_GAP;
     }
     this.ring.push(tick.ts, tick.values);
+    this.firstSeq ??= tick.seq;
     this.latest.set(tick.values);
     this.lastRun = tick.run;
     this.lastSeq = tick.seq;

@@ -258,12 +258,14 @@ export class Panel {
 
   /**
    * What to ask the server for when subscribing (docs/protocol.md, "History and resume"): the feed's held ticks
-   * that fill the chart's window on a first subscription, everything after the last tick it has on a later one, so
-   * that a reconnect leaves no hole where the server still had the data.
+   * that fill the chart's window on a first subscription (or after an absence longer than the window), everything
+   * after the last tick it has on a later one, so that a reconnect leaves no hole where the server still had the
+   * data.
    */
-  resumeFrom() {
-    const { lastRun, lastSeq } = this.history;
-    if (lastRun !== null) {
+  resumeFrom(now = Date.now() / MILLISECONDS_PER_SECOND) {
+    const { lastRun, lastSeq, lastTs } = this.history;
+    // Away longer than the window: what it missed would not be shown anyway; the window's worth will do.
+    if (lastRun !== null && now - lastTs <= this.windowSeconds) {
       return { since: lastSeq, run: lastRun };
     }
     const { capacity } = this.history.ring;
@@ -294,6 +296,7 @@ export class Panel {
     }
     this.element.dataset.points = String(this.history.length);
     this.element.dataset.gaps = String(this.history.gaps);
+    this.element.dataset.firstSeq = String(this.history.firstSeq);
   }
 
   resize() {
