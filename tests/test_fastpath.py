@@ -275,13 +275,19 @@ async def test_connections_dying_in_the_middle_of_a_fan_out_do_not_break_it(
         client.close()
 
 
-@pytest.mark.gen_test
-async def test_frames_queue_behind_a_pong_tornado_left_in_the_stream() -> None:
-    """Tornado writes its pong to the stream itself: no frame of ours may overtake the part still waiting there."""
+def small_socketpair() -> tuple[socket.socket, socket.socket]:
+    """A connected pair whose kernel buffers hold about 4 KB each way: a client that fills up fast."""
     server_side, client_side = socket.socketpair()
     for sock, option in ((server_side, socket.SO_SNDBUF), (client_side, socket.SO_RCVBUF)):
         sock.setsockopt(socket.SOL_SOCKET, option, 4096)
     server_side.setblocking(False)
+    return server_side, client_side
+
+
+@pytest.mark.gen_test
+async def test_frames_queue_behind_a_pong_tornado_left_in_the_stream() -> None:
+    """Tornado writes its pong to the stream itself: no frame of ours may overtake the part still waiting there."""
+    server_side, client_side = small_socketpair()
     filled = 0
     while True:  # fill the kernel's buffers, so that the pong cannot leave yet
         try:
@@ -401,10 +407,7 @@ async def test_a_client_asking_faster_than_it_reads_is_closed_not_buffered() -> 
 @pytest.mark.gen_test(timeout=20)
 async def test_a_long_replay_reaches_a_slow_reader_whole_a_chunk_at_a_time() -> None:
     """Thousands of held ticks through a small backlog: none dropped, none repeated, never joined into one copy."""
-    server_side, client_side = socket.socketpair()
-    for sock, option in ((server_side, socket.SO_SNDBUF), (client_side, socket.SO_RCVBUF)):
-        sock.setsockopt(socket.SOL_SOCKET, option, 4096)
-    server_side.setblocking(False)
+    server_side, client_side = small_socketpair()
     stream = IOStream(server_side)
     writer = FrameWriter(stream, Settings(max_backlog_bytes=4096, stall_timeout=60), lambda code, reason: None)
     held = [frame(f'{{"seq":{seq}}}'.encode() + b" " * 200, Opcode.TEXT) for seq in range(5000)]
@@ -434,10 +437,7 @@ async def test_a_long_replay_reaches_a_slow_reader_whole_a_chunk_at_a_time() -> 
 @pytest.mark.gen_test(timeout=20)
 async def test_replays_piled_up_faster_than_they_are_read_close_the_connection() -> None:
     """A replayed frame is never dropped, so a client may not ask for replays it does not read without end."""
-    server_side, client_side = socket.socketpair()
-    for sock, option in ((server_side, socket.SO_SNDBUF), (client_side, socket.SO_RCVBUF)):
-        sock.setsockopt(socket.SOL_SOCKET, option, 4096)
-    server_side.setblocking(False)
+    server_side, client_side = small_socketpair()
     stream = IOStream(server_side)
     closed: list[tuple[int, str]] = []
 
