@@ -49,34 +49,27 @@ def interval_seconds(text: str) -> float:
 
 def positive_int(text: str) -> int:
     """Parse a whole number greater than zero."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError("expected a whole number greater than 0") from None
-    if value <= 0:
-        raise ValueError("expected a whole number greater than 0")
-    return value
+    return _whole_number(text, 1, None, "expected a whole number greater than 0")
 
 
 def non_negative_int(text: str) -> int:
     """Parse a whole number, 0 or more (0 often means "no limit")."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ValueError("expected a whole number, 0 or more")
-    return value
+    return _whole_number(text, 0, None, "expected a whole number, 0 or more")
 
 
 def port_number(text: str) -> int:
     """Parse a TCP port: 1 to 65535, or 0 for any free port."""
+    return _whole_number(text, 0, MAX_PORT, f"expected a port from 1 to {MAX_PORT}, or 0 for any free port")
+
+
+def _whole_number(text: str, lowest: int, highest: int | None, expected: str) -> int:
+    """A whole number from ``lowest`` to ``highest`` (None: no bound), or `ValueError` saying ``expected``."""
     try:
         value = int(text)
     except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_PORT:
-        raise ValueError(f"expected a port from 1 to {MAX_PORT}, or 0 for any free port")
+        raise ValueError(expected) from None
+    if value < lowest or (highest is not None and value > highest):
+        raise ValueError(expected)
     return value
 
 
