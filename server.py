@@ -32,7 +32,7 @@ from feeds.stocks import StocksFeed
 from feeds.system import SystemFeed
 from handlers import UPLOT_DIR, make_app
 from handlers.accesslog import LogBudget
-from handlers.auth import Authenticator
+from handlers.auth import SECRET_ENV, Authenticator
 from handlers.connections import Connections
 from handlers.httpserver import DashboardHTTPServer, raise_fd_limit
 from handlers.protocol import CloseCode
@@ -291,19 +291,17 @@ def token_command(argv: Sequence[str]) -> int:
         description="Print a token (a JWT signed HS256) that a server started with the same --auth-secret accepts.",
         epilog="Example: python server.py token --sub alice --roles viewer,trader --ttl 3600",
     )
-    parser.add_argument(
-        "--secret", help="the server's --auth-secret; default: the environment variable DASHBOARD_AUTH_SECRET"
-    )
+    parser.add_argument("--secret", help=f"the server's --auth-secret; default: the environment variable {SECRET_ENV}")
     parser.add_argument("--sub", required=True, help="who the token is for (its 'sub' claim)")
     parser.add_argument("--roles", default="", help="comma-separated roles (its 'roles' claim), e.g. viewer,trader")
     parser.add_argument(
         "--ttl", default="3600", metavar="SECONDS", help="seconds until it expires (default: %(default)s)"
     )
     args = parser.parse_args(argv)
-    secret = args.secret or os.environ.get("DASHBOARD_AUTH_SECRET")
+    secret = args.secret or os.environ.get(SECRET_ENV)
     try:
         if not secret:
-            raise ValueError("no secret: pass --secret or set DASHBOARD_AUTH_SECRET")
+            raise ValueError(f"no secret: pass --secret or set {SECRET_ENV}")
         authenticator = Authenticator(secret)
         roles = parse_roles(args.roles)
         ttl = positive_float(args.ttl)

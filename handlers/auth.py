@@ -16,10 +16,21 @@ from typing import Any, TypeGuard
 
 import jwt
 
-__all__ = ["ALGORITHM", "MIN_SECRET_BYTES", "AuthError", "Authenticator", "Identity", "bearer_token", "may_read"]
+__all__ = [
+    "ALGORITHM",
+    "MIN_SECRET_BYTES",
+    "SECRET_ENV",
+    "AuthError",
+    "Authenticator",
+    "Identity",
+    "bearer_token",
+    "may_read",
+]
 
 ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32
+# Where the server, and `server.py token`, read the secret when no flag gives it.
+SECRET_ENV = "DASHBOARD_AUTH_SECRET"
 MAX_TOKEN_CHARS = 8192
 MAX_TIME = 2**53
 

@@ -19,7 +19,7 @@ from typing import Any
 from feeds.history import HISTORY_SECONDS, HISTORY_TICKS
 from feeds.parsers import interval_seconds, non_negative_int, parse_bool, port_number, positive_float, positive_int
 
-from .auth import check_secret
+from .auth import SECRET_ENV, check_secret
 from .guard import normalize_origin
 
 __all__ = ["Settings", "SettingsError", "add_flags"]
@@ -118,7 +118,7 @@ class Settings:
         check_secret,
         "require a token signed with this secret (HS256, at least 32 bytes) from every client of /ws and /api/feeds; "
         "without it every feed is open",
-        env="DASHBOARD_AUTH_SECRET",
+        env=SECRET_ENV,
         secret=True,
     )
     certfile: str | None = _setting(
