@@ -129,6 +129,8 @@ class Feed:
     fields: Sequence[Field] = ()
     # The roles allowed to read the feed when the server authenticates clients; empty: every client it lets in.
     roles: Sequence[str] = ()
+    # True for made-up data (the built-in stocks): the page says so on the feed's panel.
+    simulated: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
         declared = self.options()
@@ -203,6 +205,7 @@ def feed(
     fields: Sequence[Field] = (),
     description: str = "",
     timeout: float = Feed.timeout,
+    simulated: bool = False,
 ) -> Callable[[Callable[[], Any]], type[Feed]]:
     """Turn a plain function (or ``async def``) returning a sample into a feed class.
 
@@ -234,6 +237,7 @@ def feed(
             "name": name,
             "interval": interval,
             "timeout": timeout,
+            "simulated": simulated,
             "fields": tuple(fields),
             "description": description or inspect.getdoc(function) or "",
             "sample": sample,

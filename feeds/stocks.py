@@ -58,6 +58,7 @@ class StocksFeed(Feed):
     name = "stocks"
     description = "Simulated trades: geometric Brownian motion prices and round-lot volumes."
     interval = 0.25
+    simulated = True
 
     symbols = Option(("AAPL", "MSFT", "NVDA", "AMZN", "GOOG"), "comma-separated ticker symbols", parse=parse_symbols)
     seed = Option(None, "random seed: the same seed gives the same prices; 'none' differs every run", parse=parse_seed)

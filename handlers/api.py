@@ -20,13 +20,14 @@ __all__ = ["FeedsHandler", "HealthHandler", "describe_feeds"]
 
 
 def describe_feeds(hub: Hub, identity: Identity | None = None) -> list[dict[str, Any]]:
-    """Every feed ``identity`` may read as a JSON-ready object: name, description, interval (seconds), fields with
-    units, status."""
+    """Every feed ``identity`` may read as a JSON-ready object: name, description, interval (seconds), whether its
+    data is simulated, fields with units, status."""
     return [
         {
             "name": feed.name,
             "description": feed.description,
             "interval": feed.interval,
+            "simulated": feed.simulated,
             "fields": [{"name": field.name, "unit": field.unit} for field in feed.fields],
             **hub.status(feed.name).to_json(),
         }

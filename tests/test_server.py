@@ -188,6 +188,7 @@ def test_options_reach_the_feeds() -> None:
         ticks = first_ticks(server.url, "stocks", 3)
     assert feeds["stocks"]["interval"] == 0.05
     assert feeds["system"]["interval"] == 3
+    assert (feeds["stocks"]["simulated"], feeds["system"]["simulated"]) == (True, False)
     assert [field["name"] for field in feeds["stocks"]["fields"]] == [
         "AAA.price",
         "AAA.volume",
