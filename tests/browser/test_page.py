@@ -38,7 +38,7 @@ ALL_READOUTS_CHANGED_JS = """(before) => {
 
 LINE_PIXELS_JS = """(minChroma) => [...document.querySelectorAll('[data-testid="panel"]')].map((panel) => ({
     feed: panel.dataset.feed,
-    canvases: [...panel.querySelectorAll("canvas")].map((canvas) => {
+    canvases: [...panel.querySelectorAll('[data-testid="chart"] canvas')].map((canvas) => {
         const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
         let coloured = 0;
         for (let i = 0; i < data.length; i += 4) {
@@ -115,7 +115,8 @@ def test_gaps_are_stored_as_nulls_and_history_stays_bounded(server: Server, page
     result = page.evaluate(
         """async () => {
             const { FeedHistory } = await import("/static/js/data.js");
-            const history = new FeedHistory(1, 8);
+            // A window of 8 s in 8 buckets: one second per bucket, room for 10 of them.
+            const history = new FeedHistory(1, 8, { buckets: 8 });
             const tick = (run, seq, ts, value) => ({ feed: "f", run, seq, ts, values: Float64Array.of(value) });
             const outcomes = [
                 tick(1, 1, 10, 1),
@@ -125,20 +126,61 @@ def test_gaps_are_stored_as_nulls_and_history_stays_bounded(server: Server, page
                 tick(7, 1, 14, 5),
             ].map((each) => history.append(each));
             const data = [[], []];
-            history.ring.copyInto(data, [0]);
+            history.ring.fillLines(data, [0], 0, 100);
             for (let seq = 2; seq < 100; seq++) {
                 history.append(tick(7, seq, 13 + seq, seq));
             }
             const tail = [[], []];
-            history.ring.copyInto(tail, [0]);
-            return { outcomes, data, tail };
+            history.ring.fillLines(tail, [0], 0, 1000);
+            return { outcomes, data, tail, ticks: history.length };
         }"""
     )
     # A repeated seq is dropped; a jump in seq or a new run (whose seq starts again at 1) leaves a gap.
     assert result["outcomes"] == ["continued", "continued", "duplicate", "after_gap", "after_gap"]
     assert result["data"] == [[10, 11, 12, 13, 13.5, 14], [1, 2, None, 4, None, 5]]
-    # The ring keeps its 8 newest points, oldest first.
-    assert result["tail"] == [list(range(105, 113)), list(range(92, 100))]
+    # The ring keeps its 10 newest buckets, oldest first.
+    assert result["tail"] == [list(range(103, 113)), list(range(90, 100))]
+    assert result["ticks"] == 10
+    problems.assert_none()
+
+
+def test_a_long_window_keeps_min_and_max_per_bucket_and_sums_bars(
+    server: Server, page: Page, problems: PageProblems
+) -> None:
+    page.goto(server.url)
+    result = page.evaluate(
+        """async () => {
+            const { FeedHistory } = await import("/static/js/data.js");
+            // An hour in 1,200 buckets of 3 s: 4 ticks a second fall 12 to a bucket.
+            const history = new FeedHistory(1, 3600);
+            for (let seq = 1; seq <= 4 * 3600; seq++) {
+                const ts = 3000 + seq / 4;
+                history.append({ feed: "f", run: 1, seq, ts, values: Float64Array.of(seq % 12) });
+            }
+            const lines = [[], []];
+            history.ring.fillLines(lines, [0], 3000, 3000 + 3600);
+            const bars = [[], []];
+            history.ring.fillBars(bars, [0], 3000, 3000 + 3600, 60);
+            return {
+                ticks: history.length,
+                buckets: history.ring.length,
+                points: lines[0].length,
+                firstPair: [lines[1][2], lines[1][3]],
+                ascending: lines[0].every((x, index) => index === 0 || x > lines[0][index - 1]),
+                bars: bars[0].length,
+                barSum: bars[1][5],
+            };
+        }"""
+    )
+    # 14,400 ticks held in 1,201 buckets (the first and last partly filled); each bucket gives its min and max.
+    assert result["ticks"] == 4 * 3600
+    assert result["buckets"] == 1201
+    assert result["points"] <= 2 * result["buckets"]
+    assert result["firstPair"] == [0, 11]
+    assert result["ascending"]
+    # A bar per minute: 240 ticks whose values 0..11 repeat 20 times.
+    assert result["bars"] == 61
+    assert result["barSum"] == 20 * sum(range(12))
     problems.assert_none()
 
 

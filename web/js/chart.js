@@ -1,14 +1,27 @@
 /**
- * uPlot options for one chart: the series of one feed that share one unit, over a rolling time window.
+ * uPlot options for the page's charts: lines of one unit, percent changes, bars, and sparklines, over the page's
+ * shared time range.
  *
  * Options are plain data built by small functions (as in uPlot's own demos); this module only decides how a chart
- * looks and scales, never when it draws.
+ * looks and scales, never when it draws. Every chart of the page shares one cursor (uPlot's cursor sync) and one
+ * time range (`timeline.range()`), so the crosshair and the shaded outages line up from panel to panel.
  */
 
 import uPlot from "/vendor/uplot/uPlot.esm.js";
-import { UNIT_PERCENT, axisValues, formatValue } from "./format.js";
+import { UNIT_PERCENT, axisValues, formatChange, formatValue } from "./format.js";
 
 export const CHART_HEIGHT_PX = 190;
+export const SPARKLINE_WIDTH_PX = 96;
+export const SPARKLINE_HEIGHT_PX = 24;
+export const SYNC_KEY = "dashboard";
+
+export const ChartKind = Object.freeze({
+  LINES: "lines",
+  CHANGE: "change",
+  BARS: "bars",
+  SPARKLINE: "sparkline",
+});
+
 const LINE_WIDTH_PX = 1.5;
 // Past the palette's size lines crowd each other; thinner ones keep the crowd legible.
 const CROWDED_LINE_WIDTH_PX = 1;
@@ -23,47 +36,27 @@ const PERCENT_RANGE = [0, 100];
 const EMPTY_RANGE = [0, 1];
 // Shading under a lone series helps the eye; under several it only muddies the lines.
 const SINGLE_SERIES_FILL_ALPHA = 0.12;
+const BAR_FILL_ALPHA = 0.55;
+// Bars take this share of their slot, and never more than this many pixels.
+const BAR_SIZE = [0.8, 24];
+// A drag narrower than this is a click, not a zoom.
+const MIN_SELECTION_PX = 4;
 const MILLISECONDS_PER_SECOND = 1000;
-const MIN_SPAN_SECONDS = 10;
 
 /**
- * Distinct, fairly light hues that stay readable on a dark background: [hue, saturation %, lightness %].
- * Every one is saturated enough that a line never reads as part of the grey grid.
+ * How many colours the theme defines (`--series-0` … in style.css): the Okabe-Ito set, which stays distinct for
+ * the common colour-vision deficiencies, tuned per theme for contrast.
  */
-export const PALETTE = [
-  [212, 90, 64],
-  [28, 95, 60],
-  [150, 62, 50],
-  [340, 85, 66],
-  [262, 85, 72],
-  [48, 92, 56],
-  [185, 75, 50],
-  [4, 82, 62],
-  [88, 62, 52],
-  [300, 68, 68],
-];
-// Past the palette, hues are spread evenly round the wheel and neighbours alternate lightness, so that 20 or 40
-// series still differ from their neighbours in the legend.
-const SPREAD_HUE_OFFSET = 210;
-const SPREAD_SATURATION = 80;
-const SPREAD_LIGHTNESS = [62, 74];
-const DEGREES = 360;
+export const PALETTE_SIZE = 8;
+/** Line dashes, in CSS pixels. Neighbouring series never share a dash, so colour is never the only difference. */
+export const DASHES = Object.freeze([[], [7, 4], [2, 3], [10, 3, 2, 3]]);
 
-/** The CSS colour of a [hue, saturation, lightness] triple. */
-export function hsl([hue, saturation, lightness], alpha = 1) {
-  return `hsla(${hue.toFixed(1)}, ${saturation}%, ${lightness}%, ${alpha})`;
-}
-
-/** `count` colours as [hue, saturation, lightness] triples; the same count always gives the same colours. */
-export function seriesHues(count) {
-  if (count <= PALETTE.length) {
-    return PALETTE.slice(0, count);
-  }
-  return Array.from({ length: count }, (unused, index) => [
-    (SPREAD_HUE_OFFSET + (index * DEGREES) / count) % DEGREES,
-    SPREAD_SATURATION,
-    SPREAD_LIGHTNESS[index % SPREAD_LIGHTNESS.length],
-  ]);
+/** How series `index` of a chart is drawn: a palette colour and a dash, distinct for the first 32 series. */
+export function seriesStyle(index) {
+  return {
+    color: index % PALETTE_SIZE,
+    dash: DASHES[(index + Math.floor(index / PALETTE_SIZE)) % DASHES.length],
+  };
 }
 
 /** Chart colours come from CSS custom properties, so the stylesheet is the one place the theme lives. */
@@ -74,35 +67,34 @@ export function readTheme(element) {
     axis: read("--chart-axis"),
     grid: read("--chart-grid"),
     font: read("--chart-font"),
+    band: read("--chart-band"),
+    cursor: read("--chart-cursor"),
+    series: Array.from({ length: PALETTE_SIZE }, (unused, index) => read(`--series-${index}`)),
   };
 }
 
-function timeRange(windowSeconds) {
-  // The window ends at the newest tick rather than at the browser's clock: the chart moves with the data, and a
-  // stalled feed visibly stops instead of scrolling away. Until a window's worth has arrived the chart spans what
-  // there is (but at least a few seconds), so a fresh page shows shapes at once instead of a sliver at the edge.
-  return (chart, dataMin, dataMax) => {
-    if (dataMin === null || dataMax === null) {
-      const now = Date.now() / MILLISECONDS_PER_SECOND;
-      return [now - windowSeconds, now];
-    }
-    const span = Math.min(windowSeconds, Math.max(MIN_SPAN_SECONDS, dataMax - dataMin));
-    return [dataMax - span, dataMax];
-  };
+/** `#rrggbb` with an alpha, as rgba(). */
+export function withAlpha(hex, alpha) {
+  const value = Number.parseInt(hex.slice(1), 16);
+  return `rgba(${(value >> 16) & 255}, ${(value >> 8) & 255}, ${value & 255}, ${alpha})`;
 }
 
-function valueRange(unit) {
+function valueRange(kind, unit) {
   return (chart, dataMin, dataMax) => {
     if (dataMin === null || dataMax === null) {
-      return unit === UNIT_PERCENT ? PERCENT_RANGE : EMPTY_RANGE;
+      return unit === UNIT_PERCENT && kind === ChartKind.LINES ? PERCENT_RANGE : EMPTY_RANGE;
     }
-    if (unit === UNIT_PERCENT) {
+    if (kind === ChartKind.LINES && unit === UNIT_PERCENT) {
       // A fixed 0-100 keeps 3% looking small; it only widens for the rare value outside it.
       return [Math.min(PERCENT_RANGE[0], dataMin), Math.max(PERCENT_RANGE[1], dataMax)];
     }
+    if (kind === ChartKind.CHANGE) {
+      // Zero stays in view: above or below the window's start is what a change chart tells.
+      return uPlot.rangeNum(Math.min(0, dataMin), Math.max(0, dataMax), Y_PADDING_FRACTION, true);
+    }
     const [low, high] = uPlot.rangeNum(dataMin, dataMax, Y_PADDING_FRACTION, true);
-    // Padding must not invent negative byte rates or volumes.
-    return [dataMin >= 0 ? Math.max(0, low) : low, high];
+    // Padding must not invent negative byte rates or volumes; bars stand on zero.
+    return [kind === ChartKind.BARS ? 0 : dataMin >= 0 ? Math.max(0, low) : low, high];
   };
 }
 
@@ -122,59 +114,145 @@ function axisSize(chart, values, axisIndex, cycle) {
 
 const clockTime = uPlot.fmtDate("{HH}:{mm}:{ss}");
 
+/** A tick time (Unix seconds) as wall-clock time: "14:03:27". */
+export function formatTime(seconds) {
+  return clockTime(new Date(seconds * MILLISECONDS_PER_SECOND));
+}
+
 function clockLabels(chart, splits) {
-  return splits.map((seconds) => clockTime(new Date(seconds * MILLISECONDS_PER_SECOND)));
+  return splits.map(formatTime);
+}
+
+/** Shades each span `outages()` gives ([from, to] in seconds): when the page was disconnected. */
+function outagePlugin(outages, theme) {
+  return {
+    hooks: {
+      drawClear: [
+        (chart) => {
+          const { ctx, bbox } = chart;
+          ctx.save();
+          ctx.fillStyle = theme.band;
+          for (const [from, to] of outages()) {
+            const left = Math.max(bbox.left, chart.valToPos(from, "x", true));
+            const right = Math.min(bbox.left + bbox.width, chart.valToPos(to, "x", true));
+            if (right > left) {
+              ctx.fillRect(left, bbox.top, right - left, bbox.height);
+            }
+          }
+          ctx.restore();
+        },
+      ],
+    },
+  };
+}
+
+function valueFormatter(kind, unit) {
+  return kind === ChartKind.CHANGE
+    ? (chart, value) => (value === null ? "" : formatChange(value))
+    : (chart, value) => (value === null ? "" : formatValue(value, unit));
+}
+
+function yAxisValues(kind, unit) {
+  if (kind === ChartKind.CHANGE) {
+    return (chart, splits) => splits.map((split) => formatChange(split));
+  }
+  return axisValues(unit);
 }
 
 /**
- * Options for a chart of `labels` (one series each, in `unit`) over the last `windowSeconds`.
- * `hues` come from seriesHues; `theme` from readTheme. The legend is uPlot's: the series names with their
- * colours, clickable to hide a series, and the values under the cursor while hovering.
+ * Options for one chart. `labels` name its series; `timeline.range()` gives the time range to show; `outages()`
+ * the disconnected spans to shade; `onSelect(from, to)` is called when the reader drags across a range;
+ * `hooks` are more uPlot hooks (the panel's legend and tooltip follow the cursor through `setCursor`).
  */
-export function chartOptions({ unit, labels, hues, width, height = CHART_HEIGHT_PX, windowSeconds, theme }) {
+export function chartOptions({
+  kind,
+  unit,
+  labels,
+  width,
+  height = CHART_HEIGHT_PX,
+  theme,
+  timeline,
+  outages = () => [],
+  onSelect = () => {},
+  hooks = {},
+}) {
   const axis = {
     stroke: theme.axis,
     font: theme.font,
     grid: { stroke: theme.grid, width: 1 },
     ticks: { stroke: theme.grid, width: 1, size: TICK_SIZE_PX },
   };
-  const fill = labels.length === 1;
-  const lineWidth = labels.length > PALETTE.length ? CROWDED_LINE_WIDTH_PX : LINE_WIDTH_PX;
+  const sparkline = kind === ChartKind.SPARKLINE;
+  const fill = labels.length === 1 && kind !== ChartKind.BARS;
+  const lineWidth = labels.length > PALETTE_SIZE ? CROWDED_LINE_WIDTH_PX : LINE_WIDTH_PX;
+  const format = valueFormatter(kind, unit);
   return {
     width,
     height,
-    cursor: {
-      // The window keeps moving, so a drag-zoom would be undone by the next tick.
-      drag: { x: false, y: false, setScale: false },
-      points: { size: CURSOR_POINT_SIZE_PX },
-    },
-    legend: { live: true },
+    // Every chart draws its own legend (buttons, in the panel) and tooltip.
+    legend: { show: false },
+    cursor: sparkline
+      ? { show: false }
+      : {
+          sync: { key: SYNC_KEY, scales: ["x", null] },
+          // A drag selects a time range, which the dashboard turns into a paused view of every chart.
+          drag: { x: true, y: false, setScale: false },
+          points: { size: CURSOR_POINT_SIZE_PX },
+        },
+    select: { show: !sparkline },
     scales: {
-      x: { time: true, range: timeRange(windowSeconds) },
-      y: { range: valueRange(unit) },
+      x: { time: true, range: () => timeline.range() },
+      y: { range: valueRange(kind, unit) },
     },
     series: [
-      {
-        label: "Time",
-        value: (chart, seconds) => (seconds === null ? "" : clockTime(new Date(seconds * MILLISECONDS_PER_SECOND))),
-      },
-      ...labels.map((label, index) => ({
-        label,
-        scale: "y",
-        stroke: hsl(hues[index]),
-        ...(fill ? { fill: hsl(hues[index], SINGLE_SERIES_FILL_ALPHA) } : {}),
-        width: lineWidth,
-        spanGaps: false,
-        points: { show: false },
-        // Blank when not hovering: the panel's readout already shows the latest values.
-        value: (chart, value) => (value === null ? "" : formatValue(value, unit)),
-      })),
+      { label: "Time", value: (chart, seconds) => (seconds === null ? "" : formatTime(seconds)) },
+      ...labels.map((label, index) => {
+        const style = seriesStyle(index);
+        const color = theme.series[style.color];
+        if (kind === ChartKind.BARS) {
+          return {
+            label,
+            stroke: color,
+            fill: withAlpha(color, BAR_FILL_ALPHA),
+            width: 1,
+            paths: uPlot.paths.bars({ size: BAR_SIZE }),
+            points: { show: false },
+            value: format,
+          };
+        }
+        return {
+          label,
+          scale: "y",
+          stroke: color,
+          ...(fill ? { fill: withAlpha(color, SINGLE_SERIES_FILL_ALPHA) } : {}),
+          width: sparkline ? 1 : lineWidth,
+          dash: style.dash,
+          spanGaps: false,
+          points: { show: false },
+          value: format,
+        };
+      }),
     ],
-    axes: [
-      // One line of wall-clock time: uPlot's default adds the date under the first tick, noise for a minute's view.
-      { ...axis, space: X_AXIS_SPACE_PX, values: clockLabels },
-      { ...axis, scale: "y", space: Y_AXIS_SPACE_PX, values: axisValues(unit), size: axisSize },
-    ],
+    axes: sparkline
+      ? [{ show: false }, { show: false }]
+      : [
+          // One line of wall-clock time: uPlot's default adds the date under the first tick, noise for a view.
+          { ...axis, space: X_AXIS_SPACE_PX, values: clockLabels },
+          { ...axis, scale: "y", space: Y_AXIS_SPACE_PX, values: yAxisValues(kind, unit), size: axisSize },
+        ],
+    plugins: sparkline ? [] : [outagePlugin(outages, theme)],
+    hooks: {
+      ...hooks,
+      setSelect: [
+        (chart) => {
+          const { left, width: selected } = chart.select;
+          if (selected >= MIN_SELECTION_PX) {
+            onSelect(chart.posToVal(left, "x"), chart.posToVal(left + selected, "x"));
+          }
+          chart.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+        },
+      ],
+    },
   };
 }
 

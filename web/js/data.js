@@ -2,10 +2,10 @@
  * Tick decoding and bounded, columnar storage of a feed's recent ticks.
  *
  * A binary frame (docs/protocol.md, "Binary data frames") is read with one DataView for the header and one
- * Float64Array view for the values, without copying. Ticks are kept in a fixed-capacity ring of Float64Arrays, one
- * column per field plus one for the time, so memory stays flat however long the page runs. A missed stretch (a new
- * run or a jump in seq) is stored as a gap point whose values are NaN; uPlot draws nulls as gaps, so the ring hands
- * its columns to charts with NaN turned into null.
+ * Float64Array view for the values, without copying. Ticks are kept in a fixed-capacity ring of time buckets
+ * (min, max, last and sum per field), stored column by column, so memory stays flat however long the page runs and
+ * however fast a feed ticks. A missed stretch (a new run or a jump in seq) is stored as a gap bucket whose values
+ * are NaN; uPlot draws nulls as gaps, so the ring hands its columns to charts with NaN turned into null.
  */
 
 export const FRAME_LAYOUT_VERSION = 1;
@@ -20,13 +20,6 @@ const OFFSET_SEQ = 8;
 const OFFSET_TS = 16;
 const OFFSET_RUN = 24;
 const LITTLE_ENDIAN = true;
-
-/** The fewest points a feed keeps, so a slow feed still shows a line. */
-export const MIN_CAPACITY = 64;
-/** The most points a feed keeps, whatever its interval: a fast feed shows less than the window instead. */
-export const MAX_CAPACITY = 4096;
-// Room for ticks that arrive faster than the nominal interval and for gap points.
-const CAPACITY_HEADROOM = 1.25;
 
 const nameDecoder = new TextDecoder();
 
@@ -70,68 +63,234 @@ export function tickFromMessage(message, fields) {
   return makeTick(message.feed, message.run, message.seq, message.ts, values);
 }
 
-/** How many points a feed keeps to cover `windowSeconds` at one tick per `intervalSeconds`, within the caps. */
-export function capacityFor(windowSeconds, intervalSeconds) {
-  if (!(intervalSeconds > 0)) {
-    return MAX_CAPACITY;
-  }
-  const points = Math.ceil((windowSeconds / intervalSeconds) * CAPACITY_HEADROOM);
-  return Math.min(MAX_CAPACITY, Math.max(MIN_CAPACITY, points));
-}
+/** How many buckets make a window: a few more than a wide chart has pixel columns. */
+export const BUCKETS_PER_WINDOW = 1200;
+// Buckets kept past the window, so that a chart paused (or zoomed) a little while ago still has its data.
+const WINDOW_HEADROOM = 1.25;
 
 /**
- * A fixed-capacity ring of rows (x, value per column), stored column by column. Pushing onto a full ring
- * overwrites the oldest row.
+ * A fixed-capacity ring of time buckets, stored column by column. Each bucket covers one `bucketSeconds` slice of
+ * time (aligned to multiples of it) and holds, per column, the smallest, largest, last value and sum of the ticks
+ * that fell in it, plus the times of its first and last tick. A window of any length is then drawn from at most
+ * BUCKETS_PER_WINDOW buckets, as min/max per pixel column, however many ticks it covers. A bucket of no tick is a
+ * gap (NaN values). Pushing onto a full ring overwrites the oldest bucket.
  */
-export class ColumnarRing {
-  constructor(columnCount, capacity) {
+export class BucketRing {
+  constructor(columnCount, capacity, bucketSeconds) {
     this.capacity = capacity;
+    this.bucketSeconds = bucketSeconds;
     this.xs = new Float64Array(capacity);
-    this.columns = Array.from({ length: columnCount }, () => new Float64Array(capacity));
+    this.xEnds = new Float64Array(capacity);
+    this.counts = new Uint32Array(capacity);
+    const columns = () => Array.from({ length: columnCount }, () => new Float64Array(capacity));
+    this.mins = columns();
+    this.maxs = columns();
+    this.lasts = columns();
+    this.sums = columns();
     this.start = 0;
     this.length = 0;
+    this.ticks = 0; // ticks held in the buckets
   }
 
-  /** Appends a row; `values` is indexable by column (NaN marks a gap). */
-  push(x, values) {
-    const slot = (this.start + this.length) % this.capacity;
-    this.xs[slot] = x;
-    for (let column = 0; column < this.columns.length; column++) {
-      this.columns[column][slot] = values[column];
+  /** The ring slot of the `index`th bucket, oldest first. */
+  slot(index) {
+    return (this.start + index) % this.capacity;
+  }
+
+  /** Adds a tick at `x`: into the newest bucket when it covers `x`, else into a new one. */
+  add(x, values) {
+    const newest = this.length === 0 ? -1 : this.slot(this.length - 1);
+    const sameBucket =
+      newest >= 0 &&
+      this.counts[newest] > 0 &&
+      Math.floor(x / this.bucketSeconds) === Math.floor(this.xs[newest] / this.bucketSeconds);
+    if (!sameBucket) {
+      this.#open(x, values, 1);
+      return;
     }
+    this.xEnds[newest] = x;
+    this.counts[newest]++;
+    this.ticks++;
+    for (let column = 0; column < this.mins.length; column++) {
+      const value = values[column];
+      this.lasts[column][newest] = value;
+      if (Number.isNaN(value)) {
+        continue;
+      }
+      // A NaN minimum (the bucket's first ticks had no value) gives way to the first real value.
+      const min = this.mins[column][newest];
+      const max = this.maxs[column][newest];
+      this.mins[column][newest] = Number.isNaN(min) ? value : Math.min(min, value);
+      this.maxs[column][newest] = Number.isNaN(max) ? value : Math.max(max, value);
+      this.sums[column][newest] = (Number.isNaN(this.sums[column][newest]) ? 0 : this.sums[column][newest]) + value;
+    }
+  }
+
+  /** Adds a gap at `x`: a bucket of no tick, drawn as a break in the lines. */
+  addGap(x, gapRow) {
+    this.#open(x, gapRow, 0);
+  }
+
+  #open(x, values, count) {
+    let slot;
     if (this.length < this.capacity) {
+      slot = this.slot(this.length);
       this.length++;
     } else {
+      slot = this.start;
+      this.ticks -= this.counts[slot];
       this.start = (this.start + 1) % this.capacity;
+    }
+    this.xs[slot] = x;
+    this.xEnds[slot] = x;
+    this.counts[slot] = count;
+    this.ticks += count;
+    for (let column = 0; column < this.mins.length; column++) {
+      const value = values[column];
+      this.mins[column][slot] = value;
+      this.maxs[column][slot] = value;
+      this.lasts[column][slot] = value;
+      this.sums[column][slot] = value;
     }
   }
 
   clear() {
     this.start = 0;
     this.length = 0;
+    this.ticks = 0;
+  }
+
+  /** The index of the first bucket whose last tick is at or after `x` (`length` when none is). */
+  firstFrom(x) {
+    let low = 0;
+    let high = this.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.xEnds[this.slot(middle)] < x) {
+        low = middle + 1;
+      } else {
+        high = middle;
+      }
+    }
+    return low;
   }
 
   /**
-   * Writes the rows, oldest first, into `target` in uPlot's shape: `target[0]` the xs, `target[1 + i]` the column
-   * `columnIndexes[i]`, NaN as null. The target arrays are reused from call to call and never exceed the capacity.
+   * The buckets that draw the time range [from, to] (with one more on each side, so that lines run to the edges),
+   * as [first, end) bucket indexes.
    */
-  copyInto(target, columnIndexes) {
-    const xs = target[0];
-    xs.length = this.length;
-    for (let row = 0; row < this.length; row++) {
-      xs[row] = this.xs[(this.start + row) % this.capacity];
-    }
+  span(from, to) {
+    const first = Math.max(0, this.firstFrom(from) - 1);
+    const end = Math.min(this.length, this.firstFrom(to) + 1);
+    return [first, Math.max(first, end)];
+  }
+
+  /** Each column's first value in [from, to]: where a "change over the window" starts. */
+  firstValues(from, to, columnIndexes, out) {
+    const [first, end] = this.span(from, to);
     columnIndexes.forEach((columnIndex, position) => {
-      const source = this.columns[columnIndex];
-      const out = target[position + 1];
-      out.length = this.length;
-      for (let row = 0; row < this.length; row++) {
-        const value = source[(this.start + row) % this.capacity];
-        out[row] = Number.isNaN(value) ? null : value;
+      out[position] = NaN;
+      for (let index = Math.max(first, this.firstFrom(from)); index < end; index++) {
+        const value = this.lasts[columnIndex][this.slot(index)];
+        if (!Number.isNaN(value)) {
+          out[position] = value;
+          break;
+        }
       }
     });
+    return out;
+  }
+
+  /**
+   * Writes the buckets that draw [from, to] into `target` in uPlot's shape: `target[0]` the xs, `target[1 + i]`
+   * the column `columnIndexes[i]`, NaN as null. A bucket of one tick gives one point; one of several gives two,
+   * its minimum at its first tick's time and its maximum at its last's, so the line spans the range it covered.
+   * With `bases`, values become percent changes from them. The target arrays are reused from call to call.
+   */
+  fillLines(target, columnIndexes, from, to, bases = null) {
+    const [first, end] = this.span(from, to);
+    const xs = target[0];
+    let row = 0;
+    for (let index = first; index < end; index++) {
+      const slot = this.slot(index);
+      const pair = this.counts[slot] > 1;
+      xs[row] = this.xs[slot];
+      if (pair) {
+        xs[row + 1] = this.xEnds[slot];
+      }
+      columnIndexes.forEach((columnIndex, position) => {
+        const out = target[position + 1];
+        const base = bases === null ? NaN : bases[position];
+        const low = pair ? this.mins[columnIndex][slot] : this.lasts[columnIndex][slot];
+        out[row] = scaled(low, base);
+        if (pair) {
+          out[row + 1] = scaled(this.maxs[columnIndex][slot], base);
+        }
+      });
+      row += pair ? 2 : 1;
+    }
+    for (const column of target) {
+      column.length = row;
+    }
+  }
+
+  /**
+   * Writes bars into `target` ([xs, sums]): the sum over `columnIndexes` of every bucket in [from, to], added up
+   * per `barSeconds` (aligned to multiples of it), each bar at the middle of its slice.
+   */
+  fillBars(target, columnIndexes, from, to, barSeconds) {
+    const [first, end] = this.span(from, to);
+    const [xs, sums] = target;
+    let row = -1;
+    let bar = NaN;
+    for (let index = first; index < end; index++) {
+      const slot = this.slot(index);
+      if (this.counts[slot] === 0) {
+        continue;
+      }
+      const slice = Math.floor(this.xs[slot] / barSeconds);
+      if (slice !== bar) {
+        bar = slice;
+        row++;
+        xs[row] = (slice + 0.5) * barSeconds;
+        sums[row] = 0;
+      }
+      for (const columnIndex of columnIndexes) {
+        const value = this.sums[columnIndex][slot];
+        if (!Number.isNaN(value)) {
+          sums[row] += value;
+        }
+      }
+    }
+    xs.length = row + 1;
+    sums.length = row + 1;
+  }
+
+  /** The sum of a column's values over [from, to]. */
+  total(columnIndex, from, to) {
+    let sum = 0;
+    for (let index = this.firstFrom(from); index < this.length; index++) {
+      const slot = this.slot(index);
+      if (this.xs[slot] > to) {
+        break;
+      }
+      const value = this.sums[columnIndex][slot];
+      if (this.counts[slot] > 0 && !Number.isNaN(value)) {
+        sum += value;
+      }
+    }
+    return sum;
   }
 }
+
+function scaled(value, base) {
+  if (Number.isNaN(value)) {
+    return null;
+  }
+  return Number.isNaN(base) ? value : ((value - base) / base) * PERCENT;
+}
+
+const PERCENT = 100;
 
 /** What `FeedHistory.append` did with a tick. */
 export const Appended = Object.freeze({
@@ -142,23 +301,30 @@ export const Appended = Object.freeze({
 });
 
 /**
- * One feed's recent ticks plus what is needed to tell a continuous stream from a broken one: the last (run, seq),
- * compared as a pair because seq starts again at 1 in every run.
+ * One feed's ticks over a window (and a little more), in buckets, plus what is needed to tell a continuous stream
+ * from a broken one: the last (run, seq), compared as a pair because seq starts again at 1 in every run.
  */
 export class FeedHistory {
-  constructor(fieldCount, capacity) {
-    this.ring = new ColumnarRing(fieldCount, capacity);
+  constructor(fieldCount, windowSeconds, { buckets = BUCKETS_PER_WINDOW } = {}) {
+    this.windowSeconds = windowSeconds;
+    this.ring = new BucketRing(fieldCount, Math.ceil(buckets * WINDOW_HEADROOM), windowSeconds / buckets);
     this.gapRow = new Float64Array(fieldCount).fill(NaN);
     this.latest = new Float64Array(fieldCount).fill(NaN);
     this.lastRun = null;
     this.lastSeq = 0;
     this.lastTs = -Infinity;
     this.gaps = 0; // gap points stored so far: missed stretches the server could not fill
-    this.firstSeq = null; // the seq of the first tick stored (the oldest, until the ring wraps)
+    this.firstSeq = null; // the seq of the first tick stored
   }
 
+  /** The time of the oldest tick held (Infinity when none is). */
+  get firstTs() {
+    return this.ring.length === 0 ? Infinity : this.ring.xs[this.ring.slot(0)];
+  }
+
+  /** How many ticks the history holds. */
   get length() {
-    return this.ring.length;
+    return this.ring.ticks;
   }
 
   append(tick) {
@@ -173,11 +339,11 @@ export class FeedHistory {
       this.firstSeq = null;
       outcome = Appended.RESTARTED;
     } else if (this.lastRun !== null && (!sameRun || tick.seq !== this.lastSeq + 1)) {
-      this.ring.push((this.lastTs + tick.ts) / 2, this.gapRow);
+      this.ring.addGap((this.lastTs + tick.ts) / 2, this.gapRow);
       this.gaps++;
       outcome = Appended.AFTER_GAP;
     }
-    this.ring.push(tick.ts, tick.values);
+    this.ring.add(tick.ts, tick.values);
     this.firstSeq ??= tick.seq;
     this.latest.set(tick.values);
     this.lastRun = tick.run;

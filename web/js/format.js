@@ -157,3 +157,37 @@ export function axisValues(unit) {
     }
   };
 }
+
+const CHANGE_DECIMALS = 2;
+
+/** A percent change with its sign: "+1.25%", "−0.40%", "0.00%". */
+export function formatChange(value) {
+  if (value === null || value === undefined || Number.isNaN(value)) {
+    return MISSING_TEXT;
+  }
+  const text = `${numberFormat(CHANGE_DECIMALS, { fixed: true }).format(Math.abs(value))}${UNIT_PERCENT}`;
+  // Rounded to zero, a change has no sign; otherwise a true minus sign, as typeset figures have.
+  if (Number(Math.abs(value).toFixed(CHANGE_DECIMALS)) === 0) {
+    return text;
+  }
+  return value > 0 ? `+${text}` : `\u2212${text}`;
+}
+
+/** An age in milliseconds, for freshness readouts: "80 ms", "1.2 s", "14 s", "3 min". */
+export function formatAge(milliseconds) {
+  const seconds = milliseconds / MILLISECONDS_PER_SECOND;
+  if (milliseconds < MILLISECONDS_PER_SECOND) {
+    return `${Math.max(0, Math.round(milliseconds))} ms`;
+  }
+  if (seconds < AGE_DECIMAL_SECONDS) {
+    return `${seconds.toFixed(1)} s`;
+  }
+  if (seconds < SECONDS_PER_MINUTE) {
+    return `${Math.round(seconds)} s`;
+  }
+  return `${Math.round(seconds / SECONDS_PER_MINUTE)} min`;
+}
+
+const MILLISECONDS_PER_SECOND = 1000;
+const AGE_DECIMAL_SECONDS = 10;
+const SECONDS_PER_MINUTE = 60;

@@ -1,6 +1,12 @@
 /**
- * The dashboard page: wires the connection (socket.js) to one panel per feed (panel.js) and draws at most once per
- * animation frame.
+ * The dashboard page: wires the connection (socket.js) to one panel per feed (panel.js), keeps the view (view.js:
+ * window, paused range, hidden series, feeds shown) in the URL, and draws at most once per animation frame.
+ *
+ * Every chart shows the same time range: live, the window up to the newest tick of any feed (a feed that stops
+ * visibly stops short of the right edge); paused, the range the reader dragged across. A hidden tab draws nothing
+ * (animation frames stop) but keeps storing ticks, and draws once when shown again. The spans when the page was
+ * disconnected are kept (in the server's time: from the newest tick before the close, for as long as the page
+ * was away) and shaded on every chart.
  *
  * On every connection the page fetches /api/feeds again, so feeds the server gained while the page was away get
  * panels, then subscribes to every feed in binary: with the feed's held ticks for the chart's window on a first
@@ -10,25 +16,51 @@
  * expires, ends the reconnecting: the page says so and waits for a new link rather than knocking forever.
  */
 
-import { readTheme } from "./chart.js";
+import { formatTime, readTheme } from "./chart.js";
+import { element, forgivingStorage } from "./dom.js";
 import { Health, Panel, State, feedSignature, setBadgeState, showMessage } from "./panel.js";
 import { CLOSE_TOKEN_EXPIRED, FeedConnection, socketUrl } from "./socket.js";
+import { Theme } from "./theme.js";
 import { authHeaders, takeToken, withToken } from "./token.js";
+import { WINDOWS, initialView, saveView, seriesKey } from "./view.js";
 
 const FEEDS_URL = "/api/feeds";
-const WINDOW_SECONDS = 60;
+const MILLISECONDS_PER_SECOND = 1000;
+// How often silent feeds are looked for, and freshness readouts of panels that did not draw are brought up to date.
+const STALE_CHECK_MS = 500;
+// A zoom narrower than this shows too few ticks to read.
+const MIN_ZOOM_SECONDS = 1;
+const MIN_SPAN_SECONDS = 10;
+// Disconnected spans older than the longest window cannot be seen; past this many, the oldest are forgotten.
+const MAX_OUTAGES = 64;
+const LONGEST_WINDOW_SECONDS = WINDOWS[WINDOWS.length - 1].seconds;
 // A feed that has not produced its first sample cannot be subscribed to yet (its fields are unknown): look again.
 const NOT_READY_RETRY_MS = 2000;
 const HTTP_UNAUTHORIZED = 401;
 const TOKEN_EXPIRED_TEXT = "Your access token has expired: open the dashboard again with a new link.";
 const TOKEN_REFUSED_TEXT = "This dashboard needs a valid access token: open it with the link you were given (…/?token=…).";
 
+function nowSeconds() {
+  return Date.now() / MILLISECONDS_PER_SECOND;
+}
+
 class Dashboard {
-  constructor({ grid, badge, notice, windowLabel }) {
+  constructor({ root, grid, badge, notice, controls }) {
     this.grid = grid;
     this.badge = badge;
     this.notice = notice;
-    this.theme = readTheme(document.documentElement);
+    this.controls = controls;
+    this.view = initialView(window.location, forgivingStorage(() => window.sessionStorage));
+    this.theme = new Theme(root, forgivingStorage(() => window.localStorage), window.matchMedia.bind(window), () =>
+      this.onThemeChange(),
+    );
+    this.chartTheme = readTheme(root);
+    this.root = root;
+    this.range = this.liveRange();
+    this.timeline = { range: () => this.range };
+    this.outages = []; // [from, to] in the server's seconds, oldest first
+    this.outage = null; // the one going on: { span, closedAt } with closedAt on the page's clock
+    this.redrawAll = false;
     this.panels = new Map();
     this.hasDisconnected = false;
     this.isSignedOut = false;
@@ -47,15 +79,217 @@ class Dashboard {
       tick: (tick) => this.onTick(tick),
       error: (error) => this.onError(error),
     });
-    windowLabel.textContent = `last ${WINDOW_SECONDS} s`;
     setBadgeState(this.badge, State.CONNECTING);
+    this.buildControls();
   }
 
   start() {
+    this.saveView();
     this.connection.start();
+    setInterval(() => this.checkSilence(), STALE_CHECK_MS);
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && this.view.paused) {
+        this.goLive();
+      }
+    });
+  }
+
+  buildControls() {
+    const { windows, live, themes } = this.controls;
+    this.windowButtons = WINDOWS.map((each) => {
+      const button = element("button", { type: "button", class: "button", text: each.label, dataset: { window: each.key } });
+      button.addEventListener("click", () => this.setWindow(each));
+      return button;
+    });
+    windows.append(...this.windowButtons);
+    live.addEventListener("click", () => this.goLive());
+    for (const button of themes.querySelectorAll("button")) {
+      button.addEventListener("click", () => {
+        this.theme.choose(button.dataset.choice);
+        this.renderControls();
+      });
+    }
+    this.renderControls();
+  }
+
+  renderControls() {
+    const { live, viewState, themes, feedToggles } = this.controls;
+    for (const button of this.windowButtons) {
+      button.setAttribute("aria-pressed", String(button.dataset.window === this.view.window.key));
+    }
+    live.setAttribute("aria-pressed", String(!this.view.paused));
+    live.disabled = !this.view.paused;
+    viewState.dataset.paused = String(this.view.paused);
+    viewState.textContent = this.view.paused
+      ? `Paused: ${formatTime(this.view.range[0])} – ${formatTime(this.view.range[1])} (Esc for live)`
+      : `last ${this.view.window.label}`;
+    for (const button of themes.querySelectorAll("button")) {
+      button.setAttribute("aria-pressed", String(button.dataset.choice === this.theme.choice));
+    }
+    for (const button of feedToggles.querySelectorAll("button")) {
+      button.setAttribute("aria-pressed", String(this.view.isShown(button.dataset.feed)));
+    }
+  }
+
+  saveView() {
+    saveView(this.view, window.location, window.history, forgivingStorage(() => window.sessionStorage));
+    this.renderControls();
+  }
+
+  /** A new window: every panel starts over at its resolution, from the server's history. */
+  setWindow(choice) {
+    if (choice === this.view.window && !this.view.paused) {
+      return;
+    }
+    this.view.window = choice;
+    this.view.range = null;
+    this.saveView();
+    for (const panel of this.panels.values()) {
+      panel.setWindow(choice.seconds);
+      if (panel.subscribed || panel.subscribing) {
+        // Ticks of the old subscription are ignored until the new one is confirmed; its history comes after.
+        panel.subscribed = false;
+        panel.subscribing = true;
+        this.connection.unsubscribe(panel.name);
+        this.connection.subscribe(panel.name, panel.resumeFrom());
+      }
+    }
+    this.redraw();
+  }
+
+  /** Pauses every chart on [from, to] (a drag across a chart, or a keyboard zoom); ticks keep being stored. */
+  pause(from, to) {
+    const middle = (from + to) / 2;
+    const half = Math.max(MIN_ZOOM_SECONDS, to - from) / 2;
+    this.view.range = [middle - half, middle + half];
+    this.saveView();
+    this.redraw();
+  }
+
+  goLive() {
+    this.view.range = null;
+    this.saveView();
+    this.redraw();
+  }
+
+  onToggle(feed, label, shown) {
+    const key = seriesKey(feed, label);
+    if (shown) {
+      this.view.hidden.delete(key);
+    } else {
+      this.view.hidden.add(key);
+    }
+    this.saveView();
+    this.redraw();
+  }
+
+  toggleFeed(name) {
+    const names = [...this.panels.keys()];
+    const shown = new Set(this.view.feeds ?? names);
+    if (shown.has(name)) {
+      shown.delete(name);
+    } else {
+      shown.add(name);
+    }
+    this.view.feeds = names.every((each) => shown.has(each)) ? null : shown;
+    this.showPanels();
+    this.saveView();
+    this.redraw();
+  }
+
+  showPanels() {
+    for (const panel of this.panels.values()) {
+      const hidden = !this.view.isShown(panel.name);
+      if (panel.element.hidden !== hidden) {
+        panel.element.hidden = hidden;
+        this.resized.add(panel);
+      }
+    }
+  }
+
+  onThemeChange() {
+    this.chartTheme = readTheme(this.root);
+    for (const panel of this.panels.values()) {
+      panel.setTheme(this.chartTheme);
+    }
+    this.renderControls();
+    this.redraw();
+  }
+
+  /**
+   * The live range: the window up to the newest tick, or up to now (in the server's time) while disconnected.
+   * Until a window's worth has arrived it spans what there is (but at least MIN_SPAN_SECONDS), so a fresh server's
+   * page shows shapes at once instead of a sliver at the edge.
+   */
+  liveRange() {
+    let end = -Infinity;
+    let start = Infinity;
+    for (const panel of this.panels?.values() ?? []) {
+      end = Math.max(end, panel.history.lastTs);
+      start = Math.min(start, panel.history.firstTs);
+    }
+    if (this.outage) {
+      end = Math.max(end, this.outage.span[1]);
+    }
+    if (!Number.isFinite(end)) {
+      end = nowSeconds();
+    }
+    const span = Math.min(this.view.window.seconds, Math.max(MIN_SPAN_SECONDS, end - start));
+    return [end - span, end];
+  }
+
+  /** Feeds silent for several intervals are stale; every panel's freshness readout ages even when it does not draw. */
+  checkSilence() {
+    const now = performance.now();
+    let changed = false;
+    for (const panel of this.panels.values()) {
+      if (panel.subscribed && (panel.state === State.LIVE || panel.state === State.STALE)) {
+        const state = panel.isSilent(now) ? State.STALE : State.LIVE;
+        if (state !== panel.state) {
+          panel.setState(state);
+          changed = true;
+        }
+      }
+      if (!document.hidden) {
+        panel.renderFreshness();
+      }
+    }
+    if (changed) {
+      this.updateBadge();
+    }
+    if (this.outage) {
+      this.outage.span[1] = this.outage.span[0] + (nowSeconds() - this.outage.closedAt);
+      this.redraw();
+    }
+  }
+
+  /** The page lost its connection: the span from the newest tick it had is an outage until it reconnects. */
+  openOutage() {
+    if (this.outage !== null) {
+      return;
+    }
+    const newest = Math.max(...[...this.panels.values()].map((panel) => panel.history.lastTs));
+    const start = Number.isFinite(newest) ? newest : nowSeconds();
+    this.outage = { span: [start, start], closedAt: nowSeconds() };
+    this.outages.push(this.outage.span);
+    if (this.outages.length > MAX_OUTAGES) {
+      this.outages.shift();
+    }
+  }
+
+  closeOutage() {
+    if (this.outage === null) {
+      return;
+    }
+    this.outage.span[1] = this.outage.span[0] + (nowSeconds() - this.outage.closedAt);
+    this.outage = null;
+    const end = this.outages.at(-1)[1];
+    this.outages = this.outages.filter(([, to]) => to >= end - LONGEST_WINDOW_SECONDS);
+    this.redraw();
   }
 
   onOpen(session) {
+    this.closeOutage();
     this.refresh(session);
   }
 
@@ -99,6 +333,8 @@ class Dashboard {
     }
     if (!opened) {
       this.checkToken();
+    } else {
+      this.openOutage();
     }
     this.hasDisconnected = true;
     for (const panel of this.panels.values()) {
@@ -162,6 +398,8 @@ class Dashboard {
     if (panel !== undefined) {
       if (reason === "forbidden") {
         panel.showError("your access no longer covers this feed");
+      } else if (panel.subscribing) {
+        return; // the page asked, to subscribe again with another window's history
       }
       panel.subscribed = false;
       panel.setState(this.hasDisconnected ? State.RECONNECTING : State.CONNECTING);
@@ -185,6 +423,7 @@ class Dashboard {
       return;
     }
     if (panel.state !== State.LIVE) {
+      // A first tick, a return from silence, or a replayed one after a reconnect: data flows again.
       panel.setState(State.LIVE);
       this.updateBadge();
     }
@@ -226,8 +465,16 @@ class Dashboard {
         panel = undefined;
       }
       if (panel === undefined) {
-        panel = new Panel(feed, { windowSeconds: WINDOW_SECONDS, theme: this.theme });
-        panel.mount(this.grid);
+        panel = new Panel(feed, {
+          windowSeconds: this.view.window.seconds,
+          timeline: this.timeline,
+          outages: () => this.outages,
+          isHidden: (name, label) => this.view.hidden.has(seriesKey(name, label)),
+          onToggle: (name, label, shown) => this.onToggle(name, label, shown),
+          onSelect: (from, to) => this.pause(from, to),
+        });
+        panel.element.hidden = !this.view.isShown(feed.name);
+        panel.mount(this.grid, this.chartTheme);
         this.panels.set(feed.name, panel);
         this.panelsByChartsElement.set(panel.chartsElement, panel);
         this.resizeObserver.observe(panel.chartsElement);
@@ -237,7 +484,20 @@ class Dashboard {
         this.grid.append(panel.element);
       }
     }
+    this.syncFeedToggles(feeds);
     this.updateBadge();
+  }
+
+  syncFeedToggles(feeds) {
+    const { feedToggles } = this.controls;
+    feedToggles.replaceChildren(
+      ...feeds.map((feed) => {
+        const button = element("button", { type: "button", class: "button", text: feed.name, dataset: { feed: feed.name } });
+        button.addEventListener("click", () => this.toggleFeed(feed.name));
+        return button;
+      }),
+    );
+    this.renderControls();
   }
 
   removePanel(panel) {
@@ -281,6 +541,12 @@ class Dashboard {
     this.requestFrame();
   }
 
+  /** Every shown chart draws again at the next frame (the view changed, not the data). */
+  redraw() {
+    this.redrawAll = true;
+    this.requestFrame();
+  }
+
   requestFrame() {
     if (!this.frameRequested) {
       this.frameRequested = true;
@@ -290,20 +556,41 @@ class Dashboard {
 
   drawFrame() {
     this.frameRequested = false;
+    const range = this.view.paused ? this.view.range : this.liveRange();
+    const moved = range[0] !== this.range[0] || range[1] !== this.range[1];
+    this.range = range;
+    const everything = moved || this.redrawAll;
     for (const panel of this.resized) {
       panel.resize();
     }
-    this.resized.clear();
-    for (const panel of this.dirty) {
-      panel.render();
+    const now = Date.now();
+    for (const panel of this.panels.values()) {
+      if (panel.element.hidden) {
+        continue;
+      }
+      if (everything || this.resized.has(panel)) {
+        panel.render(range, { now });
+      } else if (this.dirty.has(panel)) {
+        // Paused: the new ticks are stored and the readouts follow them; the charts stay where the reader put them.
+        panel.render(range, { charts: !this.view.paused, now });
+      }
     }
+    this.resized.clear();
     this.dirty.clear();
+    this.redrawAll = false;
   }
 }
 
 new Dashboard({
+  root: document.documentElement,
   grid: document.getElementById("panels"),
   badge: document.querySelector('[data-testid="connection"]'),
   notice: document.getElementById("notice"),
-  windowLabel: document.getElementById("window"),
+  controls: {
+    windows: document.getElementById("windows"),
+    live: document.getElementById("live"),
+    viewState: document.getElementById("view-state"),
+    feedToggles: document.getElementById("feed-toggles"),
+    themes: document.getElementById("themes"),
+  },
 }).start();

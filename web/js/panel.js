@@ -1,18 +1,24 @@
 /**
- * One feed's panel: its header and connection state, one chart per unit, and the readout of latest values.
+ * One feed's panel: its header (connection state, freshness), one chart per unit, and the readout of latest values.
  *
  * Everything is built from the feed's entry in /api/feeds, so a feed the server adds later gets a panel with no
- * change here. A panel stores ticks as they come (`ingest`) and only touches charts and text when asked to
- * (`render`, `resize`), which main.js does at most once per animation frame.
+ * change here. How a unit is drawn follows from the unit: prices (`$`) as percent change from the start of the
+ * view, with a quote table of latest price, change and sparkline; traded amounts (`shares`) as bars; everything
+ * else as lines, min/max per pixel column. A panel stores ticks as they come (`ingest`) and only touches charts and
+ * text when asked to (`render`, `resize`), which main.js does at most once per animation frame.
  */
 
-import { CHART_HEIGHT_PX, chartOptions, createChart, hsl, seriesHues } from "./chart.js";
-import { FeedHistory, capacityFor } from "./data.js";
-import { describeUnit, formatValue } from "./format.js";
+import { ChartKind, SPARKLINE_HEIGHT_PX, SPARKLINE_WIDTH_PX, chartOptions, createChart } from "./chart.js";
+import { FeedHistory } from "./data.js";
+import { element, setText, showMessage } from "./dom.js";
+import { UNIT_DOLLAR, UNIT_SHARES, describeUnit, formatAge, formatChange, formatValue } from "./format.js";
+import { Plot, seriesMarker } from "./plot.js";
 
 export const State = Object.freeze({
   CONNECTING: "connecting",
   LIVE: "live",
+  // Connected and subscribed, but the feed has been silent for several of its intervals.
+  STALE: "stale",
   RECONNECTING: "reconnecting",
   // Connected and subscribed, but the feed itself fails: no data is coming, and the badge says so.
   FAILING: "failing",
@@ -30,43 +36,27 @@ export const Health = Object.freeze({
 export const STATE_LABELS = Object.freeze({
   [State.CONNECTING]: "Connecting…",
   [State.LIVE]: "Live",
+  [State.STALE]: "Stale",
   [State.RECONNECTING]: "Reconnecting…",
   [State.FAILING]: "Feed failing",
   [State.SIGNED_OUT]: "Not signed in",
 });
 
+/** A feed silent for this many of its intervals (and at least STALE_MIN_MS) is stale. */
+export const STALE_INTERVALS = 5;
+export const STALE_MIN_MS = 1500;
+
 // A feed with more fields than this gets the whole row: its legend and readout need the width.
 const WIDE_PANEL_FIELDS = 12;
 const MILLISECONDS_PER_SECOND = 1000;
-
-/**
- * Builds an element: `attributes` go through setAttribute, except `dataset`, `text` and `style` (an object of
- * properties, set through the CSSOM: the page's Content-Security-Policy refuses style attributes).
- */
-export function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (name === "text") {
-      node.textContent = value;
-    } else if (name === "dataset") {
-      Object.assign(node.dataset, value);
-    } else if (name === "style") {
-      for (const [property, propertyValue] of Object.entries(value)) {
-        node.style.setProperty(property, propertyValue);
-      }
-    } else {
-      node.setAttribute(name, value);
-    }
-  }
-  node.append(...children);
-  return node;
-}
-
-/** Shows `text` in a message element (a notice, an error, a health line), or hides it when `text` is null. */
-export function showMessage(messageElement, text) {
-  messageElement.textContent = text ?? "";
-  messageElement.hidden = text === null;
-}
+// Sparklines summarise; redrawing them once a second is plenty, and saves a chart per symbol per tick.
+const SPARKLINE_REFRESH_MS = 1000;
+// A bar chart of a view has about this many bars, each a round number of seconds wide.
+const BARS_PER_VIEW = 60;
+const BAR_SECONDS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
+// History asked for on subscribing: a little more than the window, for ticks faster than the nominal interval.
+const HISTORY_HEADROOM = 1.25;
+const VOLUME_LABEL = "volume";
 
 /** A visible state: a dot and a label, with `data-state` for styles and tests. */
 export function stateBadge(attributes = {}) {
@@ -83,6 +73,8 @@ export function setBadgeState(badge, state) {
   badge.querySelector(".state__label").textContent = STATE_LABELS[state];
 }
 
+export { showMessage };
+
 /** What must match for an existing panel to carry on after a reconnect: the fields, their units and the rate. */
 export function feedSignature(feed) {
   return JSON.stringify([feed.interval, feed.fields.map((field) => [field.name, field.unit])]);
@@ -92,69 +84,141 @@ function describeInterval(seconds) {
   return seconds < 1 ? `every ${Math.round(seconds * MILLISECONDS_PER_SECOND)} ms` : `every ${seconds} s`;
 }
 
+/** "AAPL" for "AAPL.price": the part of a field name before its last dot, which pairs a price with its volume. */
+function subjectOf(name) {
+  const dot = name.lastIndexOf(".");
+  return dot > 0 ? name.slice(0, dot) : name;
+}
+
+function kindOf(unit) {
+  if (unit === UNIT_DOLLAR) {
+    return ChartKind.CHANGE;
+  }
+  return unit === UNIT_SHARES ? ChartKind.BARS : ChartKind.LINES;
+}
+
 /** The feed's fields grouped by unit, in order of first appearance; each group becomes one chart. */
 function groupByUnit(fields) {
   const groups = new Map();
   fields.forEach((field, column) => {
     if (!groups.has(field.unit)) {
-      groups.set(field.unit, { unit: field.unit, columns: [], labels: [] });
+      groups.set(field.unit, { unit: field.unit, kind: kindOf(field.unit), columns: [], names: [] });
     }
     const group = groups.get(field.unit);
     group.columns.push(column);
-    group.labels.push(field.name);
+    group.names.push(field.name);
   });
-  // Colours are chosen per chart, so each chart gets the most distinct set for its own size, and charts of equal
-  // size (a stock's price and volume) give the same subject the same colour.
-  return [...groups.values()].map((group) => ({ ...group, hues: seriesHues(group.columns.length) }));
+  return [...groups.values()];
+}
+
+function barSeconds(spanSeconds) {
+  const wanted = spanSeconds / BARS_PER_VIEW;
+  return BAR_SECONDS.find((seconds) => seconds >= wanted) ?? BAR_SECONDS[BAR_SECONDS.length - 1];
+}
+
+function caption(group) {
+  switch (group.kind) {
+    case ChartKind.CHANGE:
+      return "Change since the start of the view";
+    case ChartKind.BARS:
+      return `${describeUnit(group.unit)} traded`;
+    default:
+      return describeUnit(group.unit);
+  }
 }
 
 export class Panel {
-  constructor(feed, { windowSeconds, theme }) {
+  /**
+   * `timeline.range()` is the page's time range; `outages()` its disconnected spans; `isHidden(feed, label)` and
+   * `onToggle(feed, label, shown)` keep the legends in the page's view; `onSelect(from, to)` zooms every chart.
+   */
+  constructor(feed, { windowSeconds, timeline, outages, isHidden, onToggle, onSelect }) {
     this.name = feed.name;
     this.signature = feedSignature(feed);
     this.fieldNames = feed.fields.map((field) => field.name);
-    this.windowSeconds = windowSeconds;
     this.intervalSeconds = feed.interval;
-    this.theme = theme;
-    this.history = new FeedHistory(feed.fields.length, capacityFor(windowSeconds, feed.interval));
+    this.timeline = timeline;
+    this.outages = outages;
+    this.history = new FeedHistory(feed.fields.length, windowSeconds);
     this.groups = groupByUnit(feed.fields);
     this.subscribed = false;
     this.subscribing = false;
     this.state = null;
     this.health = null;
-    this.charts = [];
+    this.lastArrival = -Infinity; // performance.now() of the newest tick's arrival
+    this.renders = 0;
+    this.plots = [];
     this.readoutValues = [];
+    this.quotes = [];
+    this.sparklinesDrawn = -Infinity;
+    this.theme = null;
 
     this.stateBadge = stateBadge();
     this.description = element("p", { class: "panel__description" });
     this.interval = element("span", { class: "panel__interval" });
+    this.freshness = element("span", {
+      class: "panel__freshness",
+      "data-testid": "freshness",
+      title: "How old the newest tick was when it was drawn",
+    });
     this.error = element("p", { class: "panel__error", role: "alert", hidden: "" });
     this.healthLine = element("p", { class: "panel__health", "data-testid": "health", hidden: "" });
     this.chartsElement = element("div", { class: "panel__charts" });
     this.readout = element("div", { class: "readout", "data-testid": "readout", "aria-live": "off" });
+    const titles = element(
+      "div",
+      { class: "panel__titles" },
+      element("h2", { class: "panel__title", text: feed.name }),
+      this.description,
+    );
+    if (feed.simulated) {
+      titles.firstChild.append(element("span", { class: "tag", "data-testid": "simulated", text: "Simulated data" }));
+    }
     this.element = element(
       "section",
       {
         class: feed.fields.length > WIDE_PANEL_FIELDS ? "panel panel--wide" : "panel",
         "data-testid": "panel",
-        dataset: { feed: feed.name, interval: String(feed.interval), points: "0" },
+        dataset: { feed: feed.name, interval: String(feed.interval), points: "0", renders: "0" },
         "aria-label": `${feed.name} feed`,
       },
       element(
         "header",
         { class: "panel__header" },
-        element("div", { class: "panel__titles" }, element("h2", { class: "panel__title", text: feed.name }), this.description),
-        element("div", { class: "panel__meta" }, this.interval, this.stateBadge),
+        titles,
+        element("div", { class: "panel__meta" }, this.interval, this.freshness, this.stateBadge),
       ),
       this.healthLine,
       this.error,
       this.chartsElement,
       this.readout,
     );
+    for (const group of this.groups) {
+      const labels = group.kind === ChartKind.BARS ? [VOLUME_LABEL] : group.names.map((name) => this.labelOf(group, name));
+      const format = group.kind === ChartKind.CHANGE ? formatChange : (value) => formatValue(value, group.unit);
+      const plot = new Plot({
+        kind: group.kind,
+        unit: group.unit,
+        caption: caption(group),
+        labels,
+        format: (value) => (value === null ? "" : format(value)),
+        timeline,
+        outages,
+        isHidden: (label) => isHidden(this.name, label),
+        onToggle: (label, shown) => onToggle(this.name, label, shown),
+        onSelect,
+      });
+      this.plots.push({ group, plot, bases: new Float64Array(group.columns.length) });
+      this.chartsElement.append(plot.element);
+    }
     this.describe(feed);
     this.buildReadout();
     this.setState(State.CONNECTING);
     this.setHealth(feed);
+  }
+
+  labelOf(group, name) {
+    return group.kind === ChartKind.CHANGE ? subjectOf(name) : name;
   }
 
   /** The parts of a feed that may change without a new panel. */
@@ -164,10 +228,18 @@ export class Panel {
   }
 
   buildReadout() {
+    const priced = this.groups.find((group) => group.kind === ChartKind.CHANGE);
+    if (priced !== undefined) {
+      this.buildQuotes(priced);
+    }
     for (const group of this.groups) {
+      if (group.kind !== ChartKind.LINES) {
+        continue;
+      }
       const list = element("dl", { class: "readout__list" });
       group.columns.forEach((column, position) => {
         const value = element("dd", { class: "readout__value", text: formatValue(NaN, group.unit) });
+        const name = this.fieldNames[column];
         list.append(
           element(
             "div",
@@ -175,13 +247,13 @@ export class Panel {
             element(
               "dt",
               { class: "readout__name" },
-              element("span", { class: "swatch", style: { "--swatch": hsl(group.hues[position]) } }),
-              element("span", { class: "readout__field", text: this.fieldNames[column], title: this.fieldNames[column] }),
+              seriesMarker(position),
+              element("span", { class: "readout__field", text: name, title: name }),
             ),
             value,
           ),
         );
-        this.readoutValues.push({ column, unit: group.unit, element: value, text: value.textContent });
+        this.readoutValues.push({ column, unit: group.unit, element: value });
       });
       this.readout.append(
         element("section", { class: "readout__group" }, element("h3", { text: describeUnit(group.unit) }), list),
@@ -189,31 +261,91 @@ export class Panel {
     }
   }
 
-  /** Adds the panel to the page and draws its (empty) charts at the width it got there. */
-  mount(parent) {
-    parent.append(this.element);
-    for (const group of this.groups) {
-      const plot = element("div", { class: "chart__plot" });
-      this.chartsElement.append(
+  /** The quote table: per priced subject, its latest price, change over the view, sparkline and volume. */
+  buildQuotes(priced) {
+    const volumes = new Map();
+    this.groups
+      .filter((group) => group.kind === ChartKind.BARS)
+      .forEach((group) => group.columns.forEach((column, position) => volumes.set(subjectOf(group.names[position]), column)));
+    const body = element("tbody");
+    priced.columns.forEach((column, position) => {
+      const subject = subjectOf(priced.names[position]);
+      const cells = {
+        price: element("td", { class: "quotes__number", text: formatValue(NaN, UNIT_DOLLAR) }),
+        change: element("td", { class: "quotes__number quotes__change", text: formatChange(NaN) }),
+        volume: element("td", { class: "quotes__number quotes__volume", text: formatValue(NaN, UNIT_SHARES) }),
+        spark: element("td", { class: "quotes__spark" }),
+      };
+      body.append(
         element(
-          "figure",
-          { class: "chart" },
-          element("figcaption", { class: "chart__caption", text: describeUnit(group.unit) }),
-          plot,
+          "tr",
+          { dataset: { subject } },
+          element("th", { scope: "row" }, seriesMarker(position), element("span", { text: subject })),
+          cells.price,
+          cells.change,
+          cells.spark,
+          cells.volume,
         ),
       );
-      const data = [[], ...group.columns.map(() => [])];
-      const options = chartOptions({
-        unit: group.unit,
-        labels: group.labels,
-        hues: group.hues,
-        width: plot.clientWidth,
-        height: CHART_HEIGHT_PX,
-        windowSeconds: this.windowSeconds,
-        theme: this.theme,
+      this.quotes.push({
+        column,
+        position,
+        volumeColumn: volumes.get(subject) ?? null,
+        cells,
+        data: [[], []],
+        sparkline: null,
       });
-      this.charts.push({ group, plot, data, chart: createChart(options, data, plot) });
+    });
+    const head = element(
+      "thead",
+      {},
+      element(
+        "tr",
+        {},
+        ...["Symbol", "Price", "Change", "Trend"].map((text) => element("th", { scope: "col", text })),
+        element("th", { scope: "col", class: "quotes__volume", text: "Volume" }),
+      ),
+    );
+    this.readout.append(element("table", { class: "quotes", "data-testid": "quotes" }, head, body));
+  }
+
+  /** Adds the panel to the page and draws its (empty) charts at the width it got there. */
+  mount(parent, theme) {
+    parent.append(this.element);
+    this.setTheme(theme);
+  }
+
+  /** (Re)builds every chart in `theme`'s colours. */
+  setTheme(theme) {
+    this.theme = theme;
+    for (const { plot } of this.plots) {
+      plot.build(theme);
     }
+    for (const quote of this.quotes) {
+      quote.sparkline?.destroy();
+      quote.cells.spark.replaceChildren();
+      const options = chartOptions({
+        kind: ChartKind.SPARKLINE,
+        unit: UNIT_DOLLAR,
+        labels: [subjectOf(this.fieldNames[quote.column])],
+        width: SPARKLINE_WIDTH_PX,
+        height: SPARKLINE_HEIGHT_PX,
+        theme,
+        timeline: this.timeline,
+      });
+      // A sparkline shows one series, in the colour its symbol has on the chart.
+      options.series[1].stroke = theme.series[quote.position % theme.series.length];
+      options.series[1].dash = [];
+      options.series[1].fill = undefined;
+      quote.sparkline = createChart(options, quote.data, quote.cells.spark);
+    }
+    this.sparklinesDrawn = -Infinity;
+  }
+
+  /** Starts over with a window of `windowSeconds`: the ticks come again, from the server's history. */
+  setWindow(windowSeconds) {
+    this.history = new FeedHistory(this.fieldNames.length, windowSeconds);
+    this.element.dataset.points = "0";
   }
 
   setState(state) {
@@ -258,60 +390,129 @@ export class Panel {
 
   /**
    * What to ask the server for when subscribing (docs/protocol.md, "History and resume"): the feed's held ticks
-   * that fill the chart's window on a first subscription (or after an absence longer than the window), everything
-   * after the last tick it has on a later one, so that a reconnect leaves no hole where the server still had the
-   * data.
+   * that fill the window on a first subscription (or after an absence longer than the window), everything after
+   * the last tick it has on a later one, so that a reconnect leaves no hole where the server still had the data.
    */
   resumeFrom(now = Date.now() / MILLISECONDS_PER_SECOND) {
-    const { lastRun, lastSeq, lastTs } = this.history;
+    const { lastRun, lastSeq, lastTs, windowSeconds } = this.history;
     // Away longer than the window: what it missed would not be shown anyway; the window's worth will do.
-    if (lastRun !== null && now - lastTs <= this.windowSeconds) {
+    if (lastRun !== null && now - lastTs <= windowSeconds) {
       return { since: lastSeq, run: lastRun };
     }
-    const { capacity } = this.history.ring;
-    const windowTicks = this.intervalSeconds > 0 ? Math.ceil(this.windowSeconds / this.intervalSeconds) : capacity;
-    return { history: Math.min(capacity, windowTicks) };
+    return { history: Math.ceil((windowSeconds / this.intervalSeconds) * HISTORY_HEADROOM) };
   }
 
   /** Stores a tick; false when it cannot be this feed's (wrong number of values). */
-  ingest(tick) {
+  ingest(tick, arrival = performance.now()) {
     if (tick.values.length !== this.fieldNames.length) {
       return false;
     }
     this.history.append(tick);
+    this.lastArrival = arrival;
     return true;
   }
 
-  render() {
-    for (const { group, data, chart } of this.charts) {
-      this.history.ring.copyInto(data, group.columns);
-      chart.setData(data);
-    }
-    for (const cell of this.readoutValues) {
-      const text = formatValue(this.history.latest[cell.column], cell.unit);
-      if (text !== cell.text) {
-        cell.text = text;
-        cell.element.textContent = text;
+  /** Whether the feed has been silent for several of its intervals at `now` (performance.now()). */
+  isSilent(now) {
+    const limit = Math.max(STALE_MIN_MS, STALE_INTERVALS * this.intervalSeconds * MILLISECONDS_PER_SECOND);
+    return now - this.lastArrival > limit;
+  }
+
+  /**
+   * Draws the panel for the time range [from, to]: the charts (unless `charts` is false: a paused view whose
+   * range did not change), then the readouts and the freshness, which follow the newest tick even while paused.
+   */
+  render([from, to], { charts = true, now = Date.now() } = {}) {
+    const ring = this.history.ring;
+    if (charts) {
+      for (const { group, plot, bases } of this.plots) {
+        if (group.kind === ChartKind.BARS) {
+          const columns = group.columns.filter((column, position) => this.isSubjectShown(subjectOf(group.names[position])));
+          ring.fillBars(plot.data, columns, from, to, barSeconds(to - from));
+        } else if (group.kind === ChartKind.CHANGE) {
+          ring.firstValues(from, to, group.columns, bases);
+          ring.fillLines(plot.data, group.columns, from, to, bases);
+        } else {
+          ring.fillLines(plot.data, group.columns, from, to);
+        }
+        plot.draw();
       }
     }
+    for (const cell of this.readoutValues) {
+      setText(cell.element, formatValue(this.history.latest[cell.column], cell.unit));
+    }
+    this.renderQuotes(from, to, now);
+    this.renderFreshness(now);
+    this.renders++;
+    this.element.dataset.renders = String(this.renders);
     this.element.dataset.points = String(this.history.length);
     this.element.dataset.gaps = String(this.history.gaps);
     this.element.dataset.firstSeq = String(this.history.firstSeq);
   }
 
-  resize() {
-    for (const { plot, chart } of this.charts) {
-      if (plot.clientWidth !== chart.width) {
-        chart.setSize({ width: plot.clientWidth, height: CHART_HEIGHT_PX });
+  /** Whether the priced series of `subject` is shown on its chart (volumes follow what the reader looks at). */
+  isSubjectShown(subject) {
+    const priced = this.plots.find(({ group }) => group.kind === ChartKind.CHANGE);
+    if (priced === undefined) {
+      return true;
+    }
+    const index = priced.plot.labels.indexOf(subject);
+    return index < 0 || priced.plot.shown[index];
+  }
+
+  renderQuotes(from, to, now) {
+    if (this.quotes.length === 0) {
+      return;
+    }
+    const priced = this.plots.find(({ group }) => group.kind === ChartKind.CHANGE);
+    const ring = this.history.ring;
+    const redrawSparklines = now - this.sparklinesDrawn >= SPARKLINE_REFRESH_MS;
+    for (const quote of this.quotes) {
+      const latest = this.history.latest[quote.column];
+      const base = priced.bases[quote.position];
+      setText(quote.cells.price, formatValue(latest, UNIT_DOLLAR));
+      const change = ((latest - base) / base) * 100;
+      setText(quote.cells.change, formatChange(change));
+      quote.cells.change.dataset.sign = Number.isNaN(change) ? "none" : Math.sign(change) >= 0 ? "up" : "down";
+      if (quote.volumeColumn !== null) {
+        setText(quote.cells.volume, formatValue(ring.total(quote.volumeColumn, from, to), UNIT_SHARES));
       }
+      if (redrawSparklines) {
+        ring.fillLines(quote.data, [quote.column], from, to);
+        quote.sparkline.setData(quote.data);
+      }
+    }
+    if (redrawSparklines) {
+      this.sparklinesDrawn = now;
+    }
+  }
+
+  /** The age of the newest tick now, tick `ts` to this frame; "stale" once the feed has gone quiet. */
+  renderFreshness(now = Date.now()) {
+    const { lastTs } = this.history;
+    if (!Number.isFinite(lastTs)) {
+      setText(this.freshness, "");
+      return;
+    }
+    const age = Math.max(0, now - lastTs * MILLISECONDS_PER_SECOND);
+    this.element.dataset.ageMs = String(Math.round(age));
+    setText(this.freshness, this.state === State.STALE ? `silent for ${formatAge(age)}` : `${formatAge(age)} old`);
+  }
+
+  resize() {
+    for (const { plot } of this.plots) {
+      plot.resize();
     }
   }
 
   destroy() {
-    for (const { chart } of this.charts) {
-      chart.destroy();
+    for (const { plot } of this.plots) {
+      plot.destroy();
     }
-    this.charts = [];
+    for (const quote of this.quotes) {
+      quote.sparkline?.destroy();
+    }
+    this.plots = [];
     this.element.remove();
   }
 }

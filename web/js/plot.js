@@ -1,0 +1,294 @@
+/**
+ * One chart on a panel: the uPlot instance, its legend (a button per series, to hide or show it), its tooltip
+ * (every shown series' value at the cursor's time), and its keyboard use (arrow keys move the cursor).
+ *
+ * The panel fills `data` and calls `draw()`; the plot never decides what to draw. The cursor is shared by every
+ * chart on the page (chart.js), so the legend values of all charts follow whichever one the reader points at.
+ */
+
+import { CHART_HEIGHT_PX, chartOptions, createChart, formatTime, seriesStyle } from "./chart.js";
+import { element } from "./dom.js";
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const MARKER_WIDTH = 18;
+const MARKER_HEIGHT = 6;
+// The tooltip keeps this far from the cursor, and flips to the cursor's left past the middle of the plot.
+const TOOLTIP_OFFSET_PX = 12;
+const HALF = 0.5;
+const FAST_STEP = 10;
+const ZOOM_FACTOR = 2;
+// Where uPlot parks a cursor that is not over the plot.
+const CURSOR_OFF = { left: -10, top: -10 };
+
+/** A short line in a series' colour and dash, as drawn on the chart, for legends and tooltips. */
+export function seriesMarker(index) {
+  const { color, dash } = seriesStyle(index);
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("class", `marker series-${color}`);
+  svg.setAttribute("viewBox", `0 0 ${MARKER_WIDTH} ${MARKER_HEIGHT}`);
+  svg.setAttribute("aria-hidden", "true");
+  const line = document.createElementNS(SVG_NS, "line");
+  line.setAttribute("x1", "1");
+  line.setAttribute("x2", String(MARKER_WIDTH - 1));
+  line.setAttribute("y1", String(MARKER_HEIGHT / 2));
+  line.setAttribute("y2", String(MARKER_HEIGHT / 2));
+  if (dash.length > 0) {
+    line.setAttribute("stroke-dasharray", dash.join(" "));
+  }
+  svg.append(line);
+  return svg;
+}
+
+export class Plot {
+  /**
+   * `labels` name the series; `isHidden(label)` says which start hidden; `onToggle(label, shown)` hears the
+   * legend; `onSelect(from, to)` hears a zoom (a drag, or + and − from the keyboard); `format(value)` writes a
+   * value for the legend and tooltip.
+   */
+  constructor({ kind, unit, caption, labels, format, timeline, outages, isHidden, onToggle, onSelect }) {
+    this.kind = kind;
+    this.unit = unit;
+    this.labels = labels;
+    this.format = format;
+    this.timeline = timeline;
+    this.outages = outages;
+    this.onToggle = onToggle;
+    this.onSelect = onSelect;
+    this.shown = labels.map((label) => !isHidden(label));
+    this.data = [[], ...labels.map(() => [])];
+    this.chart = null;
+    this.active = false; // the pointer is over the plot, or the keyboard drives its cursor
+    this.keyTime = null; // the time the keyboard cursor is at, while it drives it
+
+    this.plot = element("div", {
+      class: "chart__plot",
+      tabindex: "0",
+      role: "group",
+      "aria-label": `${caption} chart: arrow keys move the cursor, + and − zoom, Escape returns to live`,
+    });
+    this.tooltip = element("div", { class: "tooltip", "data-testid": "tooltip", hidden: "" });
+    this.tooltipTime = element("div", { class: "tooltip__time" });
+    this.tooltipRows = labels.map((label, index) => {
+      const value = element("span", { class: "tooltip__value" });
+      const row = element(
+        "div",
+        { class: "tooltip__row" },
+        seriesMarker(index),
+        element("span", { class: "tooltip__label", text: label }),
+        value,
+      );
+      return { row, value };
+    });
+    this.tooltip.append(this.tooltipTime, ...this.tooltipRows.map(({ row }) => row));
+    this.legendValues = [];
+    this.legendButtons = labels.map((label, index) => {
+      const value = element("span", { class: "legend__value" });
+      this.legendValues.push(value);
+      const button = element(
+        "button",
+        { type: "button", class: "legend__item", "aria-pressed": String(this.shown[index]), dataset: { series: label } },
+        seriesMarker(index),
+        element("span", { class: "legend__label", text: label }),
+        value,
+      );
+      button.addEventListener("click", () => this.toggle(index));
+      return button;
+    });
+    this.legend = element("div", { class: "legend", "data-testid": "legend", role: "group", "aria-label": `${caption} series` });
+    this.legend.append(...this.legendButtons);
+    this.element = element(
+      "figure",
+      { class: `chart chart--${kind}`, "data-testid": "chart", dataset: { kind } },
+      element("figcaption", { class: "chart__caption", text: caption }),
+      this.plot,
+      this.legend,
+    );
+    this.plot.addEventListener("keydown", (event) => this.onKey(event));
+    this.plot.addEventListener("focus", () => this.onFocus());
+    this.plot.addEventListener("blur", () => this.onBlur());
+  }
+
+  /** Builds the uPlot chart (again, after a theme change) at the plot's current width. */
+  build(theme) {
+    this.chart?.destroy();
+    const options = chartOptions({
+      kind: this.kind,
+      unit: this.unit,
+      labels: this.labels,
+      width: this.plot.clientWidth,
+      height: CHART_HEIGHT_PX,
+      theme,
+      timeline: this.timeline,
+      outages: this.outages,
+      onSelect: (from, to) => this.onSelect(from, to),
+      hooks: { setCursor: [(chart) => this.onCursor(chart)], drawClear: [(chart) => this.markBands(chart)] },
+    });
+    options.series.forEach((series, index) => {
+      if (index > 0) {
+        series.show = this.shown[index - 1];
+      }
+    });
+    this.chart = createChart(options, this.data, this.plot);
+    this.chart.over.append(this.tooltip);
+    this.chart.over.addEventListener("mouseenter", () => this.setActive(true));
+    this.chart.over.addEventListener("mouseleave", () => this.setActive(false));
+  }
+
+  draw() {
+    this.chart.setData(this.data);
+    if (this.keyTime !== null) {
+      this.placeCursor(this.nearestIndex(this.keyTime));
+    }
+  }
+
+  resize() {
+    if (this.plot.clientWidth !== this.chart.width) {
+      this.chart.setSize({ width: this.plot.clientWidth, height: CHART_HEIGHT_PX });
+    }
+  }
+
+  toggle(index) {
+    this.shown[index] = !this.shown[index];
+    this.legendButtons[index].setAttribute("aria-pressed", String(this.shown[index]));
+    this.chart.setSeries(index + 1, { show: this.shown[index] });
+    this.onToggle(this.labels[index], this.shown[index]);
+  }
+
+  /** The legend shows the values at the cursor on every chart; the tooltip only on the chart in use. */
+  onCursor(chart) {
+    const index = chart.cursor.idx;
+    const hasValue = index !== null && index !== undefined;
+    this.legendValues.forEach((value, position) => {
+      const text = hasValue ? this.format(this.data[position + 1][index] ?? null) : "";
+      if (value.textContent !== text) {
+        value.textContent = text;
+      }
+    });
+    if (!this.active || !hasValue) {
+      this.tooltip.hidden = true;
+      return;
+    }
+    this.tooltipTime.textContent = formatTime(this.data[0][index]);
+    this.tooltipRows.forEach(({ row, value }, position) => {
+      row.hidden = !this.shown[position];
+      value.textContent = this.format(this.data[position + 1][index] ?? null);
+    });
+    this.tooltip.hidden = false;
+    const { left, top } = chart.cursor;
+    const flip = left > chart.over.clientWidth * HALF;
+    this.tooltip.style.setProperty("left", flip ? "auto" : `${left + TOOLTIP_OFFSET_PX}px`);
+    this.tooltip.style.setProperty("right", flip ? `${chart.over.clientWidth - left + TOOLTIP_OFFSET_PX}px` : "auto");
+    this.tooltip.style.setProperty("top", `${Math.max(0, top) + TOOLTIP_OFFSET_PX}px`);
+  }
+
+  /** Records where outage bands were drawn (CSS pixels in the plot), for tests and the page benchmark. */
+  markBands(chart) {
+    const bands = [];
+    for (const [from, to] of this.outages()) {
+      const left = Math.max(0, chart.valToPos(from, "x"));
+      const right = Math.min(chart.over.clientWidth, chart.valToPos(to, "x"));
+      if (right > left) {
+        bands.push([Math.round(left), Math.round(right)]);
+      }
+    }
+    this.element.dataset.bands = JSON.stringify(bands);
+  }
+
+  setActive(active) {
+    this.active = active;
+    if (!active) {
+      this.tooltip.hidden = true;
+    }
+  }
+
+  onFocus() {
+    this.setActive(true);
+    this.tooltip.setAttribute("aria-live", "polite");
+    const last = this.data[0].length - 1;
+    if (last >= 0) {
+      this.keyTime = this.data[0][last];
+      this.placeCursor(last);
+    }
+  }
+
+  onBlur() {
+    this.keyTime = null;
+    this.tooltip.removeAttribute("aria-live");
+    this.setActive(false);
+    this.chart.setCursor(CURSOR_OFF, true, true);
+  }
+
+  onKey(event) {
+    const xs = this.data[0];
+    if (xs.length === 0) {
+      return;
+    }
+    const current = this.keyTime === null ? xs.length - 1 : this.nearestIndex(this.keyTime);
+    const step = event.shiftKey ? FAST_STEP : 1;
+    let index = null;
+    switch (event.key) {
+      case "ArrowLeft":
+        index = Math.max(0, current - step);
+        break;
+      case "ArrowRight":
+        index = Math.min(xs.length - 1, current + step);
+        break;
+      case "Home":
+        index = 0;
+        break;
+      case "End":
+        index = xs.length - 1;
+        break;
+      case "+":
+      case "=":
+        this.zoom(xs[current], 1 / ZOOM_FACTOR);
+        break;
+      case "-":
+        this.zoom(xs[current], ZOOM_FACTOR);
+        break;
+      default:
+        return;
+    }
+    event.preventDefault();
+    if (index !== null) {
+      this.keyTime = xs[index];
+      this.placeCursor(index);
+    }
+  }
+
+  zoom(center, factor) {
+    const [from, to] = this.timeline.range();
+    const half = ((to - from) * factor) / 2;
+    this.onSelect(center - half, center + half);
+  }
+
+  nearestIndex(time) {
+    const xs = this.data[0];
+    let low = 0;
+    let high = xs.length - 1;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (xs[middle] < time) {
+        low = middle + 1;
+      } else {
+        high = middle;
+      }
+    }
+    return low;
+  }
+
+  /** Puts the cursor on point `index` (on the first shown series with a value there), for every chart. */
+  placeCursor(index) {
+    const { chart } = this;
+    const column = this.shown.findIndex((shown, position) => shown && this.data[position + 1][index] !== null);
+    const value = column < 0 ? null : this.data[column + 1][index];
+    const top = value === null ? chart.over.clientHeight * HALF : chart.valToPos(value, "y");
+    chart.setCursor({ left: chart.valToPos(this.data[0][index], "x"), top }, true, true);
+  }
+
+  destroy() {
+    this.chart?.destroy();
+    this.chart = null;
+  }
+}
+

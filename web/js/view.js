@@ -1,0 +1,115 @@
+/**
+ * What the page shows, as one small object kept in the URL, so that a link (or a reload) shows the same view:
+ * the time window, the paused range if any, the series hidden from their legends, and the feeds shown.
+ *
+ *   ?window=5m&from=1764694800.5&to=1764694830&hide=system:cpu0,stocks:AAPL.price&feeds=system
+ *
+ * `from` and `to` are Unix seconds (the ticks' `ts`); without them the view is live. Without `feeds` every feed
+ * is shown. Names are URI-encoded, so a field name with a comma or a colon survives the trip.
+ */
+
+export const WINDOWS = Object.freeze([
+  { key: "1m", seconds: 60, label: "1 min" },
+  { key: "5m", seconds: 300, label: "5 min" },
+  { key: "15m", seconds: 900, label: "15 min" },
+  { key: "1h", seconds: 3600, label: "1 h" },
+]);
+export const DEFAULT_WINDOW = WINDOWS[0];
+
+const PARAMETERS = Object.freeze({ WINDOW: "window", FROM: "from", TO: "to", HIDE: "hide", FEEDS: "feeds" });
+const LIST_SEPARATOR = ",";
+const SERIES_SEPARATOR = ":";
+// The view of the last page in this tab, for a link without one (the dashboard's bare address).
+const STORAGE_KEY = "dashboard.view";
+
+/** The key of one series in `hide`: its feed and its label. */
+export function seriesKey(feed, label) {
+  return `${feed}${SERIES_SEPARATOR}${label}`;
+}
+
+function parseList(text) {
+  if (text === null || text === "") {
+    return [];
+  }
+  return text.split(LIST_SEPARATOR).map((part) => decodeURIComponent(part));
+}
+
+function formatList(items) {
+  return [...items].map((item) => encodeURIComponent(item)).join(LIST_SEPARATOR);
+}
+
+export class View {
+  constructor({ window = DEFAULT_WINDOW, range = null, hidden = new Set(), feeds = null } = {}) {
+    this.window = window;
+    this.range = range; // [from, to] in seconds while paused, null while live
+    this.hidden = hidden; // series keys
+    this.feeds = feeds; // a Set of the feed names shown, or null for every feed
+  }
+
+  get paused() {
+    return this.range !== null;
+  }
+
+  /** Reads a view from a query string; whatever is missing or malformed takes its default. */
+  static parse(search) {
+    const params = new URLSearchParams(search);
+    const window = WINDOWS.find((each) => each.key === params.get(PARAMETERS.WINDOW)) ?? DEFAULT_WINDOW;
+    const from = Number(params.get(PARAMETERS.FROM) ?? NaN);
+    const to = Number(params.get(PARAMETERS.TO) ?? NaN);
+    const range = Number.isFinite(from) && Number.isFinite(to) && from < to ? [from, to] : null;
+    const feeds = params.has(PARAMETERS.FEEDS) ? new Set(parseList(params.get(PARAMETERS.FEEDS))) : null;
+    return new View({ window, range, hidden: new Set(parseList(params.get(PARAMETERS.HIDE))), feeds });
+  }
+
+  /** Whether `search` says anything about the view (else the tab's last view applies). */
+  static isIn(search) {
+    const params = new URLSearchParams(search);
+    return Object.values(PARAMETERS).some((name) => params.has(name));
+  }
+
+  /** `search` with this view's parameters in place of any it had; other parameters are kept. */
+  toSearch(search) {
+    const params = new URLSearchParams(search);
+    for (const name of Object.values(PARAMETERS)) {
+      params.delete(name);
+    }
+    if (this.window !== DEFAULT_WINDOW) {
+      params.set(PARAMETERS.WINDOW, this.window.key);
+    }
+    if (this.range !== null) {
+      params.set(PARAMETERS.FROM, String(this.range[0]));
+      params.set(PARAMETERS.TO, String(this.range[1]));
+    }
+    // URLSearchParams would encode the separators too; the lists are joined by hand from encoded items.
+    let text = params.toString();
+    const lists = [
+      [PARAMETERS.HIDE, this.hidden.size > 0 ? formatList(this.hidden) : null],
+      [PARAMETERS.FEEDS, this.feeds === null ? null : formatList(this.feeds)],
+    ];
+    for (const [name, value] of lists) {
+      if (value !== null) {
+        text += `${text === "" ? "" : "&"}${name}=${value}`;
+      }
+    }
+    return text === "" ? "" : `?${text}`;
+  }
+
+  isShown(feed) {
+    return this.feeds === null || this.feeds.has(feed);
+  }
+}
+
+/** The view to start with: the URL's, or the tab's last one when the URL has none. */
+export function initialView(location, storage) {
+  if (View.isIn(location.search)) {
+    return View.parse(location.search);
+  }
+  return View.parse(storage.getItem(STORAGE_KEY) ?? "");
+}
+
+/** Puts `view` in the address bar (without a new history entry) and in the tab's storage. */
+export function saveView(view, location, history, storage) {
+  const search = view.toSearch(location.search);
+  history.replaceState(history.state, "", `${location.pathname}${search}${location.hash}`);
+  storage.setItem(STORAGE_KEY, view.toSearch(""));
+}
