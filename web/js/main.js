@@ -61,6 +61,7 @@ class Dashboard {
     this.outages = []; // [from, to] in the server's seconds, oldest first
     this.outage = null; // the one going on: { span, closedAt } with closedAt on the page's clock
     this.redrawAll = false;
+    this.dragging = false;
     this.panels = new Map();
     this.hasDisconnected = false;
     this.isSignedOut = false;
@@ -87,6 +88,18 @@ class Dashboard {
     this.saveView();
     this.connection.start();
     setInterval(() => this.checkSilence(), STALE_CHECK_MS);
+    // While a drag selects a range, the charts hold still under it (the ticks are still stored).
+    this.grid.addEventListener("mousedown", (event) => {
+      if (event.button === 0 && event.target.closest(".u-over") !== null) {
+        this.dragging = true;
+      }
+    });
+    document.addEventListener("mouseup", () => {
+      if (this.dragging) {
+        this.dragging = false;
+        this.redraw();
+      }
+    });
     document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && this.view.paused) {
         this.goLive();
@@ -556,6 +569,9 @@ class Dashboard {
 
   drawFrame() {
     this.frameRequested = false;
+    if (this.dragging) {
+      return; // drawn again at the mouseup
+    }
     const range = this.view.paused ? this.view.range : this.liveRange();
     const moved = range[0] !== this.range[0] || range[1] !== this.range[1];
     this.range = range;

@@ -121,7 +121,11 @@ export class Plot {
       timeline: this.timeline,
       outages: this.outages,
       onSelect: (from, to) => this.onSelect(from, to),
-      hooks: { setCursor: [(chart) => this.onCursor(chart)], drawClear: [(chart) => this.markBands(chart)] },
+      hooks: {
+        setCursor: [(chart) => this.onCursor(chart)],
+        drawClear: [(chart) => this.markBands(chart)],
+        draw: [(chart) => this.markRange(chart)],
+      },
     });
     options.series.forEach((series, index) => {
       if (index > 0) {
@@ -192,6 +196,13 @@ export class Plot {
       }
     }
     this.element.dataset.bands = JSON.stringify(bands);
+  }
+
+  /** Records the time range drawn, for tests and the page benchmark. */
+  markRange(chart) {
+    const { min, max } = chart.scales.x;
+    this.element.dataset.from = String(min);
+    this.element.dataset.to = String(max);
   }
 
   setActive(active) {

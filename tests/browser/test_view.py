@@ -1,0 +1,325 @@
+"""The page's view in real Chromium: zoom and pause, time windows, the view in the URL, legends, themes, keyboard,
+stale feeds, disconnected spans and the phone layout."""
+
+from __future__ import annotations
+
+import signal
+from urllib.parse import parse_qs, urlsplit
+
+from playwright.sync_api import Browser, Page, expect
+
+from tools.harness import FAST_FEED_OPTIONS, Server, wait_until_live, wait_until_points
+
+from .conftest import LOCALE, PageProblems
+
+PANEL = '[data-testid="panel"]'
+CHART = '[data-testid="chart"]'
+BADGE = '[data-testid="connection"]'
+VIEW_STATE = '[data-testid="view-state"]'
+DATA_SECONDS = 3
+DATA_TIMEOUT_MS = 15_000
+# Ticks every 0.1-0.25 s: silence of five intervals (at least 1.5 s) makes a feed stale; this absorbs a slow machine.
+STALE_TIMEOUT_MS = 8_000
+RECONNECT_TIMEOUT_MS = 15_000
+PHONE_WIDTH = 390
+
+CHART_RANGES_JS = f"""() => [...document.querySelectorAll('{PANEL}:not([hidden]) {CHART}')].map(
+    (chart) => [Number(chart.dataset.from), Number(chart.dataset.to)])"""
+POINTS_JS = f"""() => Object.fromEntries([...document.querySelectorAll('{PANEL}')].map(
+    (panel) => [panel.dataset.feed, Number(panel.dataset.points)]))"""
+
+
+# The commonest colour of a column of the plot (its bare background, whatever lines cross it), in the middle of
+# each chart's first band and a little left of it.
+BAND_COLOURS_JS = f"""() => [...document.querySelectorAll('{CHART}')].map((chart) => {{
+    const [left, right] = JSON.parse(chart.dataset.bands)[0];
+    const canvas = chart.querySelector("canvas");
+    const over = chart.querySelector(".u-over");
+    const ratio = canvas.width / canvas.clientWidth;
+    const commonest = (x) => {{
+        const {{ data }} = canvas.getContext("2d").getImageData(
+            Math.round((over.offsetLeft + x) * ratio), Math.round(over.offsetTop * ratio), 1,
+            Math.round(over.clientHeight * ratio));
+        const counts = new Map();
+        for (let i = 0; i < data.length; i += 4) {{
+            const key = data.slice(i, i + 4).join(",");
+            counts.set(key, (counts.get(key) ?? 0) + 1);
+        }}
+        return [...counts.entries()].sort((a, b) => b[1] - a[1])[0][0].split(",").map(Number);
+    }};
+    return {{ inside: commonest((left + right) / 2), outside: commonest(Math.max(1, left - 15)) }};
+}})"""
+
+
+def query(page: Page) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(page.url).query)
+
+
+def chart_ranges(page: Page) -> list[list[float]]:
+    ranges: list[list[float]] = page.evaluate(CHART_RANGES_JS)
+    return ranges
+
+
+def open_live(page: Page, url: str) -> None:
+    page.goto(url)
+    wait_until_live(page)
+    wait_until_points(page, DATA_SECONDS, DATA_TIMEOUT_MS)
+
+
+def drag_across(page: Page, start: float, end: float) -> None:
+    """Drag across the first chart's plot, from `start` to `end` (fractions of its width)."""
+    box = page.locator(f"{CHART} .u-over").first.bounding_box()
+    assert box is not None
+    middle = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * start, middle)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * (start + end) / 2, middle, steps=4)
+    page.mouse.move(box["x"] + box["width"] * end, middle, steps=4)
+    page.mouse.up()
+
+
+def test_a_drag_zooms_every_chart_and_pauses_while_ticks_are_stored_until_live(
+    server: Server, page: Page, problems: PageProblems
+) -> None:
+    open_live(page, server.url)
+    live = chart_ranges(page)
+    drag_across(page, 0.3, 0.6)
+
+    expect(page.locator(VIEW_STATE)).to_have_attribute("data-paused", "true")
+    expect(page.locator(VIEW_STATE)).to_contain_text("Paused")
+    paused = chart_ranges(page)
+    # Every chart of every panel shows the one range dragged across, a part of what was shown.
+    assert len({tuple(each) for each in paused}) == 1, paused
+    (start, end), (live_start, live_end) = paused[0], live[0]
+    # (The live range moves on between the look and the drag: compare spans.)
+    assert live_start < start < end and end - start < (live_end - live_start) * 0.5
+    assert [float(query(page)["from"][0]), float(query(page)["to"][0])] == paused[0]
+
+    # Paused, the charts stay put while the ticks keep coming in.
+    before = page.evaluate(POINTS_JS)
+    page.wait_for_function(
+        "(before) => Object.entries(before).every(([feed, points]) => Number("
+        "document.querySelector(`[data-testid='panel'][data-feed='${feed}']`).dataset.points) > points + 5)",
+        arg=before,
+    )
+    assert chart_ranges(page) == paused
+
+    page.keyboard.press("Escape")
+    expect(page.locator(VIEW_STATE)).to_have_attribute("data-paused", "false")
+    assert "from" not in query(page)
+    page.wait_for_function(f"(end) => ({CHART_RANGES_JS})().every(([, to]) => to > end)", arg=end)
+
+    # The Live button does the same.
+    drag_across(page, 0.2, 0.5)
+    expect(page.locator(VIEW_STATE)).to_have_attribute("data-paused", "true")
+    page.get_by_test_id("live").click()
+    expect(page.locator(VIEW_STATE)).to_have_attribute("data-paused", "false")
+    problems.assert_none()
+
+
+def test_a_longer_window_fills_from_the_servers_history(server: Server, page: Page, problems: PageProblems) -> None:
+    open_live(page, server.url)
+    held = page.evaluate(POINTS_JS)
+    page.locator("#windows button[data-window='5m']").click()
+
+    expect(page.locator("#windows button[aria-pressed='true']")).to_have_text("5 min")
+    assert query(page)["window"] == ["5m"]
+    # The panels start over at the new resolution, with every tick the server held (from seq 1: it is young).
+    page.wait_for_function(
+        f"""() => [...document.querySelectorAll('{PANEL}')].every(
+            (panel) => panel.dataset.firstSeq === "1" && Number(panel.dataset.points) >= held[panel.dataset.feed]
+                && panel.dataset.gaps === "0")""".replace("() =>", "(held) =>"),
+        arg=held,
+    )
+    wait_until_live(page)
+    for start, end in chart_ranges(page):
+        assert end - start <= 300
+    problems.assert_none()
+
+
+def test_the_url_gives_the_view_and_the_tab_remembers_it(server: Server, page: Page, problems: PageProblems) -> None:
+    page.goto(server.url + "?window=15m&hide=stocks:AAPL,system:cpu0&feeds=stocks")
+    wait_until_live(page)
+
+    expect(page.locator("#windows button[aria-pressed='true']")).to_have_text("15 min")
+    expect(page.locator(f"{PANEL}[data-feed='system']")).to_be_hidden()
+    expect(page.locator("#feed-toggles button[data-feed='system']")).to_have_attribute("aria-pressed", "false")
+    expect(page.locator(f"{PANEL}[data-feed='stocks'] button[data-series='AAPL']")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+
+    # A legend button hides its series; the URL says so.
+    page.locator(f"{PANEL}[data-feed='stocks'] button[data-series='MSFT']").click()
+    expect(page.locator(f"{PANEL}[data-feed='stocks'] button[data-series='MSFT']")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+    assert set(query(page)["hide"][0].split(",")) == {"stocks:AAPL", "stocks:MSFT", "system:cpu0"}
+    page.locator("#feed-toggles button[data-feed='system']").click()
+    expect(page.locator(f"{PANEL}[data-feed='system']")).to_be_visible()
+    assert "feeds" not in query(page)
+
+    # The dashboard's bare address, in the same tab, comes back to the same view.
+    page.goto(server.url)
+    wait_until_live(page)
+    assert query(page)["window"] == ["15m"]
+    expect(page.locator(f"{PANEL}[data-feed='system'] button[data-series='cpu0']")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+    expect(page.locator(f"{PANEL}[data-feed='stocks'] button[data-series='MSFT']")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+
+    # A paused range in a link opens paused on it.
+    start, end = chart_ranges(page)[0]
+    page.goto(f"{server.url}?from={start + 1}&to={end - 1}")
+    wait_until_live(page)
+    expect(page.locator(VIEW_STATE)).to_have_attribute("data-paused", "true")
+    page.wait_for_function(
+        f"([start, end]) => ({CHART_RANGES_JS})().every(([from, to]) => from === start && to === end)",
+        arg=[start + 1, end - 1],
+    )
+    problems.assert_none()
+
+
+def theme_colours(page: Page) -> dict[str, str]:
+    colours: dict[str, str] = page.evaluate(
+        """() => ({
+            theme: document.documentElement.dataset.theme,
+            background: getComputedStyle(document.body).backgroundColor,
+            text: getComputedStyle(document.body).color,
+        })"""
+    )
+    return colours
+
+
+def test_the_theme_follows_the_system_until_picked_and_is_remembered(
+    server: Server, browser: Browser, problems: PageProblems
+) -> None:
+    context = browser.new_context(color_scheme="light", locale=LOCALE)
+    try:
+        page = context.new_page()
+        page_problems = PageProblems(page)
+        open_live(page, server.url)
+        light = theme_colours(page)
+        assert light["theme"] == "light"
+        page.emulate_media(color_scheme="dark")
+        page.wait_for_function("() => document.documentElement.dataset.theme === 'dark'")
+        dark = theme_colours(page)
+        assert dark["background"] != light["background"]
+
+        page.locator("#themes button[data-choice='light']").click()
+        assert theme_colours(page) == light
+        # The charts were drawn again in the light theme's colours: the light series blue is on the canvas.
+        page.wait_for_function(
+            """() => [...document.querySelectorAll('[data-testid="chart"] canvas')].some((canvas) => {
+                const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+                for (let i = 0; i < data.length; i += 4) {
+                    if (data[i] < 20 && Math.abs(data[i + 1] - 114) < 20 && Math.abs(data[i + 2] - 178) < 20) {
+                        return true;
+                    }
+                }
+                return false;
+            })"""
+        )
+        page.reload()
+        wait_until_live(page)
+        # Picked, it stays, whatever the system says.
+        assert theme_colours(page) == light
+        expect(page.locator("#themes button[data-choice='light']")).to_have_attribute("aria-pressed", "true")
+        page_problems.assert_none()
+    finally:
+        context.close()
+    problems.assert_none()
+
+
+def test_the_keyboard_moves_the_cursor_of_every_chart(server: Server, page: Page, problems: PageProblems) -> None:
+    open_live(page, server.url)
+    chart = page.locator(f"{PANEL}[data-feed='system'] {CHART}").first
+    plot = chart.locator(".chart__plot")
+    plot.focus()
+    tooltip = chart.get_by_test_id("tooltip")
+    expect(tooltip).to_be_visible()
+    latest = tooltip.locator(".tooltip__time").text_content()
+    for _ in range(12):
+        plot.press("ArrowLeft")
+    expect(tooltip.locator(".tooltip__time")).not_to_have_text(latest or "")
+    # The tooltip tells every shown series' value; the other charts' legends follow the same cursor.
+    assert tooltip.locator(".tooltip__row:not([hidden]) .tooltip__value").count() == 5
+    other = page.locator(f"{PANEL}[data-feed='stocks'] {CHART}").first
+    expect(other.locator(".legend__value").first).not_to_have_text("")
+    assert tooltip.get_attribute("aria-live") == "polite"
+
+    # + zooms in around the cursor (and pauses), Escape returns to live.
+    plot.press("+")
+    expect(page.locator(VIEW_STATE)).to_have_attribute("data-paused", "true")
+    page.keyboard.press("Escape")
+    expect(page.locator(VIEW_STATE)).to_have_attribute("data-paused", "false")
+
+    # Controls are buttons: reachable with Tab, pressed with Enter.
+    page.locator("#windows button").first.focus()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("#windows button[aria-pressed='true']")).to_have_text("5 min")
+    problems.assert_none()
+
+
+def test_a_silent_feed_is_stale_and_live_again_when_it_ticks(
+    server: Server, page: Page, problems: PageProblems
+) -> None:
+    open_live(page, server.url)
+    assert server.process is not None
+    server.process.send_signal(signal.SIGSTOP)  # the connection stays open; nothing comes
+    try:
+        for feed in ("system", "stocks"):
+            panel = page.locator(f"{PANEL}[data-feed='{feed}']")
+            expect(panel).to_have_attribute("data-state", "stale", timeout=STALE_TIMEOUT_MS)
+            expect(panel.locator(".state__label")).to_have_text("Stale")
+            expect(panel.get_by_test_id("freshness")).to_contain_text("silent for")
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+    wait_until_live(page)
+    expect(page.locator(f"{PANEL}[data-feed='stocks']").get_by_test_id("freshness")).to_contain_text(" old")
+    problems.assert_none()
+
+
+def test_the_span_the_page_was_disconnected_is_shaded(server: Server, page: Page, problems: PageProblems) -> None:
+    open_live(page, server.url)
+    with problems.server_down():
+        assert server.stop() == 0
+        page.wait_for_timeout(0)
+        expect(page.locator(BADGE)).to_have_attribute("data-state", "reconnecting")
+        # While away, the span grows at the right edge of every chart.
+        page.wait_for_function(
+            f"() => [...document.querySelectorAll('{CHART}')].every("
+            "(chart) => JSON.parse(chart.dataset.bands || '[]').some(([left, right]) => right - left >= 20))",
+            timeout=RECONNECT_TIMEOUT_MS,
+        )
+        with Server(*FAST_FEED_OPTIONS, port=server.port):
+            expect(page.locator(BADGE)).to_have_attribute("data-state", "live", timeout=RECONNECT_TIMEOUT_MS)
+            bands = page.evaluate(BAND_COLOURS_JS)
+    # The band is painted: the plot's bare background is tinted red inside it.
+    for band in bands:
+        assert band["inside"][0] > band["outside"][0] + 10, band
+    problems.assert_none()
+
+
+def test_a_phone_gets_one_column_and_nothing_wider_than_the_screen(
+    server: Server, browser: Browser, problems: PageProblems
+) -> None:
+    context = browser.new_context(viewport={"width": PHONE_WIDTH, "height": 844}, locale=LOCALE, is_mobile=True)
+    try:
+        page = context.new_page()
+        page_problems = PageProblems(page)
+        open_live(page, server.url)
+        layout = page.evaluate(
+            f"""() => ({{
+                scrollWidth: document.documentElement.scrollWidth,
+                lefts: [...document.querySelectorAll('{PANEL}')].map((panel) => panel.getBoundingClientRect().left),
+            }})"""
+        )
+        assert layout["scrollWidth"] <= PHONE_WIDTH, layout
+        assert len(set(layout["lefts"])) == 1, layout
+        page_problems.assert_none()
+    finally:
+        context.close()
+    problems.assert_none()
