@@ -78,6 +78,38 @@ def drag_across(page: Page, start: float, end: float) -> None:
     page.mouse.up()
 
 
+def test_hovering_shows_every_value_and_never_stops_the_data(
+    server: Server, page: Page, problems: PageProblems
+) -> None:
+    open_live(page, server.url)
+    over = page.locator(f"{PANEL}[data-feed='stocks'] {CHART} .u-over").first
+    box = over.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    tooltip = page.locator(f"{PANEL}[data-feed='stocks'] {CHART}").first.get_by_test_id("tooltip")
+    expect(tooltip).to_be_visible()
+    assert tooltip.locator(".tooltip__row:not([hidden])").count() == 5
+    end = chart_ranges(page)[0][1]
+    page.wait_for_function(f"(end) => ({CHART_RANGES_JS})().every(([, to]) => to > end + 1)", arg=end)
+    expect(tooltip).to_be_visible()
+    problems.assert_none()
+
+
+def test_reduced_motion_stops_every_animation(server: Server, browser: Browser, problems: PageProblems) -> None:
+    context = browser.new_context(reduced_motion="reduce", locale=LOCALE)
+    try:
+        page = context.new_page()
+        page.goto(server.url)
+        wait_until_live(page)
+        names = page.evaluate(
+            """() => [...document.querySelectorAll(".state__dot")].map((dot) => getComputedStyle(dot).animationName)"""
+        )
+        assert names and set(names) == {"none"}, names
+    finally:
+        context.close()
+    problems.assert_none()
+
+
 def test_a_drag_zooms_every_chart_and_pauses_while_ticks_are_stored_until_live(
     server: Server, page: Page, problems: PageProblems
 ) -> None:

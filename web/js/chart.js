@@ -195,6 +195,8 @@ export function chartOptions({
       ? { show: false }
       : {
           sync: { key: SYNC_KEY, scales: ["x", null] },
+          // A horizontal line would sit at the same height on every synced chart, whatever their units: only time.
+          y: false,
           // A drag selects a time range, which the dashboard turns into a paused view of every chart.
           drag: { x: true, y: false, setScale: false },
           points: { size: CURSOR_POINT_SIZE_PX },
