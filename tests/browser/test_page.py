@@ -188,7 +188,7 @@ def test_values_are_formatted_with_their_units(server: Server, page: Page, probl
     page.goto(server.url)
     result = page.evaluate(
         """async () => {
-            const { axisValues, formatValue } = await import("/static/js/format.js");
+            const { axisValues, formatAge, formatChange, formatValue } = await import("/static/js/format.js");
             return {
                 values: [
                     [12.345, "%"], [512, "B/s"], [1234567, "B/s"], [191.372, "$"], [1200, "shares"], [0.5312, ""],
@@ -197,6 +197,8 @@ def test_values_are_formatted_with_their_units(server: Server, page: Page, probl
                 byteAxis: axisValues("B/s")(null, [0, 250000, 500000], 1, 0, 250000),
                 bytesAxis: axisValues("B")(null, [0, 2e9, 4e9], 1, 0, 2e9),
                 dollarAxis: axisValues("$")(null, [190, 190.5, 191], 1, 0, 0.5),
+                changes: [1.254, -0.4, 0.001, -0.004, NaN].map(formatChange),
+                ages: [80.4, 1234, 14_400, 190_000].map(formatAge),
             };
         }"""
     )
@@ -215,6 +217,8 @@ def test_values_are_formatted_with_their_units(server: Server, page: Page, probl
     assert result["byteAxis"] == ["0 kB/s", "250 kB/s", "500 kB/s"]
     assert result["bytesAxis"] == ["0 GB", "2 GB", "4 GB"]
     assert result["dollarAxis"] == ["$190.00", "$190.50", "$191.00"]
+    assert result["changes"] == ["+1.25%", "\u22120.40%", "0.00%", "0.00%", "—"]
+    assert result["ages"] == ["80 ms", "1.2 s", "14 s", "3 min"]
     problems.assert_none()
 
 

@@ -283,14 +283,15 @@ export class BucketRing {
   }
 }
 
+const PERCENT = 100;
+
+/** A stored value as uPlot takes it: null for a gap, else itself, or its percent change from `base` when given. */
 function scaled(value, base) {
   if (Number.isNaN(value)) {
     return null;
   }
   return Number.isNaN(base) ? value : ((value - base) / base) * PERCENT;
 }
-
-const PERCENT = 100;
 
 /** What `FeedHistory.append` did with a tick. */
 export const Appended = Object.freeze({

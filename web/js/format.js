@@ -159,6 +159,10 @@ export function axisValues(unit) {
 }
 
 const CHANGE_DECIMALS = 2;
+const MILLISECONDS_PER_SECOND = 1000;
+// Ages under this many seconds keep a decimal: "1.2 s", then "14 s".
+const AGE_DECIMAL_SECONDS = 10;
+const SECONDS_PER_MINUTE = 60;
 
 /** A percent change with its sign: "+1.25%", "−0.40%", "0.00%". */
 export function formatChange(value) {
@@ -187,7 +191,3 @@ export function formatAge(milliseconds) {
   }
   return `${Math.round(seconds / SECONDS_PER_MINUTE)} min`;
 }
-
-const MILLISECONDS_PER_SECOND = 1000;
-const AGE_DECIMAL_SECONDS = 10;
-const SECONDS_PER_MINUTE = 60;

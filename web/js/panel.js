@@ -57,6 +57,7 @@ const BAR_SECONDS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900
 // History asked for on subscribing: a little more than the window, for ticks faster than the nominal interval.
 const HISTORY_HEADROOM = 1.25;
 const VOLUME_LABEL = "volume";
+const PERCENT = 100;
 
 /** A visible state: a dot and a label, with `data-state` for styles and tests. */
 export function stateBadge(attributes = {}) {
@@ -471,7 +472,7 @@ export class Panel {
       const latest = this.history.latest[quote.column];
       const base = priced.bases[quote.position];
       setText(quote.cells.price, formatValue(latest, UNIT_DOLLAR));
-      const change = ((latest - base) / base) * 100;
+      const change = ((latest - base) / base) * PERCENT;
       setText(quote.cells.change, formatChange(change));
       quote.cells.change.dataset.sign = Number.isNaN(change) ? "none" : Math.sign(change) >= 0 ? "up" : "down";
       if (quote.volumeColumn !== null) {
