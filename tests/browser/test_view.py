@@ -30,8 +30,8 @@ POINTS_JS = f"""() => Object.fromEntries([...document.querySelectorAll('{PANEL}'
 
 
 # The commonest colour of a column of the plot (its bare background, whatever lines cross it), in the middle of
-# each chart's first band and a little left of it.
-BAND_COLOURS_JS = f"""() => [...document.querySelectorAll('{CHART}')].map((chart) => {{
+# each line chart's first band and a little left of it. (A bar may cover a bar chart's column.)
+BAND_COLOURS_JS = f"""() => [...document.querySelectorAll('{CHART}:not([data-kind="bars"])')].map((chart) => {{
     const [left, right] = JSON.parse(chart.dataset.bands)[0];
     const canvas = chart.querySelector("canvas");
     const over = chart.querySelector(".u-over");
@@ -354,4 +354,30 @@ def test_a_phone_gets_one_column_and_nothing_wider_than_the_screen(
         page_problems.assert_none()
     finally:
         context.close()
+    problems.assert_none()
+
+
+TWENTY_SYMBOLS = ",".join(f"S{index:02d}" for index in range(20))
+
+
+def test_a_crowded_chart_starts_with_its_first_eight_series_and_the_legend_adds_more(
+    page: Page, problems: PageProblems
+) -> None:
+    with Server(*FAST_FEED_OPTIONS, "--option", f"stocks.symbols={TWENTY_SYMBOLS}") as server:
+        page.goto(server.url)
+        wait_until_live(page)
+        legend = page.locator(f"{PANEL}[data-feed='stocks'] {CHART}[data-kind='change'] .legend__item")
+        expect(legend).to_have_count(20)
+        pressed = [legend.nth(index).get_attribute("aria-pressed") for index in range(20)]
+        assert pressed == ["true"] * 8 + ["false"] * 12
+
+        legend.nth(12).click()
+        expect(legend.nth(12)).to_have_attribute("aria-pressed", "true")
+        assert query(page)["show"] == ["stocks:S12"]
+        legend.nth(0).click()
+        assert query(page)["hide"] == ["stocks:S00"]
+        page.reload()
+        wait_until_live(page)
+        expect(legend.nth(12)).to_have_attribute("aria-pressed", "true")
+        expect(legend.nth(0)).to_have_attribute("aria-pressed", "false")
     problems.assert_none()

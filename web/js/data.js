@@ -213,21 +213,28 @@ export class BucketRing {
     let row = 0;
     for (let index = first; index < end; index++) {
       const slot = this.slot(index);
-      const pair = this.counts[slot] > 1;
-      xs[row] = this.xs[slot];
-      if (pair) {
-        xs[row + 1] = this.xEnds[slot];
+      xs[row++] = this.xs[slot];
+      if (this.counts[slot] > 1) {
+        xs[row++] = this.xEnds[slot];
       }
-      columnIndexes.forEach((columnIndex, position) => {
-        const out = target[position + 1];
-        const base = bases === null ? NaN : bases[position];
-        const low = pair ? this.mins[columnIndex][slot] : this.lasts[columnIndex][slot];
-        out[row] = scaled(low, base);
-        if (pair) {
-          out[row + 1] = scaled(this.maxs[columnIndex][slot], base);
+    }
+    // Column by column: each inner loop walks a few typed arrays in order, the fast way through 50 series.
+    for (let position = 0; position < columnIndexes.length; position++) {
+      const out = target[position + 1];
+      const lasts = this.lasts[columnIndexes[position]];
+      const mins = this.mins[columnIndexes[position]];
+      const maxs = this.maxs[columnIndexes[position]];
+      const base = bases === null ? NaN : bases[position];
+      let outRow = 0;
+      for (let index = first; index < end; index++) {
+        const slot = this.slot(index);
+        if (this.counts[slot] > 1) {
+          out[outRow++] = scaled(mins[slot], base);
+          out[outRow++] = scaled(maxs[slot], base);
+        } else {
+          out[outRow++] = scaled(lasts[slot], base);
         }
-      });
-      row += pair ? 2 : 1;
+      }
     }
     for (const column of target) {
       column.length = row;

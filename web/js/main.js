@@ -31,6 +31,8 @@ const STALE_CHECK_MS = 500;
 // A zoom narrower than this shows too few ticks to read.
 const MIN_ZOOM_SECONDS = 1;
 const MIN_SPAN_SECONDS = 10;
+// Panels this close to the viewport count as in view, so that scrolling finds them drawn.
+const OFFSCREEN_MARGIN = "200px";
 // Disconnected spans older than the longest window cannot be seen; past this many, the oldest are forgotten.
 const MAX_OUTAGES = 64;
 const LONGEST_WINDOW_SECONDS = WINDOWS[WINDOWS.length - 1].seconds;
@@ -69,7 +71,13 @@ class Dashboard {
     this.resized = new Set();
     this.frameRequested = false;
     this.panelsByChartsElement = new WeakMap();
+    this.panelsByElement = new WeakMap();
     this.resizeObserver = new ResizeObserver((entries) => this.onResize(entries));
+    // Panels scrolled out of sight store their ticks but do not draw; they draw as they come into view.
+    this.onScreen = new WeakSet();
+    this.visibilityObserver = new IntersectionObserver((entries) => this.onVisibility(entries), {
+      rootMargin: OFFSCREEN_MARGIN,
+    });
     this.token = takeToken(window.location, window.history, window.sessionStorage);
     this.connection = new FeedConnection(withToken(socketUrl(window.location), this.token), {
       open: (session) => this.onOpen(session),
@@ -185,13 +193,8 @@ class Dashboard {
     this.redraw();
   }
 
-  onToggle(feed, label, shown) {
-    const key = seriesKey(feed, label);
-    if (shown) {
-      this.view.hidden.delete(key);
-    } else {
-      this.view.hidden.add(key);
-    }
+  onToggle(feed, label, shown, byDefault) {
+    this.view.setSeriesShown(seriesKey(feed, label), shown, byDefault);
     this.saveView();
     this.redraw();
   }
@@ -272,7 +275,9 @@ class Dashboard {
     }
     if (this.outage) {
       this.outage.span[1] = this.outage.span[0] + (nowSeconds() - this.outage.closedAt);
-      this.redraw();
+    }
+    if (!this.view.paused) {
+      this.redraw(); // every panel up to the moving range: a silent feed's line visibly stops short of the edge
     }
   }
 
@@ -482,15 +487,17 @@ class Dashboard {
           windowSeconds: this.view.window.seconds,
           timeline: this.timeline,
           outages: () => this.outages,
-          isHidden: (name, label) => this.view.hidden.has(seriesKey(name, label)),
-          onToggle: (name, label, shown) => this.onToggle(name, label, shown),
+          isHidden: (name, label, byDefault) => this.view.isSeriesHidden(seriesKey(name, label), byDefault),
+          onToggle: (name, label, shown, byDefault) => this.onToggle(name, label, shown, byDefault),
           onSelect: (from, to) => this.pause(from, to),
         });
         panel.element.hidden = !this.view.isShown(feed.name);
         panel.mount(this.grid, this.chartTheme);
         this.panels.set(feed.name, panel);
         this.panelsByChartsElement.set(panel.chartsElement, panel);
+        this.panelsByElement.set(panel.element, panel);
         this.resizeObserver.observe(panel.chartsElement);
+        this.visibilityObserver.observe(panel.element);
       } else {
         panel.describe(feed);
         // Appending an existing node moves it, so the page follows the server's order.
@@ -515,6 +522,7 @@ class Dashboard {
 
   removePanel(panel) {
     this.resizeObserver.unobserve(panel.chartsElement);
+    this.visibilityObserver.unobserve(panel.element);
     this.dirty.delete(panel);
     this.resized.delete(panel);
     this.panels.delete(panel.name);
@@ -560,6 +568,22 @@ class Dashboard {
     this.requestFrame();
   }
 
+  onVisibility(entries) {
+    for (const entry of entries) {
+      const panel = this.panelsByElement.get(entry.target);
+      if (panel === undefined) {
+        continue;
+      }
+      if (entry.isIntersecting) {
+        this.onScreen.add(panel);
+        this.resized.add(panel); // drawn in full at the next frame
+      } else {
+        this.onScreen.delete(panel);
+      }
+    }
+    this.requestFrame();
+  }
+
   requestFrame() {
     if (!this.frameRequested) {
       this.frameRequested = true;
@@ -573,15 +597,19 @@ class Dashboard {
       return; // drawn again at the mouseup
     }
     const range = this.view.paused ? this.view.range : this.liveRange();
+    // A panel draws when its own ticks come; the others catch up with the moving range on the next redraw(),
+    // which checkSilence() asks for twice a second. A 20 Hz feed then costs its own panel 20 draws a second, not
+    // every panel on the page.
     const moved = range[0] !== this.range[0] || range[1] !== this.range[1];
     this.range = range;
-    const everything = moved || this.redrawAll;
+    const everything = this.redrawAll || (moved && this.view.paused);
     for (const panel of this.resized) {
       panel.resize();
     }
     const now = Date.now();
     for (const panel of this.panels.values()) {
-      if (panel.element.hidden) {
+      if (panel.element.hidden || !this.onScreen.has(panel)) {
+        panel.renderCounts(); // what it holds, for tests: a few attributes, nothing drawn
         continue;
       }
       if (everything || this.resized.has(panel)) {

@@ -51,6 +51,8 @@ const WIDE_PANEL_FIELDS = 12;
 const MILLISECONDS_PER_SECOND = 1000;
 // Sparklines summarise; redrawing them once a second is plenty, and saves a chart per symbol per tick.
 const SPARKLINE_REFRESH_MS = 1000;
+// Readouts (latest values, the quote table) are written at most this often.
+const READOUT_REFRESH_MS = 250;
 // A bar chart of a view has about this many bars, each a round number of seconds wide.
 const BARS_PER_VIEW = 60;
 const BAR_SECONDS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
@@ -130,8 +132,8 @@ function caption(group) {
 
 export class Panel {
   /**
-   * `timeline.range()` is the page's time range; `outages()` its disconnected spans; `isHidden(feed, label)` and
-   * `onToggle(feed, label, shown)` keep the legends in the page's view; `onSelect(from, to)` zooms every chart.
+   * `timeline.range()` is the page's time range; `outages()` its disconnected spans; `isHidden(feed, label, byDefault)`
+   * and `onToggle(feed, label, shown, byDefault)` keep the legends in the page's view; `onSelect(from, to)` zooms every chart.
    */
   constructor(feed, { windowSeconds, timeline, outages, isHidden, onToggle, onSelect }) {
     this.name = feed.name;
@@ -152,6 +154,7 @@ export class Panel {
     this.readoutValues = [];
     this.quotes = [];
     this.sparklinesDrawn = -Infinity;
+    this.readoutsDrawn = -Infinity;
     this.theme = null;
 
     this.stateBadge = stateBadge();
@@ -205,8 +208,8 @@ export class Panel {
         format: (value) => (value === null ? "" : format(value)),
         timeline,
         outages,
-        isHidden: (label) => isHidden(this.name, label),
-        onToggle: (label, shown) => onToggle(this.name, label, shown),
+        isHidden: (label, byDefault) => isHidden(this.name, label, byDefault),
+        onToggle: (label, shown, byDefault) => onToggle(this.name, label, shown, byDefault),
         onSelect,
       });
       this.plots.push({ group, plot, bases: new Float64Array(group.columns.length) });
@@ -439,13 +442,23 @@ export class Panel {
         plot.draw();
       }
     }
-    for (const cell of this.readoutValues) {
-      setText(cell.element, formatValue(this.history.latest[cell.column], cell.unit));
+    // Numbers that change 20 times a second cannot be read; a few times a second they can, and cost less layout.
+    const readouts = now - this.readoutsDrawn >= READOUT_REFRESH_MS;
+    if (readouts) {
+      this.readoutsDrawn = now;
+      for (const cell of this.readoutValues) {
+        setText(cell.element, formatValue(this.history.latest[cell.column], cell.unit));
+      }
+      this.renderQuotes(from, to, now);
     }
-    this.renderQuotes(from, to, now);
-    this.renderFreshness(now);
+    this.renderFreshness(now, { text: readouts });
     this.renders++;
     this.element.dataset.renders = String(this.renders);
+    this.renderCounts();
+  }
+
+  /** What the panel holds, in data attributes (for tests and the page benchmark). */
+  renderCounts() {
     this.element.dataset.points = String(this.history.length);
     this.element.dataset.gaps = String(this.history.gaps);
     this.element.dataset.firstSeq = String(this.history.firstSeq);
@@ -488,8 +501,11 @@ export class Panel {
     }
   }
 
-  /** The age of the newest tick now, tick `ts` to this frame; "stale" once the feed has gone quiet. */
-  renderFreshness(now = Date.now()) {
+  /**
+   * The age of the newest tick now, tick `ts` to this frame (in `data-age-ms` at every draw, in words when `text`);
+   * "silent for" once the feed has gone stale.
+   */
+  renderFreshness(now = Date.now(), { text = true } = {}) {
     const { lastTs } = this.history;
     if (!Number.isFinite(lastTs)) {
       setText(this.freshness, "");
@@ -497,6 +513,9 @@ export class Panel {
     }
     const age = Math.max(0, now - lastTs * MILLISECONDS_PER_SECOND);
     this.element.dataset.ageMs = String(Math.round(age));
+    if (!text) {
+      return;
+    }
     setText(this.freshness, this.state === State.STALE ? `silent for ${formatAge(age)}` : `${formatAge(age)} old`);
   }
 

@@ -17,6 +17,12 @@ const TOOLTIP_OFFSET_PX = 12;
 const HALF = 0.5;
 const FAST_STEP = 10;
 const ZOOM_FACTOR = 2;
+/**
+ * A chart of more series than this starts with only its first CROWDED_SHOWN drawn (the legend turns on the rest):
+ * fifty lines on one chart cannot be told apart, and each costs a fiftieth of the drawing.
+ */
+export const CROWDED_SERIES = 16;
+export const CROWDED_SHOWN = 8;
 // Where uPlot parks a cursor that is not over the plot.
 const CURSOR_OFF = { left: -10, top: -10 };
 
@@ -41,8 +47,8 @@ export function seriesMarker(index) {
 
 export class Plot {
   /**
-   * `labels` name the series; `isHidden(label)` says which start hidden; `onToggle(label, shown)` hears the
-   * legend; `onSelect(from, to)` hears a zoom (a drag, or + and − from the keyboard); `format(value)` writes a
+   * `labels` name the series; `isHidden(label, byDefault)` says which start hidden (`byDefault` for the series
+   * of a crowded chart past its first few); `onToggle(label, shown, byDefault)` hears the legend; `onSelect(from, to)` hears a zoom (a drag, or + and − from the keyboard); `format(value)` writes a
    * value for the legend and tooltip.
    */
   constructor({ kind, unit, caption, labels, format, timeline, outages, isHidden, onToggle, onSelect }) {
@@ -54,7 +60,9 @@ export class Plot {
     this.outages = outages;
     this.onToggle = onToggle;
     this.onSelect = onSelect;
-    this.shown = labels.map((label) => !isHidden(label));
+    const crowded = labels.length > CROWDED_SERIES;
+    this.hiddenByDefault = labels.map((label, index) => crowded && index >= CROWDED_SHOWN);
+    this.shown = labels.map((label, index) => !isHidden(label, this.hiddenByDefault[index]));
     this.data = [[], ...labels.map(() => [])];
     this.chart = null;
     this.active = false; // the pointer is over the plot, or the keyboard drives its cursor
@@ -155,7 +163,7 @@ export class Plot {
     this.shown[index] = !this.shown[index];
     this.legendButtons[index].setAttribute("aria-pressed", String(this.shown[index]));
     this.chart.setSeries(index + 1, { show: this.shown[index] });
-    this.onToggle(this.labels[index], this.shown[index]);
+    this.onToggle(this.labels[index], this.shown[index], this.hiddenByDefault[index]);
   }
 
   /** The legend shows the values at the cursor on every chart; the tooltip only on the chart in use. */

@@ -1,8 +1,9 @@
 /**
  * What the page shows, as one small object kept in the URL, so that a link (or a reload) shows the same view:
- * the time window, the paused range if any, the series hidden from their legends, and the feeds shown.
+ * the time window, the paused range if any, the series hidden from their legends (and, on a crowded chart whose
+ * series start hidden, those shown), and the feeds shown.
  *
- *   ?window=5m&from=1764694800.5&to=1764694830&hide=system:cpu0,stocks:AAPL.price&feeds=system
+ *   ?window=5m&from=1764694800.5&to=1764694830&hide=system:cpu0,stocks:AAPL&show=stocks50:META&feeds=system
  *
  * `from` and `to` are Unix seconds (the ticks' `ts`); without them the view is live. Without `feeds` every feed
  * is shown. Names are URI-encoded, so a field name with a comma or a colon survives the trip.
@@ -16,7 +17,14 @@ export const WINDOWS = Object.freeze([
 ]);
 export const DEFAULT_WINDOW = WINDOWS[0];
 
-const PARAMETERS = Object.freeze({ WINDOW: "window", FROM: "from", TO: "to", HIDE: "hide", FEEDS: "feeds" });
+const PARAMETERS = Object.freeze({
+  WINDOW: "window",
+  FROM: "from",
+  TO: "to",
+  HIDE: "hide",
+  SHOW: "show",
+  FEEDS: "feeds",
+});
 const LIST_SEPARATOR = ",";
 const SERIES_SEPARATOR = ":";
 // The view of the last page in this tab, for a link without one (the dashboard's bare address).
@@ -39,10 +47,11 @@ function formatList(items) {
 }
 
 export class View {
-  constructor({ window = DEFAULT_WINDOW, range = null, hidden = new Set(), feeds = null } = {}) {
+  constructor({ window = DEFAULT_WINDOW, range = null, hidden = new Set(), shown = new Set(), feeds = null } = {}) {
     this.window = window;
     this.range = range; // [from, to] in seconds while paused, null while live
     this.hidden = hidden; // series keys
+    this.shown = shown; // series keys of series that start hidden (on a crowded chart) but were turned on
     this.feeds = feeds; // a Set of the feed names shown, or null for every feed
   }
 
@@ -58,7 +67,13 @@ export class View {
     const to = Number(params.get(PARAMETERS.TO) ?? NaN);
     const range = Number.isFinite(from) && Number.isFinite(to) && from < to ? [from, to] : null;
     const feeds = params.has(PARAMETERS.FEEDS) ? new Set(parseList(params.get(PARAMETERS.FEEDS))) : null;
-    return new View({ window, range, hidden: new Set(parseList(params.get(PARAMETERS.HIDE))), feeds });
+    return new View({
+      window,
+      range,
+      hidden: new Set(parseList(params.get(PARAMETERS.HIDE))),
+      shown: new Set(parseList(params.get(PARAMETERS.SHOW))),
+      feeds,
+    });
   }
 
   /** Whether `search` says anything about the view (else the tab's last view applies). */
@@ -84,6 +99,7 @@ export class View {
     let text = params.toString();
     const lists = [
       [PARAMETERS.HIDE, this.hidden.size > 0 ? formatList(this.hidden) : null],
+      [PARAMETERS.SHOW, this.shown.size > 0 ? formatList(this.shown) : null],
       [PARAMETERS.FEEDS, this.feeds === null ? null : formatList(this.feeds)],
     ];
     for (const [name, value] of lists) {
@@ -92,6 +108,20 @@ export class View {
       }
     }
     return text === "" ? "" : `?${text}`;
+  }
+
+  /** Whether a series is hidden; `byDefault` for one that starts hidden unless turned on. */
+  isSeriesHidden(key, byDefault) {
+    return byDefault ? !this.shown.has(key) : this.hidden.has(key);
+  }
+
+  setSeriesShown(key, shown, byDefault) {
+    const exceptions = byDefault ? this.shown : this.hidden;
+    if (shown === byDefault) {
+      exceptions.add(key);
+    } else {
+      exceptions.delete(key);
+    }
   }
 
   isShown(feed) {
