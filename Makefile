@@ -10,7 +10,7 @@ PORT ?= 8888
 CHROMIUM := /usr/bin/chromium
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench screenshot setup chromium clean
+.PHONY: run test check bench bench-page screenshot setup chromium clean
 
 run: setup
 	$(BIN)/python server.py --host $(HOST) --port $(PORT)
@@ -28,8 +28,13 @@ bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[test,dev,bench]'
 	$(BIN)/python bench/run.py
 
+# The page in headless Chromium: fps, main-thread time, memory and tick-to-pixel latency (server and browser on
+# different cores); about 15 minutes.
+bench-page: setup chromium
+	$(BIN)/python bench/page.py
+
 screenshot: setup chromium
-	$(BIN)/python tools/screenshot.py docs/screenshot.png
+	$(BIN)/python tools/screenshot.py docs
 
 setup: $(STAMP) node_modules/.package-lock.json
 
