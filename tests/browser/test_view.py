@@ -92,6 +92,12 @@ def test_hovering_shows_every_value_and_never_stops_the_data(
     end = chart_ranges(page)[0][1]
     page.wait_for_function(f"(end) => ({CHART_RANGES_JS})().every(([, to]) => to > end + 1)", arg=end)
     expect(tooltip).to_be_visible()
+
+    # A click is not a drag: the view stays live.
+    page.mouse.click(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5)
+    end = chart_ranges(page)[0][1]
+    page.wait_for_function(f"(end) => ({CHART_RANGES_JS})().every(([, to]) => to > end + 1)", arg=end)
+    expect(page.locator(VIEW_STATE)).to_have_attribute("data-paused", "false")
     problems.assert_none()
 
 
@@ -279,7 +285,10 @@ def test_the_keyboard_moves_the_cursor_of_every_chart(server: Server, page: Page
     assert tooltip.locator(".tooltip__row:not([hidden]) .tooltip__value").count() == 5
     other = page.locator(f"{PANEL}[data-feed='stocks'] {CHART}").first
     expect(other.locator(".legend__value").first).not_to_have_text("")
-    assert tooltip.get_attribute("aria-live") == "polite"
+    # What the cursor is on is read out, once per key.
+    announcer = chart.get_by_test_id("announcer")
+    assert announcer.get_attribute("aria-live") == "polite"
+    expect(announcer).to_contain_text("cpu ")
 
     # + zooms in around the cursor (and pauses), Escape returns to live.
     plot.press("+")
@@ -380,4 +389,33 @@ def test_a_crowded_chart_starts_with_its_first_eight_series_and_the_legend_adds_
         wait_until_live(page)
         expect(legend.nth(12)).to_have_attribute("aria-pressed", "true")
         expect(legend.nth(0)).to_have_attribute("aria-pressed", "false")
+    problems.assert_none()
+
+
+def test_a_malformed_view_in_the_url_falls_back_to_defaults(server: Server, page: Page, problems: PageProblems) -> None:
+    page.goto(server.url + "?window=2y&from=&to=100&hide=%,stocks:A%2CB,stocks:MSFT&feeds=stocks,system")
+    wait_until_live(page)
+    expect(page.locator("#windows button[aria-pressed='true']")).to_have_text("1 min")
+    expect(page.locator(VIEW_STATE)).to_have_attribute("data-paused", "false")
+    expect(page.locator(f"{PANEL}[data-feed='stocks'] button[data-series='MSFT']")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+    # A name with a comma survives the trip; the lone % is dropped.
+    page.locator(f"{PANEL}[data-feed='stocks'] button[data-series='MSFT']").click()
+    assert query(page)["hide"] == ["stocks:A,B"]
+    problems.assert_none()
+
+
+def test_window_changes_in_quick_succession_end_on_the_last(server: Server, page: Page, problems: PageProblems) -> None:
+    open_live(page, server.url)
+    for key in ("5m", "1h", "15m"):
+        page.locator(f"#windows button[data-window='{key}']").click()
+    expect(page.locator("#windows button[aria-pressed='true']")).to_have_text("15 min")
+    # Every panel ends on the 15-minute window, refilled from the start of the server's history, with no gap.
+    page.wait_for_function(
+        f"""() => [...document.querySelectorAll('{PANEL}')].every(
+            (panel) => panel.dataset.window === "900" && panel.dataset.firstSeq === "1" && panel.dataset.gaps === "0"
+                && panel.dataset.state === "live")"""
+    )
+    page.wait_for_function(f"() => ({CHART_RANGES_JS})().every(([from, to]) => to - from <= 900)")
     problems.assert_none()

@@ -224,15 +224,16 @@ export class BucketRing {
       const lasts = this.lasts[columnIndexes[position]];
       const mins = this.mins[columnIndexes[position]];
       const maxs = this.maxs[columnIndexes[position]];
-      const base = bases === null ? NaN : bases[position];
+      const percent = bases !== null;
+      const base = percent ? bases[position] : NaN;
       let outRow = 0;
       for (let index = first; index < end; index++) {
         const slot = this.slot(index);
         if (this.counts[slot] > 1) {
-          out[outRow++] = scaled(mins[slot], base);
-          out[outRow++] = scaled(maxs[slot], base);
+          out[outRow++] = scaled(mins[slot], base, percent);
+          out[outRow++] = scaled(maxs[slot], base, percent);
         } else {
-          out[outRow++] = scaled(lasts[slot], base);
+          out[outRow++] = scaled(lasts[slot], base, percent);
         }
       }
     }
@@ -292,12 +293,18 @@ export class BucketRing {
 
 const PERCENT = 100;
 
-/** A stored value as uPlot takes it: null for a gap, else itself, or its percent change from `base` when given. */
-function scaled(value, base) {
+/**
+ * A stored value as uPlot takes it: null for a gap, else itself, or (`percent`) its percent change from `base`,
+ * null when there is no base to change from.
+ */
+function scaled(value, base, percent) {
   if (Number.isNaN(value)) {
     return null;
   }
-  return Number.isNaN(base) ? value : ((value - base) / base) * PERCENT;
+  if (!percent) {
+    return value;
+  }
+  return Number.isNaN(base) || base === 0 ? null : ((value - base) / base) * PERCENT;
 }
 
 /** What `FeedHistory.append` did with a tick. */

@@ -98,16 +98,21 @@ class Dashboard {
     setInterval(() => this.checkSilence(), STALE_CHECK_MS);
     // While a drag selects a range, the charts hold still under it (the ticks are still stored).
     this.grid.addEventListener("mousedown", (event) => {
-      if (event.button === 0 && event.target.closest(".u-over") !== null) {
+      if (event.button === 0 && event.target.closest('[data-testid="chart"] .u-over') !== null) {
         this.dragging = true;
       }
     });
-    document.addEventListener("mouseup", () => {
+    // A mouseup can go missing (a context menu, the window losing focus): any of these ends the drag too.
+    const endDrag = () => {
       if (this.dragging) {
         this.dragging = false;
         this.redraw();
       }
-    });
+    };
+    for (const type of ["mouseup", "contextmenu", "visibilitychange"]) {
+      document.addEventListener(type, endDrag);
+    }
+    window.addEventListener("blur", endDrag);
     document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && this.view.paused) {
         this.goLive();
@@ -139,7 +144,8 @@ class Dashboard {
       button.setAttribute("aria-pressed", String(button.dataset.window === this.view.window.key));
     }
     live.setAttribute("aria-pressed", String(!this.view.paused));
-    live.disabled = !this.view.paused;
+    // aria-disabled rather than disabled: a focused Live button keeps the focus once pressed.
+    live.setAttribute("aria-disabled", String(!this.view.paused));
     viewState.dataset.paused = String(this.view.paused);
     viewState.textContent = this.view.paused
       ? `Paused: ${formatTime(this.view.range[0])} – ${formatTime(this.view.range[1])} (Esc for live)`
@@ -159,30 +165,49 @@ class Dashboard {
 
   /** A new window: every panel starts over at its resolution, from the server's history. */
   setWindow(choice) {
-    if (choice === this.view.window && !this.view.paused) {
+    if (choice === this.view.window) {
+      if (this.view.paused) {
+        this.goLive();
+      }
       return;
     }
     this.view.window = choice;
     this.view.range = null;
     this.saveView();
     for (const panel of this.panels.values()) {
-      panel.setWindow(choice.seconds);
-      if (panel.subscribed || panel.subscribing) {
-        // Ticks of the old subscription are ignored until the new one is confirmed; its history comes after.
-        panel.subscribed = false;
-        panel.subscribing = true;
-        this.connection.unsubscribe(panel.name);
-        this.connection.subscribe(panel.name, panel.resumeFrom());
+      if (panel.subscribing) {
+        continue; // a change in flight: its reply brings the panel to this window (onSubscribed)
+      }
+      if (panel.subscribed) {
+        this.resubscribe(panel);
+      } else {
+        panel.setWindow(choice.seconds);
       }
     }
     this.redraw();
+  }
+
+  /**
+   * Starts `panel` over at the view's window, with that window's history. Ticks of the old subscription are
+   * ignored until the new one is confirmed; its history comes after the confirmation.
+   */
+  resubscribe(panel) {
+    panel.setWindow(this.view.window.seconds);
+    panel.subscribed = false;
+    panel.subscribing = true;
+    this.connection.unsubscribe(panel.name);
+    this.connection.subscribe(panel.name, panel.resumeFrom());
   }
 
   /** Pauses every chart on [from, to] (a drag across a chart, or a keyboard zoom); ticks keep being stored. */
   pause(from, to) {
     const middle = (from + to) / 2;
     const half = Math.max(MIN_ZOOM_SECONDS, to - from) / 2;
-    this.view.range = [middle - half, middle + half];
+    const range = [middle - half, middle + half];
+    if (this.view.range !== null && range.every((value, index) => value === this.view.range[index])) {
+      return;
+    }
+    this.view.range = range;
     this.saveView();
     this.redraw();
   }
@@ -397,6 +422,10 @@ class Dashboard {
     if (panel === undefined) {
       return;
     }
+    if (panel.history.windowSeconds !== this.view.window.seconds) {
+      this.resubscribe(panel); // the window changed again while this subscription was on its way
+      return;
+    }
     panel.subscribing = false;
     panel.setHealth(health);
     if (!panel.matchesFields(fields)) {
@@ -510,6 +539,11 @@ class Dashboard {
 
   syncFeedToggles(feeds) {
     const { feedToggles } = this.controls;
+    const names = feeds.map((feed) => feed.name).join(",");
+    if (feedToggles.dataset.feeds === names) {
+      return; // unchanged: rebuilding would take the keyboard focus away from a toggle
+    }
+    feedToggles.dataset.feeds = names;
     feedToggles.replaceChildren(
       ...feeds.map((feed) => {
         const button = element("button", { type: "button", class: "button", text: feed.name, dataset: { feed: feed.name } });

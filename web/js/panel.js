@@ -183,7 +183,13 @@ export class Panel {
       {
         class: feed.fields.length > WIDE_PANEL_FIELDS ? "panel panel--wide" : "panel",
         "data-testid": "panel",
-        dataset: { feed: feed.name, interval: String(feed.interval), points: "0", renders: "0" },
+        dataset: {
+          feed: feed.name,
+          interval: String(feed.interval),
+          window: String(windowSeconds),
+          points: "0",
+          renders: "0",
+        },
         "aria-label": `${feed.name} feed`,
       },
       element(
@@ -350,6 +356,7 @@ export class Panel {
   setWindow(windowSeconds) {
     this.history = new FeedHistory(this.fieldNames.length, windowSeconds);
     this.element.dataset.points = "0";
+    this.element.dataset.window = String(windowSeconds);
   }
 
   setState(state) {

@@ -7,7 +7,7 @@
  */
 
 import { CHART_HEIGHT_PX, chartOptions, createChart, formatTime, seriesStyle } from "./chart.js";
-import { element } from "./dom.js";
+import { element, setText } from "./dom.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const MARKER_WIDTH = 18;
@@ -88,6 +88,8 @@ export class Plot {
       return { row, value };
     });
     this.tooltip.append(this.tooltipTime, ...this.tooltipRows.map(({ row }) => row));
+    // What the keyboard cursor reads out: written only when a key moves it, so a screen reader is not flooded.
+    this.announcer = element("span", { class: "visually-hidden", "aria-live": "polite", "data-testid": "announcer" });
     this.legendValues = [];
     this.legendButtons = labels.map((label, index) => {
       const value = element("span", { class: "legend__value" });
@@ -110,6 +112,7 @@ export class Plot {
       element("figcaption", { class: "chart__caption", text: caption }),
       this.plot,
       this.legend,
+      this.announcer,
     );
     this.plot.addEventListener("keydown", (event) => this.onKey(event));
     this.plot.addEventListener("focus", () => this.onFocus());
@@ -128,7 +131,12 @@ export class Plot {
       theme,
       timeline: this.timeline,
       outages: this.outages,
-      onSelect: (from, to) => this.onSelect(from, to),
+      // Synced charts select along with the one dragged across: only that one zooms.
+      onSelect: (from, to) => {
+        if (this.active) {
+          this.onSelect(from, to);
+        }
+      },
       hooks: {
         setCursor: [(chart) => this.onCursor(chart)],
         drawClear: [(chart) => this.markBands(chart)],
@@ -142,7 +150,10 @@ export class Plot {
     });
     this.chart = createChart(options, this.data, this.plot);
     this.chart.over.append(this.tooltip);
-    this.chart.over.addEventListener("mouseenter", () => this.setActive(true));
+    this.chart.over.addEventListener("mouseenter", () => {
+      this.keyTime = null; // the pointer drives the cursor now
+      this.setActive(true);
+    });
     this.chart.over.addEventListener("mouseleave", () => this.setActive(false));
   }
 
@@ -180,10 +191,10 @@ export class Plot {
       this.tooltip.hidden = true;
       return;
     }
-    this.tooltipTime.textContent = formatTime(this.data[0][index]);
+    setText(this.tooltipTime, formatTime(this.data[0][index]));
     this.tooltipRows.forEach(({ row, value }, position) => {
       row.hidden = !this.shown[position];
-      value.textContent = this.format(this.data[position + 1][index] ?? null);
+      setText(value, this.format(this.data[position + 1][index] ?? null));
     });
     this.tooltip.hidden = false;
     const { left, top } = chart.cursor;
@@ -220,9 +231,12 @@ export class Plot {
     }
   }
 
+  /** Focus from the keyboard puts the cursor on the newest point; a click's focus leaves the pointer in charge. */
   onFocus() {
+    if (!this.plot.matches(":focus-visible")) {
+      return;
+    }
     this.setActive(true);
-    this.tooltip.setAttribute("aria-live", "polite");
     const last = this.data[0].length - 1;
     if (last >= 0) {
       this.keyTime = this.data[0][last];
@@ -232,14 +246,14 @@ export class Plot {
 
   onBlur() {
     this.keyTime = null;
-    this.tooltip.removeAttribute("aria-live");
     this.setActive(false);
     this.chart.setCursor(CURSOR_OFF, true, true);
   }
 
   onKey(event) {
     const xs = this.data[0];
-    if (xs.length === 0) {
+    // Ctrl, Cmd or Alt with a key is the browser's (page zoom, history): never taken from it.
+    if (xs.length === 0 || event.ctrlKey || event.metaKey || event.altKey) {
       return;
     }
     const current = this.keyTime === null ? xs.length - 1 : this.nearestIndex(this.keyTime);
@@ -270,9 +284,20 @@ export class Plot {
     }
     event.preventDefault();
     if (index !== null) {
+      this.setActive(true);
       this.keyTime = xs[index];
       this.placeCursor(index);
+      this.announce(index);
     }
+  }
+
+  announce(index) {
+    const values = this.labels
+      .map((label, position) =>
+        this.shown[position] ? `${label} ${this.format(this.data[position + 1][index] ?? null) || "no value"}` : null,
+      )
+      .filter((text) => text !== null);
+    setText(this.announcer, `${formatTime(this.data[0][index])}: ${values.join(", ")}`);
   }
 
   zoom(center, factor) {
@@ -299,6 +324,9 @@ export class Plot {
   /** Puts the cursor on point `index` (on the first shown series with a value there), for every chart. */
   placeCursor(index) {
     const { chart } = this;
+    if (index < 0 || index >= this.data[0].length) {
+      return;
+    }
     const column = this.shown.findIndex((shown, position) => shown && this.data[position + 1][index] !== null);
     const value = column < 0 ? null : this.data[column + 1][index];
     const top = value === null ? chart.over.clientHeight * HALF : chart.valToPos(value, "y");

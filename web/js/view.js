@@ -35,11 +35,34 @@ export function seriesKey(feed, label) {
   return `${feed}${SERIES_SEPARATOR}${label}`;
 }
 
-function parseList(text) {
-  if (text === null || text === "") {
-    return [];
+/**
+ * The items of list parameter `name`, read from the raw query string: the items are URI-encoded one by one and
+ * joined by commas, so they must be split before they are decoded. An item that does not decode is dropped.
+ */
+function parseList(search, name) {
+  const items = [];
+  for (const pair of search.replace(/^\?/, "").split("&")) {
+    const equals = pair.indexOf("=");
+    if (equals < 0 || pair.slice(0, equals) !== name) {
+      continue;
+    }
+    for (const part of pair.slice(equals + 1).split(LIST_SEPARATOR)) {
+      try {
+        const item = decodeURIComponent(part.replaceAll("+", " "));
+        if (item !== "") {
+          items.push(item);
+        }
+      } catch {
+        // A malformed escape (a lone %): not a name the page ever wrote.
+      }
+    }
   }
-  return text.split(LIST_SEPARATOR).map((part) => decodeURIComponent(part));
+  return items;
+}
+
+/** A time in Unix seconds from the URL, or NaN when it is missing, empty or not a number. */
+function parseTime(text) {
+  return text === null || text.trim() === "" ? NaN : Number(text);
 }
 
 function formatList(items) {
@@ -63,15 +86,15 @@ export class View {
   static parse(search) {
     const params = new URLSearchParams(search);
     const window = WINDOWS.find((each) => each.key === params.get(PARAMETERS.WINDOW)) ?? DEFAULT_WINDOW;
-    const from = Number(params.get(PARAMETERS.FROM) ?? NaN);
-    const to = Number(params.get(PARAMETERS.TO) ?? NaN);
+    const from = parseTime(params.get(PARAMETERS.FROM));
+    const to = parseTime(params.get(PARAMETERS.TO));
     const range = Number.isFinite(from) && Number.isFinite(to) && from < to ? [from, to] : null;
-    const feeds = params.has(PARAMETERS.FEEDS) ? new Set(parseList(params.get(PARAMETERS.FEEDS))) : null;
+    const feeds = params.has(PARAMETERS.FEEDS) ? new Set(parseList(search, PARAMETERS.FEEDS)) : null;
     return new View({
       window,
       range,
-      hidden: new Set(parseList(params.get(PARAMETERS.HIDE))),
-      shown: new Set(parseList(params.get(PARAMETERS.SHOW))),
+      hidden: new Set(parseList(search, PARAMETERS.HIDE)),
+      shown: new Set(parseList(search, PARAMETERS.SHOW)),
       feeds,
     });
   }
