@@ -123,23 +123,30 @@ function clockLabels(chart, splits) {
   return splits.map(formatTime);
 }
 
-/** Shades each span `outages()` gives ([from, to] in seconds): when the page was disconnected. */
-function outagePlugin(outages, theme) {
+/**
+ * Shades each span `outages()` gives ([from, to] in seconds): when the page was disconnected. `onBands` hears the
+ * spans drawn, in CSS pixels across the plot (for tests and the page benchmark).
+ */
+function outagePlugin(outages, theme, onBands) {
   return {
     hooks: {
       drawClear: [
         (chart) => {
           const { ctx, bbox } = chart;
+          const width = bbox.width / uPlot.pxRatio;
+          const bands = [];
           ctx.save();
           ctx.fillStyle = theme.band;
           for (const [from, to] of outages()) {
-            const left = Math.max(bbox.left, chart.valToPos(from, "x", true));
-            const right = Math.min(bbox.left + bbox.width, chart.valToPos(to, "x", true));
+            const left = Math.max(0, chart.valToPos(from, "x"));
+            const right = Math.min(width, chart.valToPos(to, "x"));
             if (right > left) {
-              ctx.fillRect(left, bbox.top, right - left, bbox.height);
+              ctx.fillRect(bbox.left + left * uPlot.pxRatio, bbox.top, (right - left) * uPlot.pxRatio, bbox.height);
+              bands.push([Math.round(left), Math.round(right)]);
             }
           }
           ctx.restore();
+          onBands(bands);
         },
       ],
     },
@@ -161,7 +168,7 @@ function yAxisValues(kind, unit) {
 
 /**
  * Options for one chart. `labels` name its series; `timeline.range()` gives the time range to show; `outages()`
- * the disconnected spans to shade; `onSelect(from, to)` is called when the reader drags across a range;
+ * the disconnected spans to shade, and `onBands(bands)` hears where they were drawn; `onSelect(from, to)` is called when the reader drags across a range;
  * `hooks` are more uPlot hooks (the panel's legend and tooltip follow the cursor through `setCursor`).
  */
 export function chartOptions({
@@ -173,6 +180,7 @@ export function chartOptions({
   theme,
   timeline,
   outages = () => [],
+  onBands = () => {},
   onSelect = () => {},
   hooks = {},
 }) {
@@ -242,7 +250,7 @@ export function chartOptions({
           { ...axis, space: X_AXIS_SPACE_PX, values: clockLabels },
           { ...axis, scale: "y", space: Y_AXIS_SPACE_PX, values: yAxisValues(kind, unit), size: axisSize },
         ],
-    plugins: sparkline ? [] : [outagePlugin(outages, theme)],
+    plugins: sparkline ? [] : [outagePlugin(outages, theme, onBands)],
     hooks: {
       ...hooks,
       setSelect: [

@@ -17,8 +17,8 @@
  */
 
 import { formatTime, readTheme } from "./chart.js";
-import { element, forgivingStorage } from "./dom.js";
-import { Health, Panel, State, feedSignature, setBadgeState, showMessage } from "./panel.js";
+import { element, forgivingStorage, showMessage } from "./dom.js";
+import { Health, Panel, State, feedSignature, setBadgeState } from "./panel.js";
 import { CLOSE_TOKEN_EXPIRED, FeedConnection, socketUrl } from "./socket.js";
 import { Theme } from "./theme.js";
 import { authHeaders, takeToken, withToken } from "./token.js";
@@ -52,7 +52,8 @@ class Dashboard {
     this.badge = badge;
     this.notice = notice;
     this.controls = controls;
-    this.view = initialView(window.location, forgivingStorage(() => window.sessionStorage));
+    this.tabStorage = forgivingStorage(() => window.sessionStorage);
+    this.view = initialView(window.location, this.tabStorage);
     this.theme = new Theme(root, forgivingStorage(() => window.localStorage), window.matchMedia.bind(window), () =>
       this.onThemeChange(),
     );
@@ -159,7 +160,7 @@ class Dashboard {
   }
 
   saveView() {
-    saveView(this.view, window.location, window.history, forgivingStorage(() => window.sessionStorage));
+    saveView(this.view, window.location, window.history, this.tabStorage);
     this.renderControls();
   }
 
@@ -291,8 +292,8 @@ class Dashboard {
           changed = true;
         }
       }
-      if (!document.hidden) {
-        panel.renderFreshness();
+      if (this.view.paused && !document.hidden) {
+        panel.renderFreshness(); // live, the redraw below brings it up to date
       }
     }
     if (changed) {

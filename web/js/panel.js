@@ -76,8 +76,6 @@ export function setBadgeState(badge, state) {
   badge.querySelector(".state__label").textContent = STATE_LABELS[state];
 }
 
-export { showMessage };
-
 /** What must match for an existing panel to carry on after a reconnect: the fields, their units and the rate. */
 export function feedSignature(feed) {
   return JSON.stringify([feed.interval, feed.fields.map((field) => [field.name, field.unit])]);
@@ -105,11 +103,12 @@ function groupByUnit(fields) {
   const groups = new Map();
   fields.forEach((field, column) => {
     if (!groups.has(field.unit)) {
-      groups.set(field.unit, { unit: field.unit, kind: kindOf(field.unit), columns: [], names: [] });
+      groups.set(field.unit, { unit: field.unit, kind: kindOf(field.unit), columns: [], names: [], subjects: [] });
     }
     const group = groups.get(field.unit);
     group.columns.push(column);
     group.names.push(field.name);
+    group.subjects.push(subjectOf(field.name));
   });
   return [...groups.values()];
 }
@@ -204,7 +203,7 @@ export class Panel {
       this.readout,
     );
     for (const group of this.groups) {
-      const labels = group.kind === ChartKind.BARS ? [VOLUME_LABEL] : group.names.map((name) => this.labelOf(group, name));
+      const labels = group.kind === ChartKind.BARS ? [VOLUME_LABEL] : group.kind === ChartKind.CHANGE ? group.subjects : group.names;
       const format = group.kind === ChartKind.CHANGE ? formatChange : (value) => formatValue(value, group.unit);
       const plot = new Plot({
         kind: group.kind,
@@ -221,15 +220,15 @@ export class Panel {
       this.plots.push({ group, plot, bases: new Float64Array(group.columns.length) });
       this.chartsElement.append(plot.element);
     }
+    // The change chart, if any: its legend decides which volumes the bars add up, its bases the quotes' change.
+    this.priced = this.plots.find(({ group }) => group.kind === ChartKind.CHANGE) ?? null;
     this.describe(feed);
     this.buildReadout();
     this.setState(State.CONNECTING);
     this.setHealth(feed);
   }
 
-  labelOf(group, name) {
-    return group.kind === ChartKind.CHANGE ? subjectOf(name) : name;
-  }
+
 
   /** The parts of a feed that may change without a new panel. */
   describe(feed) {
@@ -276,10 +275,10 @@ export class Panel {
     const volumes = new Map();
     this.groups
       .filter((group) => group.kind === ChartKind.BARS)
-      .forEach((group) => group.columns.forEach((column, position) => volumes.set(subjectOf(group.names[position]), column)));
+      .forEach((group) => group.columns.forEach((column, position) => volumes.set(group.subjects[position], column)));
     const body = element("tbody");
     priced.columns.forEach((column, position) => {
-      const subject = subjectOf(priced.names[position]);
+      const subject = priced.subjects[position];
       const cells = {
         price: element("td", { class: "quotes__number", text: formatValue(NaN, UNIT_DOLLAR) }),
         change: element("td", { class: "quotes__number quotes__change", text: formatChange(NaN) }),
@@ -337,7 +336,7 @@ export class Panel {
       const options = chartOptions({
         kind: ChartKind.SPARKLINE,
         unit: UNIT_DOLLAR,
-        labels: [subjectOf(this.fieldNames[quote.column])],
+        labels: [this.priced.group.subjects[quote.position]],
         width: SPARKLINE_WIDTH_PX,
         height: SPARKLINE_HEIGHT_PX,
         theme,
@@ -438,7 +437,7 @@ export class Panel {
     if (charts) {
       for (const { group, plot, bases } of this.plots) {
         if (group.kind === ChartKind.BARS) {
-          const columns = group.columns.filter((column, position) => this.isSubjectShown(subjectOf(group.names[position])));
+          const columns = group.columns.filter((column, position) => this.isSubjectShown(group.subjects[position]));
           ring.fillBars(plot.data, columns, from, to, barSeconds(to - from));
         } else if (group.kind === ChartKind.CHANGE) {
           ring.firstValues(from, to, group.columns, bases);
@@ -473,24 +472,22 @@ export class Panel {
 
   /** Whether the priced series of `subject` is shown on its chart (volumes follow what the reader looks at). */
   isSubjectShown(subject) {
-    const priced = this.plots.find(({ group }) => group.kind === ChartKind.CHANGE);
-    if (priced === undefined) {
+    if (this.priced === null) {
       return true;
     }
-    const index = priced.plot.labels.indexOf(subject);
-    return index < 0 || priced.plot.shown[index];
+    const index = this.priced.group.subjects.indexOf(subject);
+    return index < 0 || this.priced.plot.shown[index];
   }
 
   renderQuotes(from, to, now) {
     if (this.quotes.length === 0) {
       return;
     }
-    const priced = this.plots.find(({ group }) => group.kind === ChartKind.CHANGE);
     const ring = this.history.ring;
     const redrawSparklines = now - this.sparklinesDrawn >= SPARKLINE_REFRESH_MS;
     for (const quote of this.quotes) {
       const latest = this.history.latest[quote.column];
-      const base = priced.bases[quote.position];
+      const base = this.priced.bases[quote.position];
       setText(quote.cells.price, formatValue(latest, UNIT_DOLLAR));
       const change = ((latest - base) / base) * PERCENT;
       setText(quote.cells.change, formatChange(change));

@@ -131,6 +131,9 @@ export class Plot {
       theme,
       timeline: this.timeline,
       outages: this.outages,
+      onBands: (bands) => {
+        this.element.dataset.bands = JSON.stringify(bands);
+      },
       // Synced charts select along with the one dragged across: only that one zooms.
       onSelect: (from, to) => {
         if (this.active) {
@@ -139,7 +142,6 @@ export class Plot {
       },
       hooks: {
         setCursor: [(chart) => this.onCursor(chart)],
-        drawClear: [(chart) => this.markBands(chart)],
         draw: [(chart) => this.markRange(chart)],
       },
     });
@@ -202,19 +204,6 @@ export class Plot {
     this.tooltip.style.setProperty("left", flip ? "auto" : `${left + TOOLTIP_OFFSET_PX}px`);
     this.tooltip.style.setProperty("right", flip ? `${chart.over.clientWidth - left + TOOLTIP_OFFSET_PX}px` : "auto");
     this.tooltip.style.setProperty("top", `${Math.max(0, top) + TOOLTIP_OFFSET_PX}px`);
-  }
-
-  /** Records where outage bands were drawn (CSS pixels in the plot), for tests and the page benchmark. */
-  markBands(chart) {
-    const bands = [];
-    for (const [from, to] of this.outages()) {
-      const left = Math.max(0, chart.valToPos(from, "x"));
-      const right = Math.min(chart.over.clientWidth, chart.valToPos(to, "x"));
-      if (right > left) {
-        bands.push([Math.round(left), Math.round(right)]);
-      }
-    }
-    this.element.dataset.bands = JSON.stringify(bands);
   }
 
   /** Records the time range drawn, for tests and the page benchmark. */
