@@ -184,6 +184,128 @@ def test_a_long_window_keeps_min_and_max_per_bucket_and_sums_bars(
     problems.assert_none()
 
 
+def test_a_bucket_draws_its_minimum_and_maximum_in_the_order_they_came_and_the_first_bar_is_whole(
+    server: Server, page: Page, problems: PageProblems
+) -> None:
+    page.goto(server.url)
+    result = page.evaluate(
+        """async () => {
+            const { FeedHistory } = await import("/static/js/data.js");
+            const history = new FeedHistory(1, 8, { buckets: 8 }); // one bucket a second
+            let seq = 0;
+            const add = (ts, value) =>
+                history.append({ feed: "f", run: 1, seq: ++seq, ts, values: Float64Array.of(value) });
+            // A fall, then a rise.
+            [[10.1, 5], [10.5, 1], [10.9, 3], [11.1, 1], [11.5, 5], [11.9, 3]].forEach(([ts, value]) => add(ts, value));
+            const lines = [[], []];
+            history.ring.fillLines(lines, [0], 10, 12);
+
+            // A minute in buckets of 0.05 s, a tick of 1 share every 0.1 s from 100 s; bars of a second.
+            const volumes = new FeedHistory(1, 60);
+            for (let tick = 0; tick < 300; tick++) {
+                volumes.append({ feed: "f", run: 1, seq: tick + 1, ts: 100 + tick / 10, values: Float64Array.of(1) });
+            }
+            const bars = [[], []];
+            volumes.ring.fillBars(bars, [0], 105.5, 120, 1);
+            return { lines, firstBar: [bars[0][0], bars[1][0]], secondBar: bars[1][1] };
+        }"""
+    )
+    assert result["lines"] == [[10.1, 10.9, 11.1, 11.9], [5, 1, 1, 5]]
+    # The view starts half-way through a second: that second's bar still counts its 10 ticks.
+    assert result["firstBar"] == [105.5, 10]
+    assert result["secondBar"] == 10
+    problems.assert_none()
+
+
+PANEL_HARNESS_JS = """
+    const { Panel } = await import("/static/js/panel.js");
+    const { readTheme } = await import("/static/js/chart.js");
+    const feed = {
+        name: "probe", description: "", interval: 0.05, simulated: false,
+        fields: [{ name: "v", unit: "%" }], status: "ok", failures: 0, error: null,
+    };
+    const newPanel = () => {
+        const panel = new Panel(feed, {
+            windowSeconds: 60, timeline: { range: () => [0, 0] }, outages: () => [],
+            isHidden: () => false, onToggle: () => {}, onSelect: () => {},
+        });
+        panel.mount(document.createElement("div"), readTheme(document.documentElement));
+        return panel;
+    };
+    // Ticks every 0.05 s from 1000 s, each valued its seq.
+    const tick = (seq) => ({ feed: "probe", run: 1, seq, ts: 1000 + seq / 20, values: Float64Array.of(seq) });
+    const ingest = (panel, first, last) => {
+        for (let seq = first; seq <= last; seq++) panel.ingest(tick(seq));
+    };
+    const drawn = (panel, range) => {
+        panel.render(range);
+        const [xs, values] = panel.plots[0].plot.data;
+        return { xs: [...xs], values: [...values] };
+    };
+"""
+
+
+def test_a_paused_view_keeps_drawing_its_range_however_long_it_stays_paused(
+    server: Server, page: Page, problems: PageProblems
+) -> None:
+    page.goto(server.url)
+    result = page.evaluate(
+        f"""async () => {{
+            {PANEL_HARNESS_JS}
+            const panel = newPanel();
+            ingest(panel, 1, 600);
+            const range = [1010, 1020];
+            panel.pause(range);
+            const before = drawn(panel, range);
+            // Three more minutes of ticks: far more than the live store keeps (a window and a quarter).
+            ingest(panel, 601, 4200);
+            const after = drawn(panel, range);
+            const liveFrom = panel.history.firstTs;
+            panel.goLive();
+            const live = drawn(panel, range);
+            return {{ before, after, liveFrom, live: live.xs.length }};
+        }}"""
+    )
+    # The live store has moved on past the paused range...
+    assert result["liveFrom"] > 1020
+    assert result["live"] <= 1
+    # ...and the paused charts still draw every tick of it.
+    assert result["after"] == result["before"]
+    assert result["before"]["values"][1:-1] == list(range(200, 401))
+    problems.assert_none()
+
+
+def test_a_link_to_a_past_range_asks_the_server_for_it_and_draws_it(
+    server: Server, page: Page, problems: PageProblems
+) -> None:
+    page.goto(server.url)
+    result = page.evaluate(
+        f"""async () => {{
+            {PANEL_HARNESS_JS}
+            const panel = newPanel();
+            // Opened paused on a range of ten seconds, two and a half minutes before now (1180 s).
+            const range = [1010, 1020];
+            panel.pause(range);
+            const asked = panel.resumeFrom(1180);
+            // What the server replays for it, then live ticks.
+            ingest(panel, 1, 3600);
+            const paused = drawn(panel, range);
+            // Longer than the window: drawn in coarser buckets, still all of it.
+            const wide = newPanel();
+            wide.pause([1000, 1150]);
+            ingest(wide, 1, 3600);
+            const whole = drawn(wide, [1000, 1150]);
+            return {{ asked, paused, live: newPanel().resumeFrom(1180), wide: [whole.xs[0], whole.xs.at(-1)] }};
+        }}"""
+    )
+    # A window's worth would not reach back to the range: the page asks for every tick since its start.
+    assert result["asked"] == {"history": 4250}
+    assert result["live"] == {"history": 1500}
+    assert result["paused"]["values"][1:-1] == list(range(200, 401))
+    assert result["wide"][0] <= 1000.05 and result["wide"][1] >= 1149.9
+    problems.assert_none()
+
+
 def test_values_are_formatted_with_their_units(server: Server, page: Page, problems: PageProblems) -> None:
     page.goto(server.url)
     result = page.evaluate(

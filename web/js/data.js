@@ -87,6 +87,8 @@ export class BucketRing {
     this.maxs = columns();
     this.lasts = columns();
     this.sums = columns();
+    // Per column and bucket, 1 when its maximum came after its minimum: the order a line visits them in.
+    this.maxLater = Array.from({ length: columnCount }, () => new Uint8Array(capacity));
     this.start = 0;
     this.length = 0;
     this.ticks = 0; // ticks held in the buckets
@@ -120,8 +122,16 @@ export class BucketRing {
       // A NaN minimum (the bucket's first ticks had no value) gives way to the first real value.
       const min = this.mins[column][newest];
       const max = this.maxs[column][newest];
-      this.mins[column][newest] = Number.isNaN(min) ? value : Math.min(min, value);
-      this.maxs[column][newest] = Number.isNaN(max) ? value : Math.max(max, value);
+      if (Number.isNaN(min)) {
+        this.mins[column][newest] = value;
+        this.maxs[column][newest] = value;
+      } else if (value > max) {
+        this.maxs[column][newest] = value;
+        this.maxLater[column][newest] = 1;
+      } else if (value < min) {
+        this.mins[column][newest] = value;
+        this.maxLater[column][newest] = 0;
+      }
       this.sums[column][newest] = (Number.isNaN(this.sums[column][newest]) ? 0 : this.sums[column][newest]) + value;
     }
   }
@@ -151,7 +161,23 @@ export class BucketRing {
       this.maxs[column][slot] = value;
       this.lasts[column][slot] = value;
       this.sums[column][slot] = value;
+      this.maxLater[column][slot] = 1;
     }
+  }
+
+  /** A copy, which later ticks added to this ring do not touch. */
+  clone() {
+    const copy = new BucketRing(this.mins.length, this.capacity, this.bucketSeconds);
+    copy.xs.set(this.xs);
+    copy.xEnds.set(this.xEnds);
+    copy.counts.set(this.counts);
+    for (const name of ["mins", "maxs", "lasts", "sums", "maxLater"]) {
+      this[name].forEach((column, index) => copy[name][index].set(column));
+    }
+    copy.start = this.start;
+    copy.length = this.length;
+    copy.ticks = this.ticks;
+    return copy;
   }
 
   clear() {
@@ -187,10 +213,11 @@ export class BucketRing {
 
   /** Each column's first value in [from, to]: where a "change over the window" starts. */
   firstValues(from, to, columnIndexes, out) {
-    const [first, end] = this.span(from, to);
+    const first = this.firstFrom(from);
+    const end = this.span(from, to)[1];
     columnIndexes.forEach((columnIndex, position) => {
       out[position] = NaN;
-      for (let index = Math.max(first, this.firstFrom(from)); index < end; index++) {
+      for (let index = first; index < end; index++) {
         const value = this.lasts[columnIndex][this.slot(index)];
         if (!Number.isNaN(value)) {
           out[position] = value;
@@ -204,7 +231,8 @@ export class BucketRing {
   /**
    * Writes the buckets that draw [from, to] into `target` in uPlot's shape: `target[0]` the xs, `target[1 + i]`
    * the column `columnIndexes[i]`, NaN as null. A bucket of one tick gives one point; one of several gives two,
-   * its minimum at its first tick's time and its maximum at its last's, so the line spans the range it covered.
+   * its minimum and its maximum in the order they came, at its first and its last tick's time, so the line spans
+   * the range it covered.
    * With `bases`, values become percent changes from them. The target arrays are reused from call to call.
    */
   fillLines(target, columnIndexes, from, to, bases = null) {
@@ -224,14 +252,16 @@ export class BucketRing {
       const lasts = this.lasts[columnIndexes[position]];
       const mins = this.mins[columnIndexes[position]];
       const maxs = this.maxs[columnIndexes[position]];
+      const maxLater = this.maxLater[columnIndexes[position]];
       const percent = bases !== null;
       const base = percent ? bases[position] : NaN;
       let outRow = 0;
       for (let index = first; index < end; index++) {
         const slot = this.slot(index);
         if (this.counts[slot] > 1) {
-          out[outRow++] = scaled(mins[slot], base, percent);
-          out[outRow++] = scaled(maxs[slot], base, percent);
+          const later = maxLater[slot] === 1;
+          out[outRow++] = scaled(later ? mins[slot] : maxs[slot], base, percent);
+          out[outRow++] = scaled(later ? maxs[slot] : mins[slot], base, percent);
         } else {
           out[outRow++] = scaled(lasts[slot], base, percent);
         }
@@ -244,10 +274,12 @@ export class BucketRing {
 
   /**
    * Writes bars into `target` ([xs, sums]): the sum over `columnIndexes` of every bucket in [from, to], added up
-   * per `barSeconds` (aligned to multiples of it), each bar at the middle of its slice.
+   * per `barSeconds` (aligned to multiples of it), each bar at the middle of its slice. The first bar counts its
+   * whole slice, the part before `from` included, so that it is not drawn short.
    */
   fillBars(target, columnIndexes, from, to, barSeconds) {
-    const [first, end] = this.span(from, to);
+    const first = this.firstFrom(Math.floor(from / barSeconds) * barSeconds);
+    const end = this.span(from, to)[1];
     const [xs, sums] = target;
     let row = -1;
     let bar = NaN;
@@ -330,6 +362,27 @@ export class FeedHistory {
     this.lastTs = -Infinity;
     this.gaps = 0; // gap points stored so far: missed stretches the server could not fill
     this.firstSeq = null; // the seq of the first tick stored
+  }
+
+  /**
+   * An empty store for a view paused on [from, to] before it had any tick (a link to a past range): as fine as
+   * the window's, coarser when the range is longer than the window, so that it holds the range whatever its length.
+   */
+  static forRange(fieldCount, windowSeconds, [from, to]) {
+    return new FeedHistory(fieldCount, Math.max(windowSeconds, to - from));
+  }
+
+  /** A copy, which later ticks appended to this history do not touch: what a paused view goes on drawing. */
+  clone() {
+    const copy = new FeedHistory(this.latest.length, this.windowSeconds, { buckets: 1 });
+    copy.ring = this.ring.clone();
+    copy.latest.set(this.latest);
+    copy.lastRun = this.lastRun;
+    copy.lastSeq = this.lastSeq;
+    copy.lastTs = this.lastTs;
+    copy.gaps = this.gaps;
+    copy.firstSeq = this.firstSeq;
+    return copy;
   }
 
   /** The time of the oldest tick held (Infinity when none is). */

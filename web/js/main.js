@@ -173,7 +173,7 @@ class Dashboard {
       return;
     }
     this.view.window = choice;
-    this.view.range = null;
+    this.setRange(null);
     this.saveView();
     for (const panel of this.panels.values()) {
       if (panel.subscribing) {
@@ -208,15 +208,27 @@ class Dashboard {
     if (this.view.range !== null && range.every((value, index) => value === this.view.range[index])) {
       return;
     }
-    this.view.range = range;
+    this.setRange(range);
     this.saveView();
     this.redraw();
   }
 
   goLive() {
-    this.view.range = null;
+    this.setRange(null);
     this.saveView();
     this.redraw();
+  }
+
+  /** The view's paused range (null: live), which every panel follows. */
+  setRange(range) {
+    this.view.range = range;
+    for (const panel of this.panels.values()) {
+      if (range === null) {
+        panel.goLive();
+      } else {
+        panel.pause(range);
+      }
+    }
   }
 
   onToggle(feed, label, shown, byDefault) {
@@ -522,6 +534,9 @@ class Dashboard {
           onSelect: (from, to) => this.pause(from, to),
         });
         panel.element.hidden = !this.view.isShown(feed.name);
+        if (this.view.paused) {
+          panel.pause(this.view.range); // before it subscribes: its history must reach back to the range
+        }
         panel.mount(this.grid, this.chartTheme);
         this.panels.set(feed.name, panel);
         this.panelsByChartsElement.set(panel.chartsElement, panel);

@@ -58,6 +58,8 @@ const BARS_PER_VIEW = 60;
 const BAR_SECONDS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
 // History asked for on subscribing: a little more than the window, for ticks faster than the nominal interval.
 const HISTORY_HEADROOM = 1.25;
+// More than any server holds (36,000 ticks by default), and a whole number JSON carries exactly.
+const MAX_HISTORY_TICKS = 2 ** 31;
 const VOLUME_LABEL = "volume";
 const PERCENT = 100;
 
@@ -142,6 +144,10 @@ export class Panel {
     this.timeline = timeline;
     this.outages = outages;
     this.history = new FeedHistory(feed.fields.length, windowSeconds);
+    // While the view is paused: what its charts draw (a copy of `history`, or a store of the paused range filled by
+    // the server's history), so that the live ticks going on into `history` cannot push the paused range out.
+    this.paused = null;
+    this.pausedRange = null;
     this.groups = groupByUnit(feed.fields);
     this.subscribed = false;
     this.subscribing = false;
@@ -354,6 +360,7 @@ export class Panel {
   /** Starts over with a window of `windowSeconds`: the ticks come again, from the server's history. */
   setWindow(windowSeconds) {
     this.history = new FeedHistory(this.fieldNames.length, windowSeconds);
+    this.goLive();
     this.element.dataset.points = "0";
     this.element.dataset.window = String(windowSeconds);
   }
@@ -409,7 +416,29 @@ export class Panel {
     if (lastRun !== null && now - lastTs <= windowSeconds) {
       return { since: lastSeq, run: lastRun };
     }
-    return { history: Math.ceil((windowSeconds / this.intervalSeconds) * HISTORY_HEADROOM) };
+    // A view opened paused on a past range needs the ticks back to its start, as far as the server holds them.
+    const reach = this.pausedRange === null ? windowSeconds : Math.max(windowSeconds, now - this.pausedRange[0]);
+    return { history: Math.min(MAX_HISTORY_TICKS, Math.ceil((reach / this.intervalSeconds) * HISTORY_HEADROOM)) };
+  }
+
+  /**
+   * The view pauses on [from, to] (or moves its paused range): the charts draw from what the panel holds now, which
+   * later ticks cannot push out. A panel that holds nothing yet (a link to a paused range) fills a store of the
+   * range from the ticks to come.
+   */
+  pause([from, to]) {
+    if (this.paused === null) {
+      this.paused =
+        this.history.length > 0
+          ? this.history.clone()
+          : FeedHistory.forRange(this.fieldNames.length, this.history.windowSeconds, [from, to]);
+    }
+    this.pausedRange = [Math.min(from, this.pausedRange?.[0] ?? from), Math.max(to, this.pausedRange?.[1] ?? to)];
+  }
+
+  goLive() {
+    this.paused = null;
+    this.pausedRange = null;
   }
 
   /** Stores a tick; false when it cannot be this feed's (wrong number of values). */
@@ -418,6 +447,10 @@ export class Panel {
       return false;
     }
     this.history.append(tick);
+    // A paused store takes what it may draw (up to a bucket past its range, where its lines run to the edge).
+    if (this.paused !== null && tick.ts <= this.pausedRange[1] + this.paused.ring.bucketSeconds) {
+      this.paused.append(tick);
+    }
     this.lastArrival = arrival;
     return true;
   }
@@ -433,7 +466,7 @@ export class Panel {
    * range did not change), then the readouts and the freshness, which follow the newest tick even while paused.
    */
   render([from, to], { charts = true, now = Date.now() } = {}) {
-    const ring = this.history.ring;
+    const ring = (this.paused ?? this.history).ring;
     if (charts) {
       for (const { group, plot, bases } of this.plots) {
         if (group.kind === ChartKind.BARS) {
@@ -466,6 +499,7 @@ export class Panel {
   /** What the panel holds, in data attributes (for tests and the page benchmark). */
   renderCounts() {
     this.element.dataset.points = String(this.history.length);
+    this.element.dataset.pausedPoints = String(this.paused?.length ?? 0);
     this.element.dataset.gaps = String(this.history.gaps);
     this.element.dataset.firstSeq = String(this.history.firstSeq);
   }
@@ -483,7 +517,7 @@ export class Panel {
     if (this.quotes.length === 0) {
       return;
     }
-    const ring = this.history.ring;
+    const ring = (this.paused ?? this.history).ring;
     const redrawSparklines = now - this.sparklinesDrawn >= SPARKLINE_REFRESH_MS;
     for (const quote of this.quotes) {
       const latest = this.history.latest[quote.column];
