@@ -189,6 +189,7 @@ class Proxy:
         self.url = f"http://127.0.0.1:{self.port}/"
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
+        self._closed = False
         self._accepting = threading.Thread(target=self._accept, daemon=True)
         self._accepting.start()
 
@@ -204,6 +205,11 @@ class Proxy:
                 client.close()
                 continue
             with self._lock:
+                if self._closed:
+                    # close() ran while this connection was being set up: it must not outlive the proxy.
+                    client.close()
+                    upstream.close()
+                    return
                 self._open += [client, upstream]
             for source, target in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
@@ -230,6 +236,8 @@ class Proxy:
             sock.close()
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
         self._listener.close()
         self.cut()
 
