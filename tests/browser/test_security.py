@@ -81,3 +81,16 @@ def test_the_page_over_https_talks_wss(tmp_path: Path, page: Page, problems: Pag
     assert sockets
     assert all(url.startswith("wss://") for url in sockets)
     problems.assert_none()
+
+
+def test_a_page_the_server_slows_down_asks_again_and_loses_nothing(page: Page, problems: PageProblems) -> None:
+    # Four feeds and a budget of three messages (one more a second): the page's fourth subscribe is not read.
+    plugins = ("--feed", "bench/plugins/stocks50.py", "--feed", "examples/feeds/processes.py")
+    with Server(*FAST_FEED_OPTIONS, *plugins, "--max-rate", "1", "--max-burst", "3") as server:
+        page.goto(server.url)
+        # It asks again once the budget has refilled, and every panel goes live, none showing an error.
+        wait_until_live(page)
+        expect(page.locator('[data-testid="panel"]')).to_have_count(4)
+        expect(page.locator(".panel__error:not([hidden])")).to_have_count(0)
+        expect(page.locator('[data-testid="panel"][data-first-seq="1"]')).to_have_count(4)
+    problems.assert_none()

@@ -19,7 +19,7 @@
 import { formatTime, readTheme } from "./chart.js";
 import { element, forgivingStorage, showMessage } from "./dom.js";
 import { Health, Panel, State, feedSignature, setBadgeState } from "./panel.js";
-import { CLOSE_TOKEN_EXPIRED, FeedConnection, socketUrl } from "./socket.js";
+import { CLOSE_TOKEN_EXPIRED, FeedConnection, Op, RATE_LIMITED, socketUrl } from "./socket.js";
 import { Theme } from "./theme.js";
 import { authHeaders, takeToken, withToken } from "./token.js";
 import { WINDOWS, initialView, saveView, seriesKey } from "./view.js";
@@ -38,6 +38,11 @@ const MAX_OUTAGES = 64;
 const LONGEST_WINDOW_SECONDS = WINDOWS[WINDOWS.length - 1].seconds;
 // A feed that has not produced its first sample cannot be subscribed to yet (its fields are unknown): look again.
 const NOT_READY_RETRY_MS = 2000;
+// A request the server did not read (rate_limited) is sent again after this, doubled at each refusal in a row (up to
+// the cap), so that the server's budget has time to refill.
+const RATE_LIMITED_RETRY_MS = 1000;
+const RATE_LIMITED_RETRY_CAP_MS = 10_000;
+const RETRY_JITTER = 0.5;
 const HTTP_UNAUTHORIZED = 401;
 const TOKEN_EXPIRED_TEXT = "Your access token has expired: open the dashboard again with a new link.";
 const TOKEN_REFUSED_TEXT = "This dashboard needs a valid access token: open it with the link you were given (…/?token=…).";
@@ -396,6 +401,8 @@ class Dashboard {
     for (const panel of this.panels.values()) {
       panel.subscribed = false;
       panel.subscribing = false;
+      clearTimeout(panel.retry?.timer);
+      panel.retry = null;
       panel.setState(State.RECONNECTING);
     }
     this.updateBadge();
@@ -440,6 +447,7 @@ class Dashboard {
       return;
     }
     panel.subscribing = false;
+    panel.retry = null;
     panel.setHealth(health);
     if (!panel.matchesFields(fields)) {
       // Plotting values in the wrong columns would be worse than plotting nothing.
@@ -493,6 +501,13 @@ class Dashboard {
 
   onError({ code, message, request }) {
     const panel = request?.feed === undefined ? undefined : this.panels.get(request.feed);
+    if (panel !== undefined && code === RATE_LIMITED) {
+      this.retryLater(panel, request.op === Op.UNSUBSCRIBE);
+      return;
+    }
+    if (panel?.retry && code === "already_subscribed") {
+      return; // the subscribe behind an unsubscribe the server did not read: the retry sends both again
+    }
     if (panel !== undefined) {
       panel.subscribing = false;
     }
@@ -508,6 +523,34 @@ class Dashboard {
     } else {
       panel.showError(text);
     }
+  }
+
+  /**
+   * The server did not read one of `panel`'s requests (it was sent too fast): after a backoff, the panel asks
+   * again. A subscribe is sent again; an unsubscribe is sent again with the subscribe that followed it (which the
+   * server refused, still subscribed). The panel takes no tick until the new subscription is confirmed, and then
+   * resumes after its last one, so nothing is lost.
+   */
+  retryLater(panel, unsubscribe) {
+    panel.subscribing = true;
+    panel.subscribed = false;
+    const retry = panel.retry ?? { unsubscribe: false, refusals: 0, timer: null, session: this.connection.session };
+    retry.unsubscribe ||= unsubscribe;
+    const backoff = Math.min(RATE_LIMITED_RETRY_CAP_MS, RATE_LIMITED_RETRY_MS * 2 ** retry.refusals);
+    retry.refusals++;
+    clearTimeout(retry.timer);
+    retry.timer = setTimeout(() => {
+      retry.timer = null;
+      if (retry.session !== this.connection.session || panel.retry !== retry) {
+        return; // a new connection subscribes every panel afresh
+      }
+      if (retry.unsubscribe) {
+        this.connection.unsubscribe(panel.name);
+        retry.unsubscribe = false;
+      }
+      this.connection.subscribe(panel.name, panel.resumeFrom());
+    }, backoff * (1 + Math.random() * RETRY_JITTER));
+    panel.retry = retry;
   }
 
   /** Makes the panels match `feeds`: keeps unchanged ones (and their history), rebuilds changed ones. */

@@ -151,6 +151,7 @@ export class Panel {
     this.groups = groupByUnit(feed.fields);
     this.subscribed = false;
     this.subscribing = false;
+    this.retry = null; // a request the server did not read, to be sent again (main.js)
     this.state = null;
     this.health = null;
     this.lastArrival = -Infinity; // performance.now() of the newest tick's arrival

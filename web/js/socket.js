@@ -3,8 +3,9 @@
  * backoff and full jitter, sends the client messages, and dispatches each server message to one handler.
  *
  * Handlers (all optional): open(session), close({code, opened}) where `code` is the close code and `opened` whether
- * the handshake had succeeded, tick(tick), subscribed({feed, fields, health}),
- * unsubscribed({feed}), status({feed, health}) where health is {status, failures, error}, error({code, message, request}) where `request` is the message the error answers, when the server named it by id.
+ * the handshake had succeeded, tick(tick), subscribed({feed, fields, health}), unsubscribed({feed}),
+ * status({feed, health}) where health is {status, failures, error}, error({code, message, request}) where `request`
+ * is the message the error answers: named by its id, or (`rate_limited`) by its place in the order of replies.
  * `session` counts connections, so work started for one connection (a fetch) can tell that it has been replaced.
  */
 
@@ -29,6 +30,9 @@ export const Op = Object.freeze({
   STATUS: "status",
   ERROR: "error",
 });
+
+/** The error for a message the server did not read: the connection sent faster than the server allows. */
+export const RATE_LIMITED = "rate_limited";
 
 /** A feed's health as the server reports it in /api/feeds, `subscribed` and `status`. */
 export function healthOf(message) {
@@ -191,11 +195,17 @@ export class FeedConnection {
   }
 
   #takeRequest(message) {
-    if (message.id === undefined) {
+    let id = message.id;
+    if (id === undefined && message.code === RATE_LIMITED) {
+      // A message the server did not read cannot be answered by its id. The server answers every message, in
+      // order, so this one answers the oldest request still waiting.
+      id = this.#pending.keys().next().value;
+    }
+    if (id === undefined) {
       return null;
     }
-    const request = this.#pending.get(message.id) ?? null;
-    this.#pending.delete(message.id);
+    const request = this.#pending.get(id) ?? null;
+    this.#pending.delete(id);
     return request;
   }
 
@@ -244,13 +254,15 @@ export class FeedConnection {
       case Op.STATUS:
         this.#handlers.status?.({ feed: message.feed, health: healthOf(message) });
         break;
-      case Op.ERROR:
-        this.#handlers.error?.({
-          code: message.code,
-          message: message.message,
-          request: this.#takeRequest(message),
-        });
+      case Op.ERROR: {
+        const request = this.#takeRequest(message);
+        if (request?.op === Op.PING) {
+          this.#pingPending = false; // refused for the rate, but answered: the server is there
+          break;
+        }
+        this.#handlers.error?.({ code: message.code, message: message.message, request });
         break;
+      }
       default:
         throw new Error(`unknown op ${JSON.stringify(message.op)} from the server`);
     }
