@@ -44,13 +44,15 @@ class Connection(Subscriber, Protocol):
 
 @dataclass(frozen=True)
 class Server:
-    """What every session of a server shares: the hub, the limits, the token verifier (None: no tokens) and the
-    clock of the rate limits. One object for all, so that each session holds a single reference to it."""
+    """What every session of a server shares: the hub, the limits, the token verifier (None: no tokens), the
+    clock of the rate limits and the wall clock a ``pong`` tells the time by (the one ticks are stamped with). One
+    object for all, so that each session holds a single reference to it."""
 
     hub: Hub
     limits: Settings = dataclasses.field(default_factory=Settings)
     authenticator: Authenticator | None = None
     clock: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = time.time
 
 
 class Session:
@@ -134,7 +136,8 @@ class Session:
 
     def _handle(self, request: Request) -> None:
         if request.op is Op.PING:
-            self._reply(encode_message("pong", request.raw))
+            # The server's time: a client sets its clock's offset by it, to tell how old a tick's `ts` is.
+            self._reply(encode_message("pong", request.raw, ts=self._server.wall()))
         elif request.op is Op.SUBSCRIBE:
             self._subscribe(request)
         elif request.op is Op.UNSUBSCRIBE:

@@ -59,8 +59,9 @@ def ask(session: Session, sink: Sink, message: Any) -> dict[str, Any]:
     return reply
 
 
-def test_ping_gets_pong_with_its_id(session: Session, sink: Sink) -> None:
-    assert ask(session, sink, {"op": "ping", "id": [1, "a"]}) == {"op": "pong", "id": [1, "a"]}
+def test_ping_gets_pong_with_its_id_and_the_servers_time(hub: Hub, sink: Sink) -> None:
+    session = Session(Server(hub, wall=lambda: 1764694800.25), sink)
+    assert ask(session, sink, {"op": "ping", "id": [1, "a"]}) == {"op": "pong", "id": [1, "a"], "ts": 1764694800.25}
 
 
 def test_subscribe_replies_first_then_the_hub_delivers(hub: Hub, session: Session, sink: Sink) -> None:

@@ -47,9 +47,6 @@ const HTTP_UNAUTHORIZED = 401;
 const TOKEN_EXPIRED_TEXT = "Your access token has expired: open the dashboard again with a new link.";
 const TOKEN_REFUSED_TEXT = "This dashboard needs a valid access token: open it with the link you were given (…/?token=…).";
 
-function nowSeconds() {
-  return Date.now() / MILLISECONDS_PER_SECOND;
-}
 
 class Dashboard {
   constructor({ root, grid, badge, notice, controls }) {
@@ -202,7 +199,7 @@ class Dashboard {
     panel.subscribed = false;
     panel.subscribing = true;
     this.connection.unsubscribe(panel.name);
-    this.connection.subscribe(panel.name, panel.resumeFrom());
+    this.connection.subscribe(panel.name, panel.resumeFrom(this.serverNow()));
   }
 
   /** Pauses every chart on [from, to] (a drag across a chart, or a keyboard zoom); ticks keep being stored. */
@@ -275,6 +272,15 @@ class Dashboard {
     this.redraw();
   }
 
+  /** Now on the server's clock (the one that stamps the ticks), in milliseconds, as far as the page can tell. */
+  serverNowMs() {
+    return Date.now() + (this.connection?.clockOffsetMs ?? 0);
+  }
+
+  serverNow() {
+    return this.serverNowMs() / MILLISECONDS_PER_SECOND;
+  }
+
   /**
    * The live range: the window up to the newest tick, or up to now (in the server's time) while disconnected.
    * Until a window's worth has arrived it spans what there is (but at least MIN_SPAN_SECONDS), so a fresh server's
@@ -291,7 +297,7 @@ class Dashboard {
       end = Math.max(end, this.outage.span[1]);
     }
     if (!Number.isFinite(end)) {
-      end = nowSeconds();
+      end = this.serverNow();
     }
     const span = Math.min(this.view.window.seconds, Math.max(MIN_SPAN_SECONDS, end - start));
     return [end - span, end];
@@ -310,14 +316,14 @@ class Dashboard {
         }
       }
       if (this.view.paused && !document.hidden) {
-        panel.renderFreshness(); // live, the redraw below brings it up to date
+        panel.renderFreshness(this.serverNowMs()); // live, the redraw below brings it up to date
       }
     }
     if (changed) {
       this.updateBadge();
     }
     if (this.outage) {
-      this.outage.span[1] = this.outage.span[0] + (nowSeconds() - this.outage.closedAt);
+      this.outage.span[1] = this.outage.span[0] + (this.serverNow() - this.outage.closedAt);
     }
     if (!this.view.paused) {
       this.redraw(); // every panel up to the moving range: a silent feed's line visibly stops short of the edge
@@ -330,8 +336,8 @@ class Dashboard {
       return;
     }
     const newest = Math.max(...[...this.panels.values()].map((panel) => panel.history.lastTs));
-    const start = Number.isFinite(newest) ? newest : nowSeconds();
-    this.outage = { span: [start, start], closedAt: nowSeconds() };
+    const start = Number.isFinite(newest) ? newest : this.serverNow();
+    this.outage = { span: [start, start], closedAt: this.serverNow() };
     this.outages.push(this.outage.span);
     if (this.outages.length > MAX_OUTAGES) {
       this.outages.shift();
@@ -342,7 +348,7 @@ class Dashboard {
     if (this.outage === null) {
       return;
     }
-    this.outage.span[1] = this.outage.span[0] + (nowSeconds() - this.outage.closedAt);
+    this.outage.span[1] = this.outage.span[0] + (this.serverNow() - this.outage.closedAt);
     this.outage = null;
     const end = this.outages.at(-1)[1];
     this.outages = this.outages.filter(([, to]) => to >= end - LONGEST_WINDOW_SECONDS);
@@ -374,7 +380,7 @@ class Dashboard {
         for (const panel of this.panels.values()) {
           if (!panel.subscribed && !panel.subscribing) {
             panel.subscribing = true;
-            this.connection.subscribe(panel.name, panel.resumeFrom());
+            this.connection.subscribe(panel.name, panel.resumeFrom(this.serverNow()));
           }
         }
       })
@@ -548,7 +554,7 @@ class Dashboard {
         this.connection.unsubscribe(panel.name);
         retry.unsubscribe = false;
       }
-      this.connection.subscribe(panel.name, panel.resumeFrom());
+      this.connection.subscribe(panel.name, panel.resumeFrom(this.serverNow()));
     }, backoff * (1 + Math.random() * RETRY_JITTER));
     panel.retry = retry;
   }
@@ -699,7 +705,7 @@ class Dashboard {
     for (const panel of this.resized) {
       panel.resize();
     }
-    const now = Date.now();
+    const now = this.serverNowMs();
     for (const panel of this.panels.values()) {
       if (panel.element.hidden || !this.onScreen.has(panel)) {
         panel.renderCounts(); // what it holds, for tests: a few attributes, nothing drawn

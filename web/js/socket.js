@@ -18,6 +18,10 @@ const BACKOFF_MAX_EXPONENT = Math.ceil(Math.log2(BACKOFF_CAP_MS / BACKOFF_BASE_M
 // A browser cannot see the server's WebSocket pings, so a half-open connection (a sleeping laptop, a dropped NAT
 // entry) is only noticed by an application ping that goes unanswered for a whole interval.
 export const HEARTBEAT_INTERVAL_MS = 15_000;
+// Each pong carries the server's time. The offset of the page's clock is taken from the pong of the shortest round
+// trip among the last few (its midpoint is the surest), so that a slow reply now and then does not move it.
+const CLOCK_SAMPLES = 8;
+const MILLISECONDS_PER_SECOND = 1000;
 
 export const Op = Object.freeze({
   SUBSCRIBE: "subscribe",
@@ -75,6 +79,10 @@ export class FeedConnection {
   #pending = new Map();
   // Field order of each JSON subscription, needed to turn a JSON tick into the same shape as a binary one.
   #jsonFields = new Map();
+  #pingSentAt = 0; // performance.now() and Date.now() when the ping in flight went
+  #pingSentWall = 0;
+  #clockSamples = []; // {roundTrip, offset} of the latest pongs, in ms
+  #clockOffsetMs = 0;
 
   constructor(url, handlers) {
     this.#url = url;
@@ -83,6 +91,15 @@ export class FeedConnection {
 
   get session() {
     return this.#session;
+  }
+
+  /**
+   * Milliseconds to add to the page's clock (Date.now()) to read the server's, the clock that stamps the ticks:
+   * 0 until the first pong. A freshness that subtracted a tick's `ts` from the page's own clock would be off by
+   * however far the two clocks disagree.
+   */
+  get clockOffsetMs() {
+    return this.#clockOffsetMs;
   }
 
   get isOpen() {
@@ -133,6 +150,7 @@ export class FeedConnection {
     this.#everOpened = true;
     this.#session++;
     this.#heartbeatTimer = setInterval(() => this.#heartbeat(), HEARTBEAT_INTERVAL_MS);
+    this.#heartbeat(); // at once, for the server's time
     this.#handlers.open?.(this.#session);
   }
 
@@ -182,7 +200,24 @@ export class FeedConnection {
       return;
     }
     this.#pingPending = true;
+    this.#pingSentAt = performance.now();
+    this.#pingSentWall = Date.now();
     this.#request({ op: Op.PING });
+  }
+
+  /** A pong that says the server's time `ts`: one more sample of how far the page's clock is off. */
+  #setClock(ts) {
+    if (typeof ts !== "number" || !Number.isFinite(ts)) {
+      return; // a server from before pongs told the time
+    }
+    const roundTrip = performance.now() - this.#pingSentAt;
+    const offset = ts * MILLISECONDS_PER_SECOND - (this.#pingSentWall + roundTrip / 2);
+    this.#clockSamples.push({ roundTrip, offset });
+    if (this.#clockSamples.length > CLOCK_SAMPLES) {
+      this.#clockSamples.shift();
+    }
+    const surest = this.#clockSamples.reduce((best, sample) => (sample.roundTrip < best.roundTrip ? sample : best));
+    this.#clockOffsetMs = surest.offset;
   }
 
   #request(message) {
@@ -242,6 +277,7 @@ export class FeedConnection {
         this.#takeRequest(message);
         this.#healthy();
         this.#pingPending = false;
+        this.#setClock(message.ts);
         break;
       case Op.DATA: {
         const fields = this.#jsonFields.get(message.feed);
