@@ -7,7 +7,7 @@ import signal
 import time
 from urllib.parse import parse_qs, urlsplit
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from tools.harness import FAST_FEED_OPTIONS, Server, wait_until_live, wait_until_points
 
@@ -265,6 +265,30 @@ def test_the_theme_follows_the_system_until_picked_and_is_remembered(
         # Picked, it stays, whatever the system says.
         assert theme_colours(page) == light
         expect(page.locator("#themes button[data-choice='light']")).to_have_attribute("aria-pressed", "true")
+        page_problems.assert_none()
+    finally:
+        context.close()
+    problems.assert_none()
+
+
+LIGHT_BACKGROUND = "rgb(244, 246, 250)"  # --bg of the light theme (style.css)
+
+
+def test_a_light_page_is_light_from_its_first_paint(server: Server, browser: Browser, problems: PageProblems) -> None:
+    context = browser.new_context(color_scheme="light", locale=LOCALE)
+    try:
+        page = context.new_page()
+        page_problems = PageProblems(page)
+        # The page's modules are held back: what shows until they run is what the HTML and the stylesheet paint.
+        held: list[Route] = []
+        page.route("**/static/js/main.js", lambda route: held.append(route))
+        page.goto(server.url, wait_until="commit")
+        page.wait_for_function("() => document.styleSheets.length >= 2 && document.body !== null")
+        page.wait_for_function(f"() => getComputedStyle(document.body).backgroundColor === '{LIGHT_BACKGROUND}'")
+        assert held, "the modules ran before the first look"
+        held[0].continue_()
+        wait_until_live(page)
+        assert theme_colours(page)["background"] == LIGHT_BACKGROUND
         page_problems.assert_none()
     finally:
         context.close()

@@ -1,7 +1,8 @@
 /**
  * Light and dark: the page follows the system's `prefers-color-scheme` until its reader picks one, and remembers
  * the pick. The colours themselves live in style.css, under `:root[data-theme=…]`; this module only decides which
- * applies and tells the charts (which read their colours from the stylesheet) when it changes.
+ * applies and tells the charts (which read their colours from the stylesheet) when it changes. theme-boot.js makes
+ * the same decision before the first paint: keep the two in step.
  */
 
 export const ThemeChoice = Object.freeze({ AUTO: "auto", LIGHT: "light", DARK: "dark" });
