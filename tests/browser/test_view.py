@@ -217,6 +217,10 @@ def test_the_url_gives_the_view_and_the_tab_remembers_it(server: Server, page: P
         f"([start, end]) => ({CHART_RANGES_JS})().every(([from, to]) => from === start && to === end)",
         arg=[start + 1, end - 1],
     )
+    # Its panels were made paused: they draw from a store of the range, filled from the server's history.
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('{PANEL}')].every((panel) => Number(panel.dataset.pausedPoints) > 0)"
+    )
     problems.assert_none()
 
 
@@ -281,7 +285,11 @@ def test_a_light_page_is_light_from_its_first_paint(server: Server, browser: Bro
         page_problems = PageProblems(page)
         # The page's modules are held back: what shows until they run is what the HTML and the stylesheet paint.
         held: list[Route] = []
-        page.route("**/static/js/main.js", lambda route: held.append(route))
+
+        def hold(route: Route) -> None:  # Playwright's handler must be a Python function, not a bound builtin
+            held.append(route)
+
+        page.route("**/static/js/main.js", hold)
         page.goto(server.url, wait_until="commit")
         page.wait_for_function("() => document.styleSheets.length >= 2 && document.body !== null")
         page.wait_for_function(f"() => getComputedStyle(document.body).backgroundColor === '{LIGHT_BACKGROUND}'")

@@ -64,7 +64,7 @@ class Dashboard {
     this.range = this.liveRange();
     this.timeline = { range: () => this.range };
     this.outages = []; // [from, to] in the server's seconds, oldest first
-    this.outage = null; // the one going on: { span, closedAt } with closedAt on the page's clock
+    this.outage = null; // the one going on: { span, closedAt }, closedAt in the server's seconds too
     this.redrawAll = false;
     this.dragging = false;
     this.panels = new Map();
@@ -196,6 +196,9 @@ class Dashboard {
    */
   resubscribe(panel) {
     panel.setWindow(this.view.window.seconds);
+    if (this.view.paused) {
+      panel.pause(this.view.range); // the view paused while this change was on its way
+    }
     panel.subscribed = false;
     panel.subscribing = true;
     this.connection.unsubscribe(panel.name);
@@ -407,8 +410,7 @@ class Dashboard {
     for (const panel of this.panels.values()) {
       panel.subscribed = false;
       panel.subscribing = false;
-      clearTimeout(panel.retry?.timer);
-      panel.retry = null;
+      this.cancelRetry(panel);
       panel.setState(State.RECONNECTING);
     }
     this.updateBadge();
@@ -453,7 +455,7 @@ class Dashboard {
       return;
     }
     panel.subscribing = false;
-    panel.retry = null;
+    this.cancelRetry(panel);
     panel.setHealth(health);
     if (!panel.matchesFields(fields)) {
       // Plotting values in the wrong columns would be worse than plotting nothing.
@@ -516,6 +518,7 @@ class Dashboard {
     }
     if (panel !== undefined) {
       panel.subscribing = false;
+      this.cancelRetry(panel);
     }
     if (code === "feed_not_ready" && panel !== undefined) {
       // Not a fault: the panel already says it waits for the first sample. Its fields come with a fresh list.
@@ -557,6 +560,11 @@ class Dashboard {
       this.connection.subscribe(panel.name, panel.resumeFrom(this.serverNow()));
     }, backoff * (1 + Math.random() * RETRY_JITTER));
     panel.retry = retry;
+  }
+
+  cancelRetry(panel) {
+    clearTimeout(panel.retry?.timer);
+    panel.retry = null;
   }
 
   /** Makes the panels match `feeds`: keeps unchanged ones (and their history), rebuilds changed ones. */
@@ -620,6 +628,7 @@ class Dashboard {
   }
 
   removePanel(panel) {
+    this.cancelRetry(panel);
     this.resizeObserver.unobserve(panel.chartsElement);
     this.visibilityObserver.unobserve(panel.element);
     this.dirty.delete(panel);

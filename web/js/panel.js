@@ -361,7 +361,6 @@ export class Panel {
   /** Starts over with a window of `windowSeconds`: the ticks come again, from the server's history. */
   setWindow(windowSeconds) {
     this.history = new FeedHistory(this.fieldNames.length, windowSeconds);
-    this.goLive();
     this.element.dataset.points = "0";
     this.element.dataset.window = String(windowSeconds);
   }
@@ -417,22 +416,24 @@ export class Panel {
     if (lastRun !== null && now - lastTs <= windowSeconds) {
       return { since: lastSeq, run: lastRun };
     }
-    // A view opened paused on a past range needs the ticks back to its start, as far as the server holds them.
-    const reach = this.pausedRange === null ? windowSeconds : Math.max(windowSeconds, now - this.pausedRange[0]);
+    // A view paused on a range it does not hold (a link to a past range) needs the ticks back to its start, as far
+    // as the server holds them.
+    const lacksRange = this.paused !== null && this.paused.firstTs > this.pausedRange[0];
+    const reach = lacksRange ? Math.max(windowSeconds, now - this.pausedRange[0]) : windowSeconds;
     return { history: Math.min(MAX_HISTORY_TICKS, Math.ceil((reach / this.intervalSeconds) * HISTORY_HEADROOM)) };
   }
 
   /**
-   * The view pauses on [from, to] (or moves its paused range): the charts draw from what the panel holds now, which
-   * later ticks cannot push out. A panel that holds nothing yet (a link to a paused range) fills a store of the
-   * range from the ticks to come.
+   * The view pauses on [from, to] (or moves its paused range): the charts draw from a copy of what the panel
+   * holds, which later ticks cannot push out. The copy is taken again while the live history still reaches back
+   * to the range (a zoom out then finds every tick since the pause); once it does not, the copy is kept. A panel
+   * that holds nothing yet (a link to a paused range) fills a store of the range from the ticks to come.
    */
   pause([from, to]) {
-    if (this.paused === null) {
-      this.paused =
-        this.history.length > 0
-          ? this.history.clone()
-          : FeedHistory.forRange(this.fieldNames.length, this.history.windowSeconds, [from, to]);
+    if (this.history.length > 0 && (this.paused === null || this.history.firstTs <= from)) {
+      this.paused = this.history.clone();
+    } else if (this.paused === null) {
+      this.paused = FeedHistory.forRange(this.fieldNames.length, this.history.windowSeconds, [from, to]);
     }
     this.pausedRange = [Math.min(from, this.pausedRange?.[0] ?? from), Math.max(to, this.pausedRange?.[1] ?? to)];
   }
@@ -483,13 +484,15 @@ export class Panel {
       }
     }
     // Numbers that change 20 times a second cannot be read; a few times a second they can, and cost less layout.
-    const readouts = now - this.readoutsDrawn >= READOUT_REFRESH_MS;
+    // (Timed on the monotonic clock: `now` follows the server's clock, whose offset may jump.)
+    const clock = performance.now();
+    const readouts = clock - this.readoutsDrawn >= READOUT_REFRESH_MS;
     if (readouts) {
-      this.readoutsDrawn = now;
+      this.readoutsDrawn = clock;
       for (const cell of this.readoutValues) {
         setText(cell.element, formatValue(this.history.latest[cell.column], cell.unit));
       }
-      this.renderQuotes(from, to, now);
+      this.renderQuotes(from, to, clock);
     }
     this.renderFreshness(now, { text: readouts });
     this.renders++;
@@ -514,12 +517,12 @@ export class Panel {
     return index < 0 || this.priced.plot.shown[index];
   }
 
-  renderQuotes(from, to, now) {
+  renderQuotes(from, to, clock) {
     if (this.quotes.length === 0) {
       return;
     }
     const ring = (this.paused ?? this.history).ring;
-    const redrawSparklines = now - this.sparklinesDrawn >= SPARKLINE_REFRESH_MS;
+    const redrawSparklines = clock - this.sparklinesDrawn >= SPARKLINE_REFRESH_MS;
     for (const quote of this.quotes) {
       const latest = this.history.latest[quote.column];
       const base = this.priced.bases[quote.position];
@@ -536,7 +539,7 @@ export class Panel {
       }
     }
     if (redrawSparklines) {
-      this.sparklinesDrawn = now;
+      this.sparklinesDrawn = clock;
     }
   }
 

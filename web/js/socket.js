@@ -166,6 +166,9 @@ export class FeedConnection {
     this.#pingPending = false;
     this.#pending.clear();
     this.#jsonFields.clear();
+    // The next connection may be to another server, or after the page's clock stepped (a laptop waking): its pongs
+    // set the offset afresh. Until the first, the last offset stands.
+    this.#clockSamples = [];
     this.#handlers.close?.({ code, opened });
     if (this.#stopped) {
       return;
