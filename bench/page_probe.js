@@ -126,7 +126,11 @@
       probe.repeats += 1;
       return;
     }
-    histogramOf(feedOf(panel))[Math.min(Math.max(0, Math.round(age)), MAX_AGE_MS + 1)] += 1;
+    // The render may also have drawn older ticks for the first time (they came between two of the page's data
+    // frames): the page says how old the oldest of them was, and that is what is counted.
+    const oldest = Number(panel.dataset.oldestAgeMs ?? age);
+    const waited = Number.isFinite(oldest) ? Math.max(age, oldest) : age;
+    histogramOf(feedOf(panel))[Math.min(Math.max(0, Math.round(waited)), MAX_AGE_MS + 1)] += 1;
   };
 
   // The hidden-tab check's bookkeeping: renders while hidden, and the first frame's renders after showing.

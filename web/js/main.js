@@ -43,6 +43,10 @@ const NOT_READY_RETRY_MS = 2000;
 const RATE_LIMITED_RETRY_MS = 1000;
 const RATE_LIMITED_RETRY_CAP_MS = 10_000;
 const RETRY_JITTER = 0.5;
+// New ticks are drawn at most this often (20 frames a second), all panels' together; a frame of the display may
+// come a little early, hence the slack (at 60 Hz, every third frame draws).
+const DATA_FRAME_MS = 50;
+const FRAME_SLACK_MS = 5;
 const HTTP_UNAUTHORIZED = 401;
 const TOKEN_EXPIRED_TEXT = "Your access token has expired: open the dashboard again with a new link.";
 const TOKEN_REFUSED_TEXT = "This dashboard needs a valid access token: open it with the link you were given (…/?token=…).";
@@ -73,6 +77,7 @@ class Dashboard {
     this.dirty = new Set();
     this.resized = new Set();
     this.frameRequested = false;
+    this.lastDataFrame = -Infinity; // performance.now() of the last frame that drew new ticks
     this.panelsByChartsElement = new WeakMap();
     this.panelsByElement = new WeakMap();
     this.resizeObserver = new ResizeObserver((entries) => this.onResize(entries));
@@ -445,7 +450,7 @@ class Dashboard {
     this.showNotice(text);
   }
 
-  onSubscribed({ feed, fields, health }) {
+  onSubscribed({ feed, fields, health, replayed }) {
     const panel = this.panels.get(feed);
     if (panel === undefined) {
       return;
@@ -464,6 +469,7 @@ class Dashboard {
       return;
     }
     panel.subscribed = true;
+    panel.expectReplay(replayed);
     panel.clearError();
     panel.renderState();
     this.updateBadge();
@@ -707,29 +713,44 @@ class Dashboard {
     const range = this.view.paused ? this.view.range : this.liveRange();
     // A panel draws when its own ticks come; the others catch up with the moving range on the next redraw(),
     // which checkSilence() asks for twice a second. A 20 Hz feed then costs its own panel 20 draws a second, not
-    // every panel on the page.
+    // every panel on the page. New ticks are drawn in frames at least DATA_FRAME_MS apart: the panels whose ticks
+    // came in between draw together, in one frame, and a frame's fixed cost (its commit to the compositor, the
+    // layers it updates) is paid once for all of them. A tick waits at most that long for its frame.
     const moved = range[0] !== this.range[0] || range[1] !== this.range[1];
     this.range = range;
     const everything = this.redrawAll || (moved && this.view.paused);
+    const clock = performance.now();
+    const dataDue = clock - this.lastDataFrame >= DATA_FRAME_MS - FRAME_SLACK_MS;
     for (const panel of this.resized) {
       panel.resize();
     }
     const now = this.serverNowMs();
+    let drew = false;
     for (const panel of this.panels.values()) {
       if (panel.element.hidden || !this.onScreen.has(panel)) {
         panel.renderCounts(); // what it holds, for tests: a few attributes, nothing drawn
+        this.dirty.delete(panel);
         continue;
       }
       if (everything || this.resized.has(panel)) {
         panel.render(range, { now });
-      } else if (this.dirty.has(panel)) {
+      } else if (this.dirty.has(panel) && dataDue) {
         // Paused: the new ticks are stored and the readouts follow them; the charts stay where the reader put them.
         panel.render(range, { charts: !this.view.paused, now });
+      } else {
+        continue;
       }
+      this.dirty.delete(panel);
+      drew = true;
+    }
+    if (drew) {
+      this.lastDataFrame = clock;
     }
     this.resized.clear();
-    this.dirty.clear();
     this.redrawAll = false;
+    if (this.dirty.size > 0) {
+      this.requestFrame(); // their ticks wait for the next data frame
+    }
   }
 }
 

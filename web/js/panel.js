@@ -155,6 +155,8 @@ export class Panel {
     this.state = null;
     this.health = null;
     this.lastArrival = -Infinity; // performance.now() of the newest tick's arrival
+    this.replaying = 0; // held ticks the server is replaying, still to come
+    this.undrawnTs = null; // the ts of the oldest live tick the charts have not drawn yet
     this.renders = 0;
     this.plots = [];
     this.readoutValues = [];
@@ -449,12 +451,22 @@ export class Panel {
       return false;
     }
     this.history.append(tick);
+    if (this.replaying > 0) {
+      this.replaying--; // old by nature: its age says nothing of how fast the page draws
+    } else {
+      this.undrawnTs ??= tick.ts;
+    }
     // A paused store takes what it may draw (up to a bucket past its range, where its lines run to the edge).
     if (this.paused !== null && tick.ts <= this.pausedRange[1] + this.paused.ring.bucketSeconds) {
       this.paused.append(tick);
     }
     this.lastArrival = arrival;
     return true;
+  }
+
+  /** The next `count` ticks are the server's replay of held ones (see `subscribed` in docs/protocol.md). */
+  expectReplay(count) {
+    this.replaying = count ?? 0;
   }
 
   /** Whether the feed has been silent for several of its intervals at `now` (performance.now()). */
@@ -481,6 +493,14 @@ export class Panel {
           ring.fillLines(plot.data, group.columns, from, to);
         }
         plot.draw();
+      }
+      // The age of the oldest live tick this draw shows for the first time (`data-oldest-age-ms`): what waited longest.
+      if (this.undrawnTs === null) {
+        delete this.element.dataset.oldestAgeMs;
+      } else {
+        const waited = Math.max(0, now - this.undrawnTs * MILLISECONDS_PER_SECOND);
+        this.element.dataset.oldestAgeMs = String(Math.round(waited));
+        this.undrawnTs = null;
       }
     }
     // Numbers that change 20 times a second cannot be read; a few times a second they can, and cost less layout.

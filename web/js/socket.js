@@ -3,7 +3,7 @@
  * backoff and full jitter, sends the client messages, and dispatches each server message to one handler.
  *
  * Handlers (all optional): open(session), close({code, opened}) where `code` is the close code and `opened` whether
- * the handshake had succeeded, tick(tick), subscribed({feed, fields, health}), unsubscribed({feed}),
+ * the handshake had succeeded, tick(tick), subscribed({feed, fields, health, replayed}), unsubscribed({feed}),
  * status({feed, health}) where health is {status, failures, error}, error({code, message, request}) where `request`
  * is the message the error answers: named by its id, or (`rate_limited`) by its place in the order of replies.
  * `session` counts connections, so work started for one connection (a fetch) can tell that it has been replaced.
@@ -269,7 +269,12 @@ export class FeedConnection {
         if (message.format !== FORMAT_BINARY) {
           this.#jsonFields.set(message.feed, message.fields);
         }
-        this.#handlers.subscribed?.({ feed: message.feed, fields: message.fields, health: healthOf(message) });
+        this.#handlers.subscribed?.({
+          feed: message.feed,
+          fields: message.fields,
+          health: healthOf(message),
+          replayed: message.replayed,
+        });
         break;
       case Op.UNSUBSCRIBED:
         this.#takeRequest(message);
