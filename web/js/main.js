@@ -70,6 +70,7 @@ class Dashboard {
     this.outages = []; // [from, to] in the server's seconds, oldest first
     this.outage = null; // the one going on: { span, closedAt }, closedAt in the server's seconds too
     this.redrawAll = false;
+    this.catchUp = false;
     this.dragging = false;
     this.panels = new Map();
     this.hasDisconnected = false;
@@ -334,7 +335,10 @@ class Dashboard {
       this.outage.span[1] = this.outage.span[0] + (this.serverNow() - this.outage.closedAt);
     }
     if (!this.view.paused) {
-      this.redraw(); // every panel up to the moving range: a silent feed's line visibly stops short of the edge
+      // Every panel up to the moving range, so that a silent feed's line visibly stops short of the edge; a panel
+      // that drew since the last look has moved with the range already.
+      this.catchUp = true;
+      this.requestFrame();
     }
   }
 
@@ -508,6 +512,9 @@ class Dashboard {
       // A first tick, a return from silence, or a replayed one after a reconnect: data flows again.
       panel.setState(State.LIVE);
       this.updateBadge();
+    }
+    if (panel.replaying > 0) {
+      return; // the server's held ticks are still coming: the charts fill in one draw once they are all in
     }
     this.dirty.add(panel);
     this.requestFrame();
@@ -732,7 +739,8 @@ class Dashboard {
         this.dirty.delete(panel);
         continue;
       }
-      if (everything || this.resized.has(panel)) {
+      const behind = this.catchUp && clock - panel.drawnAt >= STALE_CHECK_MS - DATA_FRAME_MS;
+      if (everything || behind || this.resized.has(panel)) {
         panel.render(range, { now });
       } else if (this.dirty.has(panel) && dataDue) {
         // Paused: the new ticks are stored and the readouts follow them; the charts stay where the reader put them.
@@ -748,6 +756,7 @@ class Dashboard {
     }
     this.resized.clear();
     this.redrawAll = false;
+    this.catchUp = false;
     if (this.dirty.size > 0) {
       this.requestFrame(); // their ticks wait for the next data frame
     }

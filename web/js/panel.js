@@ -156,6 +156,7 @@ export class Panel {
     this.health = null;
     this.lastArrival = -Infinity; // performance.now() of the newest tick's arrival
     this.replaying = 0; // held ticks the server is replaying, still to come
+    this.drawnAt = -Infinity; // performance.now() when the charts last drew
     this.undrawnTs = null; // the ts of the oldest live tick the charts have not drawn yet
     this.renders = 0;
     this.plots = [];
@@ -494,6 +495,7 @@ export class Panel {
         }
         plot.draw();
       }
+      this.drawnAt = performance.now();
       // The age of the oldest live tick this draw shows for the first time (`data-oldest-age-ms`): what waited longest.
       if (this.undrawnTs === null) {
         delete this.element.dataset.oldestAgeMs;
