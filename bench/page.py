@@ -18,7 +18,9 @@ main pass; default 600) or ``--long-seconds`` (the others; default 120):
   drew it) whenever its ``data-renders`` changes, seen by a MutationObserver (every render, none missed, whatever
   the order of the page's and the probe's animation-frame callbacks), counted only when the render drew a newer
   tick than the panel's previous one (the page redraws every panel when the time range moves; an old tick drawn
-  again says how old the data is, not how fast it came): p50 and p99 per feed and overall.
+  again says how old the data is, not how fast it came), and then the age of the oldest live tick that render drew
+  for the first time (``data-oldest-age-ms``) when that is older: the page draws new ticks at most 20 times a
+  second, so one render may show several for the first time: p50 and p99 per feed and overall.
 
 Then the hidden-tab check: a tab (window 1h) is hidden for 10 s by opening another tab in its window; the probe
 counts the renders while it is hidden, the ticks the page stored meanwhile, and the renders of the first frame after

@@ -1,7 +1,8 @@
 // The page benchmark's probe (bench/page.py), injected into the dashboard before its own scripts run.
 //
-// It counts animation frames per second, records each panel's tick-to-pixel age (data-age-ms) at every render
-// that drew a newer tick than the panel's previous one (a change of data-renders, seen by a MutationObserver, so
+// It counts animation frames per second, records each panel's tick-to-pixel age (data-age-ms, or the age of the
+// oldest tick the render drew for the first time, data-oldest-age-ms, if older) at every render that drew a newer
+// tick than the panel's previous one (a change of data-renders, seen by a MutationObserver, so
 // that no render is missed whatever the order of the page's and the probe's animation-frame callbacks), counts long
 // tasks, and keeps the hidden-tab check's books. Everything it holds is bounded. bench/page.py reads it through
 // window.__pageBench.
