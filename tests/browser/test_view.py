@@ -452,6 +452,21 @@ def test_a_crowded_chart_starts_with_its_first_eight_series_and_the_legend_adds_
     problems.assert_none()
 
 
+def test_a_link_to_a_range_the_server_no_longer_holds_says_so(
+    server: Server, page: Page, problems: PageProblems
+) -> None:
+    page.goto(f"{server.url}?from=1000&to=1010")  # 1970: long before any history the server holds
+    wait_until_live(page)
+    expect(page.locator(VIEW_STATE)).to_have_attribute("data-paused", "true")
+    for feed in ("system", "stocks"):
+        note = page.locator(f"{PANEL}[data-feed='{feed}']").get_by_test_id("range-note")
+        expect(note).to_contain_text("Nothing held for this range")
+    # Back to live, the charts fill and the note goes.
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("range-note").first).to_be_hidden()
+    problems.assert_none()
+
+
 def test_a_malformed_view_in_the_url_falls_back_to_defaults(server: Server, page: Page, problems: PageProblems) -> None:
     page.goto(server.url + "?window=2y&from=&to=100&hide=%,stocks:A%2CB,stocks:MSFT&feeds=stocks,system")
     wait_until_live(page)

@@ -176,6 +176,9 @@ export class Panel {
     });
     this.error = element("p", { class: "panel__error", role: "alert", hidden: "" });
     this.healthLine = element("p", { class: "panel__health", "data-testid": "health", hidden: "" });
+    // Paused on a range the server no longer holds (an old link): say so, rather than show empty charts.
+    this.rangeNote = element("p", { class: "panel__health", "data-testid": "range-note", hidden: "" });
+    this.rangeNoteShown = false;
     this.chartsElement = element("div", { class: "panel__charts" });
     this.readout = element("div", { class: "readout", "data-testid": "readout", "aria-live": "off" });
     const titles = element(
@@ -208,6 +211,7 @@ export class Panel {
         element("div", { class: "panel__meta" }, this.interval, this.freshness, this.stateBadge),
       ),
       this.healthLine,
+      this.rangeNote,
       this.error,
       this.chartsElement,
       this.readout,
@@ -495,6 +499,7 @@ export class Panel {
         }
         plot.draw();
       }
+      this.renderRangeNote();
       this.drawnAt = performance.now();
       // The age of the oldest live tick this draw shows for the first time (`data-oldest-age-ms`): what waited longest.
       if (this.undrawnTs === null) {
@@ -520,6 +525,16 @@ export class Panel {
     this.renders++;
     this.element.dataset.renders = String(this.renders);
     this.renderCounts();
+  }
+
+  /** Whether the paused range turned out to hold nothing: subscribed, the server's replay all in, no tick in it. */
+  renderRangeNote() {
+    const empty = this.paused !== null && this.paused.length === 0 && this.subscribed && this.replaying === 0;
+    if (empty !== this.rangeNoteShown) {
+      this.rangeNoteShown = empty;
+      const text = "Nothing held for this range: the server keeps only its recent history.";
+      showMessage(this.rangeNote, empty ? text : null);
+    }
   }
 
   /** What the panel holds, in data attributes (for tests and the page benchmark). */
