@@ -18,8 +18,10 @@ RECONNECT_TIMEOUT_MS = 15_000
 PANEL_STATS_JS = """() => Object.fromEntries([...document.querySelectorAll('[data-testid="panel"]')].map(
     (panel) => [panel.dataset.feed, {points: Number(panel.dataset.points), gaps: Number(panel.dataset.gaps),
                                      firstSeq: Number(panel.dataset.firstSeq)}]))"""
-# Every panel has drawn at least once: its data attributes say what it holds.
-DRAWN_JS = """() => [...document.querySelectorAll('[data-testid="panel"]')].every((panel) => panel.dataset.gaps)"""
+# Every panel has drawn ticks: its data attributes say what it holds. (A panel draws once before any tick comes, and
+# the server's replay of held ticks is drawn once it is all in.)
+DRAWN_JS = """() => [...document.querySelectorAll('[data-testid="panel"]')].every(
+    (panel) => panel.dataset.gaps !== undefined && Number(panel.dataset.points) > 0)"""
 MORE_POINTS_JS = """([before, more]) => [...document.querySelectorAll('[data-testid="panel"]')].every(
     (panel) => Number(panel.dataset.points) >= before[panel.dataset.feed].points + more)"""
 
