@@ -499,7 +499,6 @@ export class Panel {
         }
         plot.draw();
       }
-      this.renderRangeNote();
       this.drawnAt = performance.now();
       // The age of the oldest live tick this draw shows for the first time (`data-oldest-age-ms`): what waited longest.
       if (this.undrawnTs === null) {
@@ -510,6 +509,7 @@ export class Panel {
         this.undrawnTs = null;
       }
     }
+    this.renderRangeNote(); // also when only the readouts are drawn: a paused view's charts stay as they are
     // Numbers that change 20 times a second cannot be read; a few times a second they can, and cost less layout.
     // (Timed on the monotonic clock: `now` follows the server's clock, whose offset may jump.)
     const clock = performance.now();
