@@ -51,7 +51,6 @@ const HTTP_UNAUTHORIZED = 401;
 const TOKEN_EXPIRED_TEXT = "Your access token has expired: open the dashboard again with a new link.";
 const TOKEN_REFUSED_TEXT = "This dashboard needs a valid access token: open it with the link you were given (…/?token=…).";
 
-
 class Dashboard {
   constructor({ root, grid, badge, notice, controls }) {
     this.grid = grid;

@@ -450,6 +450,11 @@ export class Panel {
     this.pausedRange = null;
   }
 
+  /** What the charts draw: the paused store while the view is paused, else the live history. */
+  get drawn() {
+    return this.paused ?? this.history;
+  }
+
   /** Stores a tick; false when it cannot be this feed's (wrong number of values). */
   ingest(tick, arrival = performance.now()) {
     if (tick.values.length !== this.fieldNames.length) {
@@ -485,7 +490,9 @@ export class Panel {
    * range did not change), then the readouts and the freshness, which follow the newest tick even while paused.
    */
   render([from, to], { charts = true, now = Date.now() } = {}) {
-    const ring = (this.paused ?? this.history).ring;
+    const ring = this.drawn.ring;
+    // Draws and readouts are timed on the monotonic clock: `now` follows the server's clock, whose offset may jump.
+    const clock = performance.now();
     if (charts) {
       for (const { group, plot, bases } of this.plots) {
         if (group.kind === ChartKind.BARS) {
@@ -499,7 +506,7 @@ export class Panel {
         }
         plot.draw();
       }
-      this.drawnAt = performance.now();
+      this.drawnAt = clock;
       // The age of the oldest live tick this draw shows for the first time (`data-oldest-age-ms`): what waited longest.
       if (this.undrawnTs === null) {
         delete this.element.dataset.oldestAgeMs;
@@ -511,8 +518,6 @@ export class Panel {
     }
     this.renderRangeNote(); // also when only the readouts are drawn: a paused view's charts stay as they are
     // Numbers that change 20 times a second cannot be read; a few times a second they can, and cost less layout.
-    // (Timed on the monotonic clock: `now` follows the server's clock, whose offset may jump.)
-    const clock = performance.now();
     const readouts = clock - this.readoutsDrawn >= READOUT_REFRESH_MS;
     if (readouts) {
       this.readoutsDrawn = clock;
@@ -558,7 +563,7 @@ export class Panel {
     if (this.quotes.length === 0) {
       return;
     }
-    const ring = (this.paused ?? this.history).ring;
+    const ring = this.drawn.ring;
     const redrawSparklines = clock - this.sparklinesDrawn >= SPARKLINE_REFRESH_MS;
     for (const quote of this.quotes) {
       const latest = this.history.latest[quote.column];
