@@ -5,6 +5,7 @@ from __future__ import annotations
 import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import orjson
 from playwright.sync_api import Page, expect
@@ -245,13 +246,19 @@ PANEL_HARNESS_JS = """
 """
 
 
+def with_panels(page: Page, server: Server, body: str) -> Any:
+    """Runs ``body`` (JavaScript, ending in a ``return``) in the page, after PANEL_HARNESS_JS; returns its result."""
+    page.goto(server.url)
+    return page.evaluate(f"async () => {{ {PANEL_HARNESS_JS} {body} }}")
+
+
 def test_a_paused_view_keeps_drawing_its_range_however_long_it_stays_paused(
     server: Server, page: Page, problems: PageProblems
 ) -> None:
-    page.goto(server.url)
-    result = page.evaluate(
-        f"""async () => {{
-            {PANEL_HARNESS_JS}
+    result = with_panels(
+        page,
+        server,
+        """
             const panel = newPanel();
             ingest(panel, 1, 600);
             const range = [1010, 1020];
@@ -263,8 +270,8 @@ def test_a_paused_view_keeps_drawing_its_range_however_long_it_stays_paused(
             const liveFrom = panel.history.firstTs;
             panel.goLive();
             const live = drawn(panel, range);
-            return {{ before, after, liveFrom, live: live.xs.length }};
-        }}"""
+            return { before, after, liveFrom, live: live.xs.length };
+        """,
     )
     # The live store has moved on past the paused range...
     assert result["liveFrom"] > 1020
@@ -278,10 +285,10 @@ def test_a_paused_view_keeps_drawing_its_range_however_long_it_stays_paused(
 def test_a_link_to_a_past_range_asks_the_server_for_it_and_draws_it(
     server: Server, page: Page, problems: PageProblems
 ) -> None:
-    page.goto(server.url)
-    result = page.evaluate(
-        f"""async () => {{
-            {PANEL_HARNESS_JS}
+    result = with_panels(
+        page,
+        server,
+        """
             const panel = newPanel();
             // Opened paused on a range of ten seconds, two and a half minutes before now (1180 s).
             const range = [1010, 1020];
@@ -295,8 +302,8 @@ def test_a_link_to_a_past_range_asks_the_server_for_it_and_draws_it(
             wide.pause([1000, 1150]);
             ingest(wide, 1, 3600);
             const whole = drawn(wide, [1000, 1150]);
-            return {{ asked, paused, live: newPanel().resumeFrom(1180), wide: [whole.xs[0], whole.xs.at(-1)] }};
-        }}"""
+            return { asked, paused, live: newPanel().resumeFrom(1180), wide: [whole.xs[0], whole.xs.at(-1)] };
+        """,
     )
     # A window's worth would not reach back to the range: the page asks for every tick since its start.
     assert result["asked"] == {"history": 4250}
