@@ -154,7 +154,7 @@ def running_server(server: str, scenario: Scenario) -> Iterator[tuple[subprocess
 
 def cpu_seconds(process: psutil.Process) -> float:
     times = process.cpu_times()
-    return times.user + times.system
+    return float(times.user + times.system)
 
 
 def run(server: str, scenario: Scenario) -> Result:
