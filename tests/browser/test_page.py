@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from playwright.sync_api import Page, expect
 
 from tools.harness import FAST_FEED_OPTIONS, Server, wait_until_live, wait_until_points
@@ -348,6 +350,59 @@ def test_values_are_formatted_with_their_units(server: Server, page: Page, probl
     assert result["dollarAxis"] == ["$190.00", "$190.50", "$191.00"]
     assert result["changes"] == ["+1.25%", "\u22120.40%", "0.00%", "0.00%", "—"]
     assert result["ages"] == ["80 ms", "1.2 s", "14 s", "3 min"]
+    problems.assert_none()
+
+
+QUOTES_JS = f"""() => [...document.querySelectorAll('{PANEL}[data-feed="stocks"] [data-testid="quotes"] tbody tr')].map(
+    (row) => {{
+        const spark = row.querySelector("svg.sparkline");
+        return {{
+            subject: row.dataset.subject,
+            numbers: [...row.querySelectorAll(".quotes__number")].map((cell) => cell.textContent),
+            size: [spark.clientWidth, spark.clientHeight],
+            path: spark.querySelector("path").getAttribute("d") ?? "",
+            stroke: getComputedStyle(spark).stroke,
+            markerStroke: getComputedStyle(row.querySelector("th .marker")).stroke,
+        }};
+    }})"""
+# The sparkline leaves a tenth of its values' span above the highest and below the lowest.
+SPARK_PADDING = 0.1
+SPARK_POINTS = 10
+
+
+def test_the_quote_table_gives_each_symbols_price_change_volume_and_sparkline(
+    server: Server, page: Page, problems: PageProblems
+) -> None:
+    page.goto(server.url)
+    with urllib.request.urlopen(server.url + "api/feeds", timeout=5) as response:
+        stocks = next(feed for feed in orjson.loads(response.read()) if feed["name"] == "stocks")
+    symbols = [field["name"].split(".")[0] for field in stocks["fields"] if field["unit"] == "$"]
+    # Sparklines are drawn once a second: wait for a drawn line in every row.
+    page.wait_for_function(
+        f"""() => {{
+            const rows = ({QUOTES_JS})();
+            return rows.length > 0 && rows.every((row) => (row.path.match(/[ML]/g) ?? []).length >= {SPARK_POINTS});
+        }}""",
+        timeout=DRAWN_TIMEOUT_MS,
+    )
+    rows = page.evaluate(QUOTES_JS)
+    assert [row["subject"] for row in rows] == symbols
+    for row in rows:
+        price, change, volume = row["numbers"]
+        assert re.fullmatch(r"\$[\d,]+\.\d\d", price), row
+        assert re.fullmatch(r"[+\u2212]?\d+\.\d\d%", change), row
+        assert re.fullmatch(r"[\d,]+ shares", volume), row
+        # The symbol's colour on the chart, and a line from its lowest to its highest value, padded within the box.
+        assert row["stroke"] == row["markerStroke"], row
+        width, height = row["size"]
+        points = [tuple(map(float, pair.split())) for pair in re.split(r"[ML]", row["path"]) if pair]
+        xs = [x for x, _ in points]
+        ys = [y for _, y in points]
+        assert min(xs) >= 0, row
+        assert max(xs) <= width, row
+        margin = height * SPARK_PADDING / (1 + 2 * SPARK_PADDING)
+        assert min(ys) == pytest.approx(margin, abs=0.1), row
+        assert max(ys) == pytest.approx(height - margin, abs=0.1), row
     problems.assert_none()
 
 

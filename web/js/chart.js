@@ -1,5 +1,5 @@
 /**
- * uPlot options for the page's charts: lines of one unit, percent changes, bars, and sparklines, over the page's
+ * uPlot options for the page's charts: lines of one unit, percent changes and bars, over the page's
  * shared time range.
  *
  * Options are plain data built by small functions (as in uPlot's own demos); this module only decides how a chart
@@ -11,15 +11,12 @@ import uPlot from "/vendor/uplot/uPlot.esm.js";
 import { UNIT_PERCENT, axisValues, formatChange, formatValue } from "./format.js";
 
 export const CHART_HEIGHT_PX = 190;
-export const SPARKLINE_WIDTH_PX = 96;
-export const SPARKLINE_HEIGHT_PX = 24;
 export const SYNC_KEY = "dashboard";
 
 export const ChartKind = Object.freeze({
   LINES: "lines",
   CHANGE: "change",
   BARS: "bars",
-  SPARKLINE: "sparkline",
 });
 
 const LINE_WIDTH_PX = 1.5;
@@ -190,7 +187,6 @@ export function chartOptions({
     grid: { stroke: theme.grid, width: 1 },
     ticks: { stroke: theme.grid, width: 1, size: TICK_SIZE_PX },
   };
-  const sparkline = kind === ChartKind.SPARKLINE;
   const fill = labels.length === 1 && kind !== ChartKind.BARS;
   const lineWidth = labels.length > PALETTE_SIZE ? CROWDED_LINE_WIDTH_PX : LINE_WIDTH_PX;
   const format = valueFormatter(kind, unit);
@@ -199,17 +195,14 @@ export function chartOptions({
     height,
     // Every chart draws its own legend (buttons, in the panel) and tooltip.
     legend: { show: false },
-    cursor: sparkline
-      ? { show: false }
-      : {
-          sync: { key: SYNC_KEY, scales: ["x", null] },
-          // A horizontal line would sit at the same height on every synced chart, whatever their units: only time.
-          y: false,
-          // A drag selects a time range, which the dashboard turns into a paused view of every chart.
-          drag: { x: true, y: false, setScale: false },
-          points: { size: CURSOR_POINT_SIZE_PX },
-        },
-    select: { show: !sparkline },
+    cursor: {
+      sync: { key: SYNC_KEY, scales: ["x", null] },
+      // A horizontal line would sit at the same height on every synced chart, whatever their units: only time.
+      y: false,
+      // A drag selects a time range, which the dashboard turns into a paused view of every chart.
+      drag: { x: true, y: false, setScale: false },
+      points: { size: CURSOR_POINT_SIZE_PX },
+    },
     scales: {
       x: { time: true, range: () => timeline.range() },
       y: { range: valueRange(kind, unit) },
@@ -235,7 +228,7 @@ export function chartOptions({
           scale: "y",
           stroke: color,
           ...(fill ? { fill: withAlpha(color, SINGLE_SERIES_FILL_ALPHA) } : {}),
-          width: sparkline ? 1 : lineWidth,
+          width: lineWidth,
           dash: style.dash,
           spanGaps: false,
           points: { show: false },
@@ -243,14 +236,12 @@ export function chartOptions({
         };
       }),
     ],
-    axes: sparkline
-      ? [{ show: false }, { show: false }]
-      : [
-          // One line of wall-clock time: uPlot's default adds the date under the first tick, noise for a view.
-          { ...axis, space: X_AXIS_SPACE_PX, values: clockLabels },
-          { ...axis, scale: "y", space: Y_AXIS_SPACE_PX, values: yAxisValues(kind, unit), size: axisSize },
-        ],
-    plugins: sparkline ? [] : [outagePlugin(outages, theme, onBands)],
+    axes: [
+      // One line of wall-clock time: uPlot's default adds the date under the first tick, noise for a view.
+      { ...axis, space: X_AXIS_SPACE_PX, values: clockLabels },
+      { ...axis, scale: "y", space: Y_AXIS_SPACE_PX, values: yAxisValues(kind, unit), size: axisSize },
+    ],
+    plugins: [outagePlugin(outages, theme, onBands)],
     hooks: {
       ...hooks,
       setSelect: [

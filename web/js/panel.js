@@ -8,11 +8,12 @@
  * text when asked to (`render`, `resize`), which main.js does at most once per animation frame.
  */
 
-import { ChartKind, SPARKLINE_HEIGHT_PX, SPARKLINE_WIDTH_PX, chartOptions, createChart } from "./chart.js";
+import { ChartKind, seriesStyle } from "./chart.js";
 import { FeedHistory } from "./data.js";
 import { element, setText, showMessage } from "./dom.js";
 import { UNIT_DOLLAR, UNIT_SHARES, describeUnit, formatAge, formatChange, formatValue } from "./format.js";
 import { Plot, seriesMarker } from "./plot.js";
+import { Sparkline } from "./sparkline.js";
 
 export const State = Object.freeze({
   CONNECTING: "connecting",
@@ -49,8 +50,10 @@ export const STALE_MIN_MS = 1500;
 // A feed with more fields than this gets the whole row: its legend and readout need the width.
 const WIDE_PANEL_FIELDS = 12;
 const MILLISECONDS_PER_SECOND = 1000;
-// Sparklines summarise; redrawing them once a second is plenty, and saves a chart per symbol per tick.
+// Sparklines summarise; redrawing them once a second is plenty, and saves a path per symbol per tick.
 const SPARKLINE_REFRESH_MS = 1000;
+const SPARKLINE_WIDTH_PX = 96;
+const SPARKLINE_HEIGHT_PX = 24;
 // Readouts (latest values, the quote table) are written at most this often.
 const READOUT_REFRESH_MS = 250;
 // A bar chart of a view has about this many bars, each a round number of seconds wide.
@@ -293,11 +296,17 @@ export class Panel {
     const body = element("tbody");
     priced.columns.forEach((column, position) => {
       const subject = priced.subjects[position];
+      // A sparkline is drawn in the colour its symbol has on the chart.
+      const sparkline = new Sparkline({
+        width: SPARKLINE_WIDTH_PX,
+        height: SPARKLINE_HEIGHT_PX,
+        color: seriesStyle(position).color,
+      });
       const cells = {
         price: element("td", { class: "quotes__number", text: formatValue(NaN, UNIT_DOLLAR) }),
         change: element("td", { class: "quotes__number quotes__change", text: formatChange(NaN) }),
         volume: element("td", { class: "quotes__number quotes__volume", text: formatValue(NaN, UNIT_SHARES) }),
-        spark: element("td", { class: "quotes__spark" }),
+        spark: element("td", { class: "quotes__spark" }, sparkline.element),
       };
       body.append(
         element(
@@ -316,7 +325,7 @@ export class Panel {
         volumeColumn: volumes.get(subject) ?? null,
         cells,
         data: [[], []],
-        sparkline: null,
+        sparkline,
       });
     });
     const head = element(
@@ -338,31 +347,12 @@ export class Panel {
     this.setTheme(theme);
   }
 
-  /** (Re)builds every chart in `theme`'s colours. */
+  /** (Re)builds every chart in `theme`'s colours (the sparklines take theirs from the stylesheet). */
   setTheme(theme) {
     this.theme = theme;
     for (const { plot } of this.plots) {
       plot.build(theme);
     }
-    for (const quote of this.quotes) {
-      quote.sparkline?.destroy();
-      quote.cells.spark.replaceChildren();
-      const options = chartOptions({
-        kind: ChartKind.SPARKLINE,
-        unit: UNIT_DOLLAR,
-        labels: [this.priced.group.subjects[quote.position]],
-        width: SPARKLINE_WIDTH_PX,
-        height: SPARKLINE_HEIGHT_PX,
-        theme,
-        timeline: this.timeline,
-      });
-      // A sparkline shows one series, in the colour its symbol has on the chart.
-      options.series[1].stroke = theme.series[quote.position % theme.series.length];
-      options.series[1].dash = [];
-      options.series[1].fill = undefined;
-      quote.sparkline = createChart(options, quote.data, quote.cells.spark);
-    }
-    this.sparklinesDrawn = -Infinity;
   }
 
   /** Starts over with a window of `windowSeconds`: the ticks come again, from the server's history. */
@@ -577,7 +567,7 @@ export class Panel {
       }
       if (redrawSparklines) {
         ring.fillLines(quote.data, [quote.column], from, to);
-        quote.sparkline.setData(quote.data);
+        quote.sparkline.draw(quote.data[0], quote.data[1], from, to);
       }
     }
     if (redrawSparklines) {
@@ -612,9 +602,6 @@ export class Panel {
   destroy() {
     for (const { plot } of this.plots) {
       plot.destroy();
-    }
-    for (const quote of this.quotes) {
-      quote.sparkline?.destroy();
     }
     this.plots = [];
     this.element.remove();
