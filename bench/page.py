@@ -11,7 +11,8 @@ main pass; default 600) or ``--long-seconds`` (the others; default 120):
 - **main thread**: the DevTools Protocol's ``Performance.getMetrics`` over the wall time, as a share of one core:
   ``TaskDuration`` (the main thread's time in tasks, less the benchmark's own DevTools commands; on a core shared
   with the browser's other processes it includes waiting for the core), ``ThreadTime`` (its CPU time),
-  ``ScriptDuration``, ``LayoutDuration`` plus ``RecalcStyleDuration``, and the renderer's ``ProcessTime``;
+  ``ScriptDuration``, ``LayoutDuration`` plus ``RecalcStyleDuration``, and the renderer's ``ProcessTime``; the
+  target (under 25% of one core) is judged on ``ThreadTime``, the core the main thread used;
 - **memory**: ``JSHeapUsedSize`` and the DOM ``Nodes`` count every 10 s, each after a forced GC
   (``HeapProfiler.collectGarbage``): the heap after 1 minute, at the end, and its slope over the last half;
 - **tick-to-pixel**: each panel's ``data-age-ms`` (from its newest tick's server ``ts`` to the animation frame that
@@ -671,10 +672,12 @@ def targets(result: WindowResult) -> list[str]:
             f"median second {figure(result.fps_median, lambda v: f'{v:g}')} frames, "
             f"slowest 1% {figure(result.fps_low, lambda v: f'{v:g}')}",
         ),
+        # Judged on the CPU the main thread used: its time in tasks also counts the time it waited for the core,
+        # which the bench makes it share with the browser's compositor, raster and GPU threads.
         check(
             f"{name}: main thread under {100 * TARGET_MAIN_THREAD:.0f}% of one core",
-            result.main_thread < TARGET_MAIN_THREAD,
-            percent(result.main_thread),
+            result.main_thread_cpu < TARGET_MAIN_THREAD,
+            f"{percent(result.main_thread_cpu)} CPU ({percent(result.main_thread)} in tasks, waiting included)",
         ),
     ]
     slope = result.heap_slope_mb_per_minute
