@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 import trustme
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, WebSocket, expect
 
 from handlers.auth import Authenticator
 from tools.harness import FAST_FEED_OPTIONS, Server, wait_until_live
@@ -17,8 +19,11 @@ from .conftest import PageProblems
 SECRET = "the browser tests' secret, 32 bytes+"
 AUTH = Authenticator(SECRET)
 BADGE = '[data-testid="connection"]'
+PANEL = '[data-testid="panel"]'
 NOTICE = "#notice"
 SIGNED_OUT_TIMEOUT_MS = 10_000
+# Eight messages at one every other second, the page waiting up to 10 s (and a half) between attempts.
+SLOWED_DOWN_TIMEOUT_MS = 60_000
 # What Chromium prints for the handshake and the feed list a refused token gets.
 REFUSED = (r"WebSocket connection to '[^']+' failed", r"status of 401")
 
@@ -93,4 +98,35 @@ def test_a_page_the_server_slows_down_asks_again_and_loses_nothing(page: Page, p
         expect(page.locator('[data-testid="panel"]')).to_have_count(4)
         expect(page.locator(".panel__error:not([hidden])")).to_have_count(0)
         expect(page.locator('[data-testid="panel"][data-first-seq="1"][data-gaps="0"]')).to_have_count(4)
+    problems.assert_none()
+
+
+def test_a_window_change_the_server_slows_down_sends_its_unsubscribes_again(page: Page, problems: PageProblems) -> None:
+    # Four feeds, seven messages at once and one more every other second: the page's four subscribes and its ping
+    # leave two. A window change is an unsubscribe and a subscribe per panel, eight messages, so unsubscribes go
+    # unread as well as subscribes (never seven in a row, which would close the connection).
+    plugins = ("--feed", "bench/plugins/stocks50.py", "--feed", "examples/feeds/processes.py")
+    sent: list[dict[str, object]] = []
+    sockets: list[str] = []
+
+    def watch(socket: WebSocket) -> None:
+        sockets.append(socket.url)
+        socket.on("framesent", lambda payload: sent.append(orjson.loads(payload)))
+
+    page.on("websocket", watch)
+    with Server(*FAST_FEED_OPTIONS, *plugins, "--max-rate", "0.5", "--max-burst", "7") as server:
+        page.goto(server.url)
+        expect(page.locator(PANEL)).to_have_count(4)
+        page.locator("#windows button[data-window='5m']").click()
+        # Every panel ends on the new window, live, with every tick from the first and no error shown.
+        page.wait_for_function(
+            f"""() => [...document.querySelectorAll('{PANEL}')].every(
+                (panel) => panel.dataset.window === "300" && panel.dataset.state === "live"
+                    && panel.dataset.firstSeq === "1" && panel.dataset.gaps === "0")""",
+            timeout=SLOWED_DOWN_TIMEOUT_MS,
+        )
+        expect(page.locator(".panel__error:not([hidden])")).to_have_count(0)
+    unsubscribes = Counter(message["feed"] for message in sent if message.get("op") == "unsubscribe")
+    assert max(unsubscribes.values()) >= 2, unsubscribes  # a refused unsubscribe was sent again
+    assert len(sockets) == 1  # on the same connection
     problems.assert_none()
