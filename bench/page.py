@@ -684,8 +684,8 @@ def targets(result: WindowResult) -> list[str]:
     if result.flat_judged and slope is not None:
         lines.append(
             check(
-                f"{name}: memory flat after the window fills (under {FLAT_MB_PER_MINUTE:g} MB/min)",
-                abs(slope) < FLAT_MB_PER_MINUTE,
+                f"{name}: memory flat after the window fills (growing under {FLAT_MB_PER_MINUTE:g} MB/min)",
+                slope < FLAT_MB_PER_MINUTE,
                 f"{slope:+.3f} MB/min over the last {result.seconds / 2:g} s, "
                 f"{megabytes(result.heap_early_mb)} MB at 1 min, {megabytes(result.heap_end_mb)} MB at the end",
             )
