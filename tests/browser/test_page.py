@@ -392,17 +392,49 @@ def test_the_quote_table_gives_each_symbols_price_change_volume_and_sparkline(
         assert re.fullmatch(r"\$[\d,]+\.\d\d", price), row
         assert re.fullmatch(r"[+\u2212]?\d+\.\d\d%", change), row
         assert re.fullmatch(r"[\d,]+ shares", volume), row
-        # The symbol's colour on the chart, and a line from its lowest to its highest value, padded within the box.
+        # The symbol's colour on the chart, and a line from its lowest to its highest value, padded within the box
+        # (points just past its edges are drawn clipped).
         assert row["stroke"] == row["markerStroke"], row
         width, height = row["size"]
         points = [tuple(map(float, pair.split())) for pair in re.split(r"[ML]", row["path"]) if pair]
-        xs = [x for x, _ in points]
-        ys = [y for _, y in points]
-        assert min(xs) >= 0, row
-        assert max(xs) <= width, row
+        ys = [y for x, y in points if 0 <= x <= width]
         margin = height * SPARK_PADDING / (1 + 2 * SPARK_PADDING)
         assert min(ys) == pytest.approx(margin, abs=0.1), row
         assert max(ys) == pytest.approx(height - margin, abs=0.1), row
+    problems.assert_none()
+
+
+def test_a_sparkline_keeps_each_columns_first_lowest_highest_and_last_value_and_breaks_at_gaps(
+    server: Server, page: Page, problems: PageProblems
+) -> None:
+    page.goto(server.url)
+    paths = page.evaluate(
+        """async () => {
+            const { Sparkline } = await import("/static/js/sparkline.js");
+            // 10 x 12 px across 10 s: a pixel column a second.
+            const draw = (xs, values) => {
+                const line = new Sparkline({ width: 10, height: 12, color: 0 });
+                line.draw(xs, values, 0, 10);
+                return line.path.getAttribute("d");
+            };
+            return {
+                // Within [0, 10] the values run from 0 to 10, so y = 11 - value; 100 is past the range's end.
+                columns: draw([0.1, 0.2, 0.3, 0.4, 0.5, 2.5, 3.5, 4.5, 11.5], [5, 10, 0, 7, 6, null, 3, 4, 100]),
+                level: draw([0.5, 5.5], [2, 2]),
+                notANumber: draw([0.5, 1.5, 2.5], [1, NaN, 3]),
+                empty: draw([], []),
+                outside: draw([10.5, 11.5], [1, 2]),
+            };
+        }"""
+    )
+    assert paths == {
+        # Column 0 keeps 5, 10, 0 and 6, in that order (not 7); the gap starts a new line.
+        "columns": "M0 6.0L0 1.0L0 11.0L0 5.0M3 8.0L4 7.0L11 -89.0",
+        "level": "M0 6.0L5 6.0",
+        "notANumber": "M0 11.0M2 1.0",
+        "empty": None,
+        "outside": None,
+    }
     problems.assert_none()
 
 

@@ -3,8 +3,9 @@
  *
  * Not a uPlot chart, as the big charts are: Chromium gives every canvas a compositor layer of its own, and fifty
  * sparkline canvases made every frame of the page dearer, whether they had changed or not (docs/performance.md).
- * An SVG path is painted with the table around it. Per pixel column the path keeps the lowest and the highest value,
- * in the order they came, so a long window draws no more than a short one.
+ * An SVG path is painted with the table around it. Per pixel column the path keeps the first, lowest, highest and
+ * last value, in the order they came: a long window draws no more than a short one, and the line ends at the latest
+ * value, the price beside it.
  */
 
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -27,9 +28,13 @@ export class Sparkline {
     this.element.append(this.path);
   }
 
-  /** Draws `values` at the times `xs` (seconds) across [from, to]; a null value breaks the line. */
+  /**
+   * Draws `values` at the times `xs` (seconds) across [from, to], scaled to the values within it; a value that is
+   * not a number (null) breaks the line. Points just outside (the ring gives a bucket past each edge, so that the
+   * line reaches it) are drawn, and clipped.
+   */
   draw(xs, values, from, to) {
-    const [low, high] = extent(values);
+    const [low, high] = extent(xs, values, from, to);
     if (low === null || to <= from) {
       this.path.removeAttribute("d");
       return;
@@ -42,24 +47,28 @@ export class Sparkline {
     let path = "";
     let command = "M";
     let column = null; // the pixel column whose values are being gathered
-    let min = 0;
-    let max = 0;
-    let minLater = false; // the column's lowest value came after its highest
+    // Indexes of the column's first, lowest, highest and last values.
+    let first = 0;
+    let lowest = 0;
+    let highest = 0;
+    let last = 0;
     const flush = () => {
       if (column === null) {
         return;
       }
-      const [first, second] = minLater ? [max, min] : [min, max];
-      path += `${command}${column} ${y(first)}`;
-      if (second !== first) {
-        path += `L${column} ${y(second)}`;
+      let previous = -1;
+      for (const index of [first, lowest, highest, last].sort((a, b) => a - b)) {
+        if (index !== previous) {
+          path += `${command}${column} ${y(values[index])}`;
+          command = "L";
+          previous = index;
+        }
       }
-      command = "L";
       column = null;
     };
     for (let index = 0; index < xs.length; index++) {
       const value = values[index];
-      if (value === null) {
+      if (!Number.isFinite(value)) {
         flush();
         command = "M";
         continue;
@@ -68,28 +77,28 @@ export class Sparkline {
       if (at !== column) {
         flush();
         column = at;
-        min = value;
-        max = value;
-        minLater = false;
-      } else if (value < min) {
-        min = value;
-        minLater = true;
-      } else if (value > max) {
-        max = value;
-        minLater = false;
+        first = index;
+        lowest = index;
+        highest = index;
+      } else if (value < values[lowest]) {
+        lowest = index;
+      } else if (value > values[highest]) {
+        highest = index;
       }
+      last = index;
     }
     flush();
     this.path.setAttribute("d", path);
   }
 }
 
-/** The lowest and highest of `values`, nulls skipped; [null, null] when there are none. */
-function extent(values) {
+/** The lowest and highest of the numbers in `values` at times within [from, to]; [null, null] when there are none. */
+function extent(xs, values, from, to) {
   let low = Infinity;
   let high = -Infinity;
-  for (const value of values) {
-    if (value !== null) {
+  for (let index = 0; index < xs.length; index++) {
+    const value = values[index];
+    if (Number.isFinite(value) && xs[index] >= from && xs[index] <= to) {
       low = Math.min(low, value);
       high = Math.max(high, value);
     }
