@@ -22,8 +22,9 @@ BADGE = '[data-testid="connection"]'
 PANEL = '[data-testid="panel"]'
 NOTICE = "#notice"
 SIGNED_OUT_TIMEOUT_MS = 10_000
-# Eight messages at one every other second, the page waiting up to 10 s (and a half) between attempts.
-SLOWED_DOWN_TIMEOUT_MS = 60_000
+# Eight messages and the heartbeat's pings at one every other second, the page waiting up to 15 s (a 10 s backoff and
+# half as much again of jitter) between attempts.
+SLOWED_DOWN_TIMEOUT_MS = 120_000
 # What Chromium prints for the handshake and the feed list a refused token gets.
 REFUSED = (r"WebSocket connection to '[^']+' failed", r"status of 401")
 

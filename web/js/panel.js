@@ -358,8 +358,8 @@ export class Panel {
   /** Starts over with a window of `windowSeconds`: the ticks come again, from the server's history. */
   setWindow(windowSeconds) {
     this.history = new FeedHistory(this.fieldNames.length, windowSeconds);
-    this.element.dataset.points = "0";
     this.element.dataset.window = String(windowSeconds);
+    this.renderCounts(); // at once: what the panel holds is now nothing, whatever the next frame draws
   }
 
   setState(state) {
