@@ -387,6 +387,9 @@ def test_the_quote_table_gives_each_symbols_price_change_volume_and_sparkline(
     )
     rows = page.evaluate(QUOTES_JS)
     assert [row["subject"] for row in rows] == symbols
+    # The panel says its data is simulated; the system panel's is not.
+    expect(page.locator(f'{PANEL}[data-feed="stocks"] [data-testid="simulated"]')).to_have_text("Simulated data")
+    expect(page.locator(f'{PANEL}[data-feed="system"] [data-testid="simulated"]')).to_have_count(0)
     for row in rows:
         price, change, volume = row["numbers"]
         assert re.fullmatch(r"\$[\d,]+\.\d\d", price), row

@@ -3,6 +3,7 @@ stale feeds, disconnected spans and the phone layout."""
 
 from __future__ import annotations
 
+import itertools
 import signal
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -401,6 +402,25 @@ def test_the_span_the_page_was_disconnected_is_shaded(server: Server, page: Page
     # The band is painted: the plot's bare background is tinted red inside it.
     for band in bands:
         assert band["inside"][0] > band["outside"][0] + 10, band
+    problems.assert_none()
+
+
+def test_neighbouring_series_differ_in_dash_as_well_as_colour(
+    server: Server, page: Page, problems: PageProblems
+) -> None:
+    open_live(page, server.url)
+    legends = page.evaluate(
+        f"""() => [...document.querySelectorAll('{CHART} [data-testid="legend"]')].map((legend) =>
+            [...legend.querySelectorAll(".marker")].map((marker) => ({{
+                colour: getComputedStyle(marker).stroke,
+                dash: marker.querySelector("line").getAttribute("stroke-dasharray") ?? "solid",
+            }})))"""
+    )
+    assert any(len(markers) > 1 for markers in legends)
+    for markers in legends:
+        for before, after in itertools.pairwise(markers):
+            assert before["colour"] != after["colour"], markers
+            assert before["dash"] != after["dash"], markers  # colour is never the only difference
     problems.assert_none()
 
 
