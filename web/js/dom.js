@@ -23,6 +23,18 @@ export function element(tag, attributes = {}, ...children) {
   return node;
 }
 
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** Builds an SVG element (a legend's marker, a sparkline): every attribute goes through setAttribute. */
+export function svgElement(tag, attributes = {}, ...children) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    node.setAttribute(name, String(value));
+  }
+  node.append(...children);
+  return node;
+}
+
 /** Shows `text` in a message element (a notice, an error, a health line), or hides it when `text` is null. */
 export function showMessage(messageElement, text) {
   messageElement.textContent = text ?? "";

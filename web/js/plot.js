@@ -7,9 +7,8 @@
  */
 
 import { CHART_HEIGHT_PX, chartOptions, createChart, formatTime, seriesStyle } from "./chart.js";
-import { element, setText } from "./dom.js";
+import { element, setText, svgElement } from "./dom.js";
 
-const SVG_NS = "http://www.w3.org/2000/svg";
 const MARKER_WIDTH = 18;
 const MARKER_HEIGHT = 6;
 // The tooltip keeps this far from the cursor, and flips to the cursor's left past the middle of the plot.
@@ -29,20 +28,18 @@ const CURSOR_OFF = { left: -10, top: -10 };
 /** A short line in a series' colour and dash, as drawn on the chart, for legends and tooltips. */
 export function seriesMarker(index) {
   const { color, dash } = seriesStyle(index);
-  const svg = document.createElementNS(SVG_NS, "svg");
-  svg.setAttribute("class", `marker series-${color}`);
-  svg.setAttribute("viewBox", `0 0 ${MARKER_WIDTH} ${MARKER_HEIGHT}`);
-  svg.setAttribute("aria-hidden", "true");
-  const line = document.createElementNS(SVG_NS, "line");
-  line.setAttribute("x1", "1");
-  line.setAttribute("x2", String(MARKER_WIDTH - 1));
-  line.setAttribute("y1", String(MARKER_HEIGHT / 2));
-  line.setAttribute("y2", String(MARKER_HEIGHT / 2));
-  if (dash.length > 0) {
-    line.setAttribute("stroke-dasharray", dash.join(" "));
-  }
-  svg.append(line);
-  return svg;
+  const line = svgElement("line", {
+    x1: 1,
+    x2: MARKER_WIDTH - 1,
+    y1: MARKER_HEIGHT / 2,
+    y2: MARKER_HEIGHT / 2,
+    ...(dash.length > 0 ? { "stroke-dasharray": dash.join(" ") } : {}),
+  });
+  return svgElement(
+    "svg",
+    { class: `marker series-${color}`, viewBox: `0 0 ${MARKER_WIDTH} ${MARKER_HEIGHT}`, "aria-hidden": "true" },
+    line,
+  );
 }
 
 export class Plot {

@@ -8,7 +8,8 @@
  * value, the price beside it.
  */
 
-const SVG_NS = "http://www.w3.org/2000/svg";
+import { svgElement } from "./dom.js";
+
 // Room above the highest value and below the lowest, as a share of their span, so that no line runs along an edge.
 const PADDING_FRACTION = 0.1;
 const DECIMALS = 1;
@@ -18,14 +19,12 @@ export class Sparkline {
   constructor({ width, height, color }) {
     this.width = width;
     this.height = height;
-    this.element = document.createElementNS(SVG_NS, "svg");
-    this.element.setAttribute("class", `sparkline series-${color}`);
-    this.element.setAttribute("width", String(width));
-    this.element.setAttribute("height", String(height));
-    this.element.setAttribute("viewBox", `0 0 ${width} ${height}`);
-    this.element.setAttribute("aria-hidden", "true");
-    this.path = document.createElementNS(SVG_NS, "path");
-    this.element.append(this.path);
+    this.path = svgElement("path");
+    this.element = svgElement(
+      "svg",
+      { class: `sparkline series-${color}`, width, height, viewBox: `0 0 ${width} ${height}`, "aria-hidden": "true" },
+      this.path,
+    );
   }
 
   /**
