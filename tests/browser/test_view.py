@@ -323,6 +323,9 @@ def test_the_keyboard_moves_the_cursor_of_every_chart(server: Server, page: Page
     announcer = chart.get_by_test_id("announcer")
     assert announcer.get_attribute("aria-live") == "polite"
     expect(announcer).to_contain_text("cpu ")
+    # The connection's state and the view's (live or paused) are live regions too, read out as they change.
+    expect(page.locator(BADGE)).to_have_attribute("role", "status")
+    expect(page.locator(VIEW_STATE)).to_have_attribute("role", "status")
 
     # + zooms in around the cursor (and pauses), Escape returns to live.
     plot.press("+")
