@@ -30,14 +30,14 @@ from feeds.parsers import parse_roles, positive_float
 from feeds.producer import Producer
 from feeds.stocks import StocksFeed
 from feeds.system import SystemFeed
-from handlers import UPLOT_DIR, make_app
-from handlers.accesslog import LogBudget
-from handlers.auth import SECRET_ENV, Authenticator
-from handlers.connections import Connections
-from handlers.httpserver import DashboardHTTPServer, raise_fd_limit
-from handlers.protocol import CloseCode
+from handlers.endpoints.app import UPLOT_DIR, make_app
+from handlers.endpoints.socket import FeedSocket
+from handlers.protocol.codes import CloseCode
+from handlers.security.accesslog import LogBudget
+from handlers.security.auth import SECRET_ENV, Authenticator
 from handlers.settings import Settings, SettingsError, add_flags
-from handlers.socket import FeedSocket
+from handlers.transport.connections import Connections
+from handlers.transport.httpserver import DashboardHTTPServer, raise_fd_limit
 
 __all__ = ["BUILTIN_FEEDS", "build_feeds", "discover_feeds", "main", "parse_args"]
 

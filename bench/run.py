@@ -40,7 +40,7 @@ from feeds.encoded import EncodedTick
 from feeds.history import History
 from feeds.stocks import StocksFeed
 from feeds.tick import Tick
-from handlers.auth import Authenticator
+from handlers.security.auth import Authenticator
 
 ROOT = Path(__file__).resolve().parent.parent
 SYMBOLS = "AAPL,MSFT,NVDA,AMZN,GOOG,META,TSLA,AVGO,ORCL,AMD,NFLX,ADBE,CRM,INTC,CSCO,QCOM,TXN,IBM,NOW,UBER"

@@ -1,9 +1,9 @@
 """What the hub delivers: a tick or a feed's status change, encoded and framed once, immutable.
 
 Encoding and delivery are two steps (see `feeds.hub`): a tick is encoded once, where it is produced, into the
-WebSocket frame of every format; delivery hands those very bytes to each subscriber of the format. A broker carries
-these records between the two steps, and a feed's history keeps them, so that neither another node nor a replay
-encodes anything again.
+WebSocket frame of every format; delivery hands those very bytes to each subscriber of the format. A feed's
+history keeps these records, so that a replay encodes nothing again; a broker (none yet: issue 19) is to carry their
+bytes between the two steps, so that another node does not either.
 """
 
 from __future__ import annotations

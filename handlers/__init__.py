@@ -1,24 +1,14 @@
-"""Thin handlers over the core in `feeds`: the page, static files, the JSON API and the WebSocket.
+"""Everything that faces the network, in layers a module may only import downwards from (tests/test_layers.py):
 
-`handlers.app.make_app` builds the web application. The package itself loads no Tornado: what a connection's
-messages mean (`handlers.session`, `handlers.protocol`) and the server's settings (`handlers.settings`) are
-transport-free, and the application's module is imported on first use of `make_app`.
+- `handlers.security`: tokens and roles (`auth`), the Host and Origin rules (`guard`), token buckets
+  (`ratelimit`) and the log's budgets and redaction (`accesslog`). No Tornado.
+- `handlers.settings`: every setting of the server and its flag.
+- `handlers.protocol`: what a connection's messages mean, apart from any transport: the codes (`codes`), the
+  parsing of client messages (`messages`) and one client's session (`session`). No Tornado.
+- `handlers.transport`: moving bytes on Tornado's streams: strict frame reading (`framing`), the per-connection
+  writer (`writer`), the keepalive, the registry of connections and the HTTP server that counts sockets.
+- `handlers.endpoints`: the Tornado handlers themselves and the route table (`app`): the page, `/api/feeds`,
+  `/healthz` and `/ws`.
+
+Under all of them is the core, `feeds`; `server.py` wires the two together.
 """
-
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
-
-from .settings import Settings
-
-if TYPE_CHECKING:
-    from .app import UPLOT_DIR, WEB_DIR, make_app
-
-__all__ = ["UPLOT_DIR", "WEB_DIR", "Settings", "make_app"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("UPLOT_DIR", "WEB_DIR", "make_app"):
-        return getattr(importlib.import_module(".app", __name__), name)
-    raise AttributeError(f"module 'handlers' has no attribute {name!r}")

@@ -18,9 +18,8 @@ from typing import Any
 
 from feeds.history import HISTORY_SECONDS, HISTORY_TICKS
 from feeds.parsers import interval_seconds, non_negative_int, parse_bool, port_number, positive_float, positive_int
-
-from .auth import SECRET_ENV, check_secret
-from .guard import normalize_origin
+from handlers.security.auth import SECRET_ENV, check_secret
+from handlers.security.guard import normalize_origin
 
 __all__ = ["Settings", "SettingsError", "add_flags"]
 

@@ -12,9 +12,9 @@ from feeds.hub import Hub
 from feeds.producer import Producer
 from feeds.stocks import StocksFeed
 from feeds.system import SystemFeed
-from handlers import make_app
-from handlers.connections import Connections
-from handlers.socket import FeedSocket
+from handlers.endpoints.app import make_app
+from handlers.endpoints.socket import FeedSocket
+from handlers.transport.connections import Connections
 
 # Fast ticks keep the tests short; the seed makes the stock prices reproducible.
 SYSTEM_INTERVAL = 0.05

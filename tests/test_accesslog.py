@@ -1,4 +1,4 @@
-"""handlers.accesslog: tokens never reach the log, and no client can flood it."""
+"""handlers.security.accesslog: tokens never reach the log, and no client can flood it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from handlers.accesslog import AccessLog, LogBudget, redact
+from handlers.security.accesslog import AccessLog, LogBudget, redact
 
 from .fakeclock import FakeClock
 

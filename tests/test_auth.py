@@ -1,4 +1,4 @@
-"""handlers.auth and its use: tokens at the door (401), roles per feed (forbidden), expiry (4001) and refresh."""
+"""handlers.security.auth in use: tokens at the door (401), roles per feed (forbidden), expiry (4001), refresh."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from feeds.hub import Hub
 from feeds.producer import Producer
 from feeds.stocks import StocksFeed
 from feeds.system import SystemFeed
-from handlers import Settings, make_app
-from handlers.auth import Authenticator, AuthError, Identity, bearer_token, may_read
+from handlers.endpoints.app import make_app
+from handlers.security.auth import Authenticator, AuthError, Identity, bearer_token, may_read
+from handlers.settings import Settings
 
 from .conftest import STOCKS_INTERVAL, STOCKS_SEED, SYSTEM_INTERVAL
 from .fakeclock import FakeClock

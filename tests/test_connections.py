@@ -1,11 +1,11 @@
-"""handlers.connections: every open WebSocket connection is in the registry, from its handshake to its close."""
+"""handlers.transport.connections: every open WebSocket is in the registry, from its handshake to its close."""
 
 from __future__ import annotations
 
 import pytest
 
-from handlers.connections import Connections
-from handlers.socket import FeedSocket
+from handlers.endpoints.socket import FeedSocket
+from handlers.transport.connections import Connections
 
 from .wsclient import Client, until
 

@@ -24,10 +24,11 @@ from feeds.frames import Opcode, frame
 from feeds.hub import HELD, Hub
 from feeds.producer import Producer
 from feeds.stocks import StocksFeed
-from handlers import Settings, make_app
-from handlers.protocol import CloseCode
-from handlers.socket import FeedSocket
-from handlers.writer import CHUNK_BYTES, FrameWriter
+from handlers.endpoints.app import make_app
+from handlers.endpoints.socket import FeedSocket
+from handlers.protocol.codes import CloseCode
+from handlers.settings import Settings
+from handlers.transport.writer import CHUNK_BYTES, FrameWriter
 
 from .rawws import CLOSE, RawClient
 from .wsclient import Client
@@ -214,7 +215,7 @@ async def test_a_stalled_client_is_bounded_coalesced_and_closed_while_others_see
         if opcode == CLOSE:
             break
     (code,) = struct.unpack("!H", payload[:2])
-    assert code == CloseCode.SLOW_CONSUMER == 1008
+    assert code == CloseCode.POLICY_VIOLATION == 1008
     assert payload[2:].decode() == f"slow consumer: nothing read for {STALL_TIMEOUT:g} s"
     stalled.close()
     normal.close()

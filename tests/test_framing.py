@@ -1,4 +1,4 @@
-"""handlers.framing: a client that breaks RFC 6455's framing rules is closed with 1002 or 1007, not dropped."""
+"""handlers.transport.framing: a client breaking RFC 6455's framing rules is closed with 1002 or 1007, not dropped."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from feeds.frames import Opcode
-from handlers.framing import valid_close_code
-from handlers.protocol import CloseCode
+from handlers.protocol.codes import CloseCode
+from handlers.transport.framing import valid_close_code
 
 from .rawws import RawClient
 from .wsclient import Client

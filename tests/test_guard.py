@@ -1,4 +1,4 @@
-"""handlers.guard and handlers.base: the Host and Origin rules, alone and over real connections."""
+"""handlers.security.guard and handlers.endpoints.base: the Host and Origin rules, alone and over real connections."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from handlers.guard import Guard, normalize_origin, split_host
+from handlers.security.guard import Guard, normalize_origin, split_host
 from handlers.settings import Settings, SettingsError
 
 

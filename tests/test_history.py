@@ -17,7 +17,8 @@ from feeds.producer import Producer
 from feeds.stocks import StocksFeed
 from feeds.system import SystemFeed
 from feeds.tick import Tick
-from handlers import Settings, make_app
+from handlers.endpoints.app import make_app
+from handlers.settings import Settings
 
 from .conftest import STOCKS_INTERVAL, STOCKS_SEED, SYSTEM_INTERVAL
 from .wsclient import Client

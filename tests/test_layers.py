@@ -1,4 +1,8 @@
-"""The layering of the house style, checked: the core and the session are transport-free, data flows one way."""
+"""The layering of the house style, checked on the import graph: rules written as data, each a test.
+
+The layers, lowest first, are `LAYERS`: a module may import its own layer and those below it, never one above.
+`TRANSPORT_FREE` names the layers that may not import Tornado at all, directly or through what they import.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,33 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+
+# Lowest first. A module belongs to the longest prefix that names it.
+LAYERS = (
+    "feeds",
+    "handlers.security",
+    "handlers.settings",
+    "handlers.protocol",
+    "handlers.transport",
+    "handlers.endpoints",
+    "server",
+)
+# Layers that never import Tornado: the core, and what a connection's messages mean.
+TRANSPORT_FREE = ("feeds", "handlers.security", "handlers.settings", "handlers.protocol")
+PROJECT = frozenset(name.split(".")[0] for name in LAYERS)
+
+
+def project_modules() -> list[str]:
+    """Every module of the project's packages and ``server``, dotted."""
+    modules = ["server"]
+    for package in ("feeds", "handlers"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            modules.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return modules
 
 
 def imports_of(module: str) -> set[str]:
@@ -30,21 +60,51 @@ def imports_of(module: str) -> set[str]:
     return found
 
 
-def test_the_session_imports_nothing_of_tornado() -> None:
-    """Imported on its own, in a fresh interpreter: what a connection's messages mean needs no transport."""
-    modules = subprocess.run(
-        [sys.executable, "-c", "import sys, handlers.session; print(' '.join(sys.modules))"],
+def layer_of(module: str) -> int | None:
+    """The index in `LAYERS` of the layer ``module`` belongs to; None for a module outside the project."""
+    matches = [index for index, layer in enumerate(LAYERS) if module == layer or module.startswith(layer + ".")]
+    return max(matches, key=lambda index: len(LAYERS[index]), default=None)
+
+
+def test_every_module_of_the_project_is_in_a_layer() -> None:
+    """A new sub-package must be placed among the layers before it can be imported from."""
+    unplaced = [module for module in project_modules() if layer_of(module) is None and module != "handlers"]
+    assert unplaced == []
+
+
+@pytest.mark.parametrize("module", project_modules())
+def test_nothing_imports_upward(module: str) -> None:
+    own = layer_of(module)
+    upward = {
+        name
+        for name in imports_of(module)
+        if name.split(".")[0] in PROJECT and (layer := layer_of(name)) is not None and own is not None and layer > own
+    }
+    assert upward == set(), f"{module} ({LAYERS[own or 0]}) imports from a layer above it"
+
+
+@pytest.mark.parametrize("module", [m for m in project_modules() if m.startswith(TRANSPORT_FREE)])
+def test_transport_free_layers_import_no_tornado_directly(module: str) -> None:
+    assert {name for name in imports_of(module) if name.split(".")[0] == "tornado"} == set()
+
+
+@pytest.mark.parametrize("layer", TRANSPORT_FREE)
+def test_transport_free_layers_load_no_tornado_at_all(layer: str) -> None:
+    """Imported on their own, in a fresh interpreter, with everything they import in turn."""
+    modules = [module for module in project_modules() if module.startswith(layer)]
+    loaded = subprocess.run(
+        [sys.executable, "-c", f"import sys, {', '.join(modules)}; print(' '.join(sys.modules))"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()
-    assert "handlers.session" in modules
-    assert [name for name in modules if name.split(".")[0] == "tornado"] == []
+    assert set(modules) <= set(loaded)
+    assert [name for name in loaded if name.split(".")[0] == "tornado"] == []
 
 
-def test_the_core_never_imports_handlers_or_tornados_web_layer() -> None:
-    for path in sorted((ROOT / "feeds").glob("*.py")):
-        names = imports_of(f"feeds.{path.stem}")
-        assert not {name for name in names if name.split(".")[0] == "handlers"}, path.name
-        assert not names & {"tornado.web", "tornado.websocket", "tornado.httpserver", "tornado.iostream"}, path.name
+def test_the_rules_catch_an_upward_import() -> None:
+    """The checker itself: an import of the endpoints from the core is upward, and a Tornado import is seen."""
+    assert layer_of("handlers.endpoints.app") > layer_of("feeds.hub")  # type: ignore[operator]
+    assert layer_of("handlers.settings") == LAYERS.index("handlers.settings")
+    assert "tornado.web" in imports_of("handlers.endpoints.app")

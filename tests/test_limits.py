@@ -13,9 +13,10 @@ from tornado.web import Application
 
 from feeds.hub import Hub
 from feeds.producer import Producer
-from handlers import Settings, make_app
-from handlers.connections import Connections
-from handlers.socket import FeedSocket
+from handlers.endpoints.app import make_app
+from handlers.endpoints.socket import FeedSocket
+from handlers.settings import Settings
+from handlers.transport.connections import Connections
 
 from .rawws import RawClient
 from .wsclient import Client, until

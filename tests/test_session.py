@@ -1,4 +1,4 @@
-"""handlers.session: what a connection's messages mean, without a socket: a real hub, an in-memory subscriber."""
+"""handlers.protocol.session: what a connection's messages mean, with no socket: a real hub, an in-memory subscriber."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from feeds import Feed, Field
 from feeds.codec import Format
 from feeds.hub import Hub, Subscriber
 from feeds.tick import Tick
-from handlers.session import Server, Session
+from handlers.protocol.session import Server, Session
 from handlers.settings import Settings
 
 from .fakeclock import FakeClock

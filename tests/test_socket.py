@@ -14,9 +14,9 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from feeds.hub import Hub
-from handlers import Settings
-from handlers.connections import Connections
-from handlers.socket import FeedSocket
+from handlers.endpoints.socket import FeedSocket
+from handlers.settings import Settings
+from handlers.transport.connections import Connections
 
 from .wsclient import Client
 

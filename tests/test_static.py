@@ -1,4 +1,4 @@
-"""handlers.static: the page's files and nothing else, whatever the path says, with no traceback for a bad one."""
+"""handlers.endpoints.static: the page's files and nothing else, whatever the path, no traceback for a bad one."""
 
 from __future__ import annotations
 

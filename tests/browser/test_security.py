@@ -11,7 +11,7 @@ import pytest
 import trustme
 from playwright.sync_api import Page, WebSocket, expect
 
-from handlers.auth import Authenticator
+from handlers.security.auth import Authenticator
 from tools.harness import FAST_FEED_OPTIONS, Server, wait_until_live
 
 from .conftest import PageProblems

@@ -4,8 +4,9 @@ Tornado writes a line per request, with the query as sent: a token passed as ``?
 and a client looping on a refused request would write thousands of lines a second. `AccessLog` is the
 application's ``log_function``: it redacts credentials from the URI (`redact`) and lets each client (by address)
 write ``rate`` lines a second with bursts of ``burst``; what it holds back is counted, and the count is logged with
-that client's next line. The same budget covers the error lines about a client's requests (`handlers.base`) and
-connections (`handlers.socket`). It remembers at most ``max_clients`` clients, the least recent forgotten first.
+that client's next line. The same budget covers the error lines about a client's requests
+(`handlers.endpoints.base`) and connections (`handlers.endpoints.socket`). It remembers at most ``max_clients``
+clients, the least recent forgotten first.
 `LogBudget`, on the server's log handler, bounds every kind of line besides, whoever it is about, and cuts long ones.
 """
 

@@ -2,8 +2,8 @@
 
 `FeedSocket` adapts Tornado's `WebSocketHandler` to the pure parts: the handshake (and the memory it may let go of
 afterwards), the connection's `FrameWriter`, which is both the hub's `Subscriber` for it and where the session's
-replies go (see `handlers.writer`), its place in the registry of connections, and the keepalive's hooks. What a
-client's messages mean is the session's business (`handlers.session`).
+replies go (see `handlers.transport.writer`), its place in the registry of connections, and the keepalive's hooks.
+What a client's messages mean is the session's business (`handlers.protocol.session`).
 """
 
 from __future__ import annotations
@@ -18,17 +18,18 @@ from tornado.ioloop import IOLoop
 from tornado.web import HTTPError
 from tornado.websocket import WebSocketHandler, _WebSocketParams
 
-from .accesslog import redact
-from .auth import Identity
+from handlers.protocol.codes import CloseCode
+from handlers.protocol.session import Server, Session
+from handlers.security.accesslog import redact
+from handlers.security.auth import Identity
+from handlers.security.guard import Guard
+from handlers.settings import Settings
+from handlers.transport.connections import Connections
+from handlers.transport.framing import StrictProtocol
+from handlers.transport.keepalive import Keepalive
+from handlers.transport.writer import FrameWriter
+
 from .base import Guarded
-from .connections import Connections
-from .framing import StrictProtocol
-from .guard import Guard
-from .keepalive import Keepalive
-from .protocol import CloseCode
-from .session import Server, Session
-from .settings import Settings
-from .writer import FrameWriter
 
 __all__ = ["FeedSocket"]
 
@@ -142,7 +143,7 @@ class FeedSocket(Guarded, WebSocketHandler):
     def close_dead(self) -> None:
         if self.may_log():
             log.info("closing a connection from %s: no answer to pings", self.request.remote_ip)
-        self.close(CloseCode.NO_PONG, "no answer to ping")
+        self.close(CloseCode.INTERNAL_ERROR, "no answer to ping")
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Close the connection; nothing of ours is sent after the Close frame."""

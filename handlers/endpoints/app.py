@@ -9,22 +9,22 @@ from typing import Any
 from tornado.web import Application
 
 from feeds.hub import Hub
+from handlers.protocol.session import Server
+from handlers.security.accesslog import AccessLog
+from handlers.security.auth import Authenticator
+from handlers.security.guard import Guard
+from handlers.settings import Settings
+from handlers.transport.connections import Connections
+from handlers.transport.keepalive import Keepalive
 
-from .accesslog import AccessLog
 from .api import FeedsHandler, HealthHandler
-from .auth import Authenticator
 from .base import NotFound
-from .connections import Connections
-from .guard import Guard
-from .keepalive import Keepalive
-from .session import Server
-from .settings import Settings
 from .socket import FeedSocket
 from .static import WebFiles
 
 __all__ = ["UPLOT_DIR", "WEB_DIR", "make_app"]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WEB_DIR = ROOT / "web"
 UPLOT_DIR = ROOT / "node_modules" / "uplot" / "dist"
 

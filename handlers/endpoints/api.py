@@ -11,10 +11,10 @@ from typing import Any
 import orjson
 
 from feeds.hub import Hub
+from handlers.security.auth import Identity, may_read
+from handlers.security.guard import Guard
 
-from .auth import Identity, may_read
 from .base import Guarded
-from .guard import Guard
 
 __all__ = ["FeedsHandler", "HealthHandler", "describe_feeds"]
 

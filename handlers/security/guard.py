@@ -6,7 +6,7 @@ cannot read it (DNS rebinding): an IP address (a rebinding needs a name), ``loca
 name given to ``--host``, and each ``--allowed-host``; anything else gets 421. A browser's WebSocket handshake must
 come from the server's own origin or an ``--allowed-origin`` (cross-site WebSocket hijacking); anything else gets
 403. When the server authenticates its clients, `Guard.identify` turns the token a request carries into who sent it
-(`handlers.auth`), or refuses it with 401. `handlers.base` applies the guard to every handler.
+(`handlers.security.auth`), or refuses it with 401. `handlers.endpoints.base` applies the guard to every handler.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """What every handler of the server shares: the guard's checks before it acts, the security headers, log hygiene.
 
 `Guarded` is a base for Tornado handlers: its ``prepare()`` refuses a request for a name the server does not answer
-to (`handlers.guard`) before the handler does anything, and every response carries ``X-Content-Type-Options:
+to (`handlers.security.guard`) before the handler does anything, and every response carries ``X-Content-Type-Options:
 nosniff`` and ``Referrer-Policy: no-referrer`` (a token in the page's URL must not leak in a Referer header). Its
 log lines about a request name it with credentials redacted, and count against the client's budget of lines
-(`handlers.accesslog`).
+(`handlers.security.accesslog`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 from tornado.log import app_log, gen_log
 from tornado.web import HTTPError, RequestHandler
 
-from .accesslog import AccessLog, redact
-from .auth import Identity, bearer_token
-from .guard import Guard, RefusedError
+from handlers.security.accesslog import AccessLog, redact
+from handlers.security.auth import Identity, bearer_token
+from handlers.security.guard import Guard, RefusedError
 
 __all__ = ["SECURITY_HEADERS", "Guarded", "NotFound"]
 

@@ -2,7 +2,7 @@
 
 Tornado's own ``websocket_ping_interval`` runs a ping coroutine and a timer per connection, about 2.6 KB each
 (measured with tracemalloc); here one `PeriodicCallback` pings every connection through its writer, like any other
-frame. It walks the registry of connections (`handlers.connections`) and keeps the time of each connection's
+frame. It walks the registry of connections (`handlers.transport.connections`) and keeps the time of each connection's
 unanswered ping on the connection itself. The work is spread over the interval: the timer fires every
 ``SLICE_SECONDS`` and pings the next slice of the connections each time, so that pinging 10,000 clients (about
 100 ms of sends here, and more to read their pongs) never holds the event loop in the way of a tick for more than

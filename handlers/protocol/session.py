@@ -4,7 +4,7 @@ In the manner of websockets' sans-I/O protocol, a `Session` never touches a sock
 It is given each client message as it arrived (`Session.receive`), answers every one with a reply frame or an
 ``error`` frame, and subscribes and unsubscribes its connection in the hub. Replies go to the same `Subscriber` the
 hub delivers ticks to, so that a ``subscribed`` reply always goes out before the feed's first tick. Nothing a client
-sends raises out of here. `handlers.socket` is the transport around it; tests drive it with a hub and a list.
+sends raises out of here. `handlers.endpoints.socket` is the transport around it; tests drive it with a hub and a list.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from feeds.codec import Format
 from feeds.feed import Feed
 from feeds.frames import Opcode, frame
 from feeds.hub import HELD, Hub, Subscriber
+from handlers.security.auth import Authenticator, AuthError, Identity, may_read
+from handlers.security.ratelimit import refilled
+from handlers.settings import Settings
 
-from .auth import Authenticator, AuthError, Identity, may_read
-from .protocol import CloseCode, ErrorCode, Op, ProtocolError, Request, encode_message, parse_request
-from .ratelimit import refilled
-from .settings import Settings
+from .codes import CloseCode, ErrorCode
+from .messages import Op, ProtocolError, Request, encode_message, parse_request
 
 __all__ = ["Connection", "Server", "Session"]
 
@@ -65,7 +66,7 @@ class Session:
     """
 
     # One per connection, 10,000 of them on a busy server: no __dict__, one reference to what sessions share, and a
-    # bucket of two numbers (see handlers.ratelimit) that starts full without a float of its own.
+    # bucket of two numbers (see handlers.security.ratelimit) that starts full without a float of its own.
     __slots__ = ("_closed", "_refused", "_server", "_subscriptions", "_tokens", "_tokens_at", "connection", "identity")
 
     def __init__(self, server: Server, connection: Connection, identity: Identity | None = None) -> None:

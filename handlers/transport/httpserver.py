@@ -18,8 +18,9 @@ from tornado.http1connection import HTTP1ServerConnection
 from tornado.httpserver import HTTPServer
 from tornado.iostream import IOStream
 
+from handlers.settings import Settings
+
 from .connections import Connections
-from .settings import Settings
 
 __all__ = ["FD_RESERVE", "DashboardHTTPServer", "raise_fd_limit"]
 

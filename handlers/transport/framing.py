@@ -17,7 +17,7 @@ import struct
 from tornado.util import _websocket_mask
 from tornado.websocket import WebSocketProtocol13
 
-from .protocol import CloseCode
+from handlers.protocol.codes import CloseCode
 
 __all__ = ["StrictProtocol", "valid_close_code"]
 

@@ -1,7 +1,8 @@
-"""The WebSocket protocol's client side, read: parsing client messages, and the error codes (docs/protocol.md).
+"""Client messages, read: each op's declared schema, and the parsing of a message against it (docs/protocol.md).
 
 Parsing is pure: text in, a `Request` or a `ProtocolError` out. Whether a feed exists or a connection is already
-subscribed is the session's business (`handlers.session`).
+subscribed is the session's business (`handlers.protocol.session`); the codes an error or a close carries are in
+`handlers.protocol.codes`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from typing import Any
 import orjson
 
 from feeds.codec import Format
+from handlers.security.auth import MAX_TOKEN_CHARS
 
-__all__ = ["CloseCode", "ErrorCode", "Op", "ProtocolError", "Request", "encode_message", "parse_request"]
+from .codes import ErrorCode
+
+__all__ = ["Op", "ProtocolError", "Request", "encode_message", "parse_request"]
 
 
 class Op(str, enum.Enum):
@@ -27,49 +31,6 @@ class Op(str, enum.Enum):
     AUTH = "auth"
 
 
-class ErrorCode(str, enum.Enum):
-    """The ``code`` of an ``error`` frame. Documented in docs/protocol.md; never rename one."""
-
-    INVALID_JSON = "invalid_json"
-    NOT_AN_OBJECT = "not_an_object"
-    MISSING_OP = "missing_op"
-    UNKNOWN_OP = "unknown_op"
-    INVALID_MESSAGE = "invalid_message"
-    UNKNOWN_FEED = "unknown_feed"
-    FEED_NOT_READY = "feed_not_ready"
-    UNKNOWN_FORMAT = "unknown_format"
-    ALREADY_SUBSCRIBED = "already_subscribed"
-    NOT_SUBSCRIBED = "not_subscribed"
-    BINARY_NOT_SUPPORTED = "binary_not_supported"
-    TOO_MANY_SUBSCRIPTIONS = "too_many_subscriptions"
-    FORBIDDEN = "forbidden"
-    UNAUTHORIZED = "unauthorized"
-    RATE_LIMITED = "rate_limited"
-    INTERNAL_ERROR = "internal_error"
-
-
-class CloseCode(enum.IntEnum):
-    """WebSocket close codes the server uses. Documented in docs/protocol.md."""
-
-    # 1001, "going away": the server is shutting down; reconnect (with backoff) to its successor.
-    GOING_AWAY = 1001
-    # 1002: the client broke RFC 6455's framing rules (an unmasked frame, reserved bits, an unknown opcode ...).
-    PROTOCOL_ERROR = 1002
-    # 1007: a text message (or a Close frame's reason) that is not UTF-8.
-    INVALID_DATA = 1007
-    MESSAGE_TOO_BIG = 1009
-    # 4001, the server's own: the connection's token expired (present a new one, or refresh it with "auth" before).
-    TOKEN_EXPIRED = 4001
-    # 1011, "unexpected condition": the server failed to write to the connection.
-    INTERNAL_ERROR = 1011
-    # 1011 too: the peer stopped answering pings (an alias of INTERNAL_ERROR, for the keepalive's readers).
-    NO_PONG = 1011
-    # 1008, "policy violation": the client stopped reading, and the server will not hold its data for it.
-    SLOW_CONSUMER = 1008
-    # 1008 too: the client kept sending past its rate limit (an alias of SLOW_CONSUMER).
-    POLICY_VIOLATION = 1008
-
-
 OPS = ", ".join(op.value for op in Op)
 FORMATS = ", ".join(fmt.value for fmt in Format)
 FORMAT_VALUES = frozenset(fmt.value for fmt in Format)
@@ -77,7 +38,6 @@ MAX_FEED_NAME = 32
 MAX_ID_DEPTH = 32
 # The longest client value an error message quotes: an error is never much bigger than a line.
 MAX_QUOTED = 80
-MAX_TOKEN_CHARS = 8192
 MAX_RUN = 2**32 - 1  # runs are 32-bit (see the binary frame's header)
 MAX_SEQ = 2**53  # what a JSON number holds exactly
 JSON_TYPES = {

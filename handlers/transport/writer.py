@@ -31,9 +31,8 @@ from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, SSLIOStream, StreamClosedError
 
 from feeds.hub import HELD
-
-from .protocol import CloseCode
-from .settings import Settings
+from handlers.protocol.codes import CloseCode
+from handlers.settings import Settings
 
 __all__ = ["FrameWriter"]
 
@@ -118,7 +117,7 @@ class FrameWriter:
         self._close_connection(code, reason)
 
     def _stalled(self, reason: str) -> None:
-        self._close_connection(CloseCode.SLOW_CONSUMER, f"slow consumer: {reason}")
+        self._close_connection(CloseCode.POLICY_VIOLATION, f"slow consumer: {reason}")
 
     def send(self, frame: bytes, key: Hashable | None = None) -> None:
         """Send ``frame`` now if the way is clear, else queue it; ``key`` marks frames that newer ones may replace."""

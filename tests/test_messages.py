@@ -1,4 +1,4 @@
-"""handlers.protocol: parsing client messages, text in, a Request or a ProtocolError out, no socket."""
+"""handlers.protocol.messages: parsing client messages, text in, a Request or a ProtocolError out, no socket."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import orjson
 import pytest
 
 from feeds.codec import Format
-from handlers.protocol import ErrorCode, Op, ProtocolError, parse_request
+from handlers.protocol.codes import ErrorCode
+from handlers.protocol.messages import Op, ProtocolError, parse_request
 
 
 def test_requests_are_read_with_their_defaults() -> None:

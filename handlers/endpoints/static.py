@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from tornado.web import HTTPError, StaticFileHandler
 
+from handlers.security.guard import Guard
+
 from .base import Guarded
-from .guard import Guard
 
 __all__ = ["CONTENT_SECURITY_POLICY", "WebFiles"]
 
