@@ -38,6 +38,7 @@ from handlers.security.auth import SECRET_ENV, Authenticator
 from handlers.settings import Settings, SettingsError, add_flags
 from handlers.transport.connections import Connections
 from handlers.transport.httpserver import DashboardHTTPServer, raise_fd_limit
+from handlers.transport.tornado_internals import TornadoInternalsError, check_tornado, stream_of
 
 __all__ = ["BUILTIN_FEEDS", "build_feeds", "discover_feeds", "main", "parse_args"]
 
@@ -269,11 +270,7 @@ async def close_all(connections: Connections[FeedSocket], until: float) -> None:
     """Close every WebSocket with 1001 (going away), then give their Close frames until ``until`` (monotonic
     seconds) to go out and be answered, so that clients see a clean close rather than a dropped connection (1006)."""
     connections.closing = True  # a kept-alive HTTP connection may still ask to upgrade: 503
-    streams = [
-        connection.ws_connection.stream
-        for connection in connections
-        if connection.ws_connection is not None and connection.ws_connection.stream is not None
-    ]
+    streams = [stream for connection in connections if (stream := stream_of(connection)) is not None]
     for connection in list(connections):
         connection.close(CloseCode.GOING_AWAY, "server shutting down")
     # Tornado lets go of a handler's protocol at once; the streams tell when each socket is really closed.
@@ -321,6 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for handler in logging.getLogger().handlers:
         handler.addFilter(LogBudget())
     try:
+        check_tornado()
         settings = Settings.from_flags(args)
         sources = discover_feeds(args)
         feeds = build_feeds(args.option, [source.cls for source in sources])
@@ -328,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(list_feeds(sources, feeds))
             return 0
         asyncio.run(serve(settings, feeds))
-    except (StartupError, SettingsError) as exc:
+    except (StartupError, SettingsError, TornadoInternalsError) as exc:
         print(f"server.py: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return 0

@@ -56,7 +56,7 @@ class Guarded(RequestHandler):
             return self.guard.identify(token)
         except RefusedError as refusal:
             if self.may_log():
-                log.info("refused %s: %s", self._request_summary(), refusal.reason)
+                log.info("refused %s: %s", self.summary(), refusal.reason)
             raise HTTPError(refusal.status) from None
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -64,14 +64,15 @@ class Guarded(RequestHandler):
         if status_code == HTTPStatus.UNAUTHORIZED:
             self.set_header("WWW-Authenticate", 'Bearer realm="dashboard"')
         self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.finish(f"{status_code} {self._reason}\n")
+        self.finish(f"{status_code} {reason_of(status_code, kwargs.get('exc_info'))}\n")
 
     def may_log(self) -> bool:
         """Whether a line about this request's client fits in its budget now (it uses up one)."""
         log_function = self.application.settings.get("log_function")
         return not isinstance(log_function, AccessLog) or log_function.allow(self.request.remote_ip or "?")
 
-    def _request_summary(self) -> str:
+    def summary(self) -> str:
+        """The request in a log line: method, URI with its credentials redacted, client address."""
         return f"{self.request.method} {redact(self.request.uri or '')} ({self.request.remote_ip})"
 
     def log_exception(
@@ -80,9 +81,21 @@ class Guarded(RequestHandler):
         # Tornado's, but redacted (it would print the request's repr, query included) and within the budget.
         if isinstance(value, HTTPError):
             if value.get_message() and self.may_log():
-                gen_log.warning("%d %s: %s", value.status_code, self._request_summary(), value.get_message())
+                gen_log.warning("%d %s: %s", value.status_code, self.summary(), value.get_message())
         elif self.may_log():
-            app_log.error("Uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb))  # type: ignore[arg-type]
+            app_log.error("Uncaught exception %s", self.summary(), exc_info=(typ, value, tb))  # type: ignore[arg-type]
+
+
+def reason_of(status_code: int, exc_info: Any) -> str:
+    """The reason phrase of an error response: the `HTTPError`'s own (a limit's "Too Many Connections"), else the
+    standard phrase of its status."""
+    error = exc_info[1] if exc_info else None
+    if isinstance(error, HTTPError) and error.reason:
+        return str(error.reason)
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return "Unknown"
 
 
 class NotFound(Guarded):

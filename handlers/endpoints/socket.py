@@ -13,10 +13,9 @@ import time
 from collections.abc import Hashable
 from http import HTTPStatus
 
-from tornado.httputil import HTTPHeaders
 from tornado.ioloop import IOLoop
 from tornado.web import HTTPError
-from tornado.websocket import WebSocketHandler, _WebSocketParams
+from tornado.websocket import WebSocketHandler
 
 from handlers.protocol.codes import CloseCode
 from handlers.protocol.session import Server, Session
@@ -27,6 +26,7 @@ from handlers.settings import Settings
 from handlers.transport.connections import Connections
 from handlers.transport.framing import StrictProtocol
 from handlers.transport.keepalive import Keepalive
+from handlers.transport.tornado_internals import is_closing, protocol_params, release_handshake, stream_of
 from handlers.transport.writer import FrameWriter
 
 from .base import Guarded
@@ -63,69 +63,41 @@ class FeedSocket(Guarded, WebSocketHandler):
         super().prepare()
         self.identity = self.identify()
         # Refused before the upgrade, so that a client over a limit holds no WebSocket at all.
-        limits = self.server_settings
-        client = self.request.remote_ip or ""
-        if self.connections.closing:
-            raise HTTPError(HTTPStatus.SERVICE_UNAVAILABLE, reason="Shutting Down")
-        if limits.max_connections and len(self.connections) >= limits.max_connections:
-            raise HTTPError(HTTPStatus.SERVICE_UNAVAILABLE, reason="Too Many Connections")
-        if limits.max_connections_per_ip and self.connections.from_client(client) >= limits.max_connections_per_ip:
-            raise HTTPError(HTTPStatus.SERVICE_UNAVAILABLE, reason="Too Many Connections From This Address")
+        refusal = self.connections.refuse_websocket(self.request.remote_ip or "", self.server_settings)
+        if refusal is not None:
+            raise HTTPError(HTTPStatus.SERVICE_UNAVAILABLE, reason=refusal)
 
     def check_origin(self, origin: str) -> bool:
         # Tornado lets in the server's own origin (and clients that send none) before asking.
         return self.guard.origin_allowed(origin, self.request.host)
 
     def open(self) -> None:
-        # ws_connection.stream is Tornado's, not documented API: tests/test_fastpath.py fails if it changes.
-        stream = self.ws_connection.stream if self.ws_connection is not None else None
+        stream = stream_of(self)
         assert stream is not None, "the WebSocket handshake is done, so the connection has a stream"
-        self.writer = FrameWriter(stream, self.server_settings, self._close_for)
-        self.session = Session(self.sessions, self.writer, self.identity)
+        self.writer = FrameWriter(stream, self.server_settings, self.end)
+        self.session = Session(self.sessions, self.writer, self.identity, renewed=self._expires_at)
         self._expires_at(self.identity)
         self.connections.add(self, self.request.remote_ip or "")
         self.keepalive.start()
-        self._release_handshake()
-
-    def _release_handshake(self) -> None:
-        """Let go of what only the HTTP handshake needed, which Tornado would keep for the connection's whole life.
-
-        An idle connection's memory is mostly Tornado's, and a fifth of it is the request's and the response's
-        headers, the HTTP connection objects and the template namespace: nothing reads them after the upgrade. The
-        request keeps its method, URI (its credentials redacted: a token is the longest part of it) and remote
-        address for log lines, and lets go of its parsed query. Releasing them relies on Tornado's
-        internals (``_headers``, and ``get()`` holding the request headers until the connection ends), so the
-        version range is pinned and tests/test_fastpath.py checks what is released.
-        """
-        request = self.request
-        request.headers.clear()  # cleared in place: WebSocketHandler.get() holds this object until the close
-        request.uri = redact(request.uri or "")
-        request.query = ""
-        request.arguments.clear()
-        request.query_arguments.clear()
-        request.connection = None
-        request.server_connection = None
-        self._headers = HTTPHeaders()  # the 101 response's headers, long written
-        self.ui = None  # type: ignore[assignment]  # Tornado itself drops it when the connection closes
+        # An idle connection's memory is mostly Tornado's, and a fifth of it is what only the handshake needed. The
+        # URI stays for log lines, its credentials redacted (a token is the longest part of it).
+        self.request.uri = redact(self.request.uri or "")
+        release_handshake(self)
 
     def get_websocket_protocol(self) -> StrictProtocol | None:
         # Tornado's own reader drops the socket on a protocol error instead of closing with 1002 or 1007.
         if self.request.headers.get("Sec-WebSocket-Version") != "13":
             return None  # Tornado answers 426 with the version it speaks
-        params = _WebSocketParams(max_message_size=self.max_message_size, compression_options=None)
-        return StrictProtocol(self, False, params)
+        return StrictProtocol(self, False, protocol_params(self.max_message_size))
 
     def get_compression_options(self) -> None:
         # Frames are built once for every client; per-connection compression would undo that. Not negotiated.
         return None
 
     def on_message(self, message: str | bytes) -> None:
-        if self.ws_connection is None or self.ws_connection.is_closing() or self.session is None:
+        if self.session is None or is_closing(self):
             return  # the server closed this connection: nothing more goes out, not even a reply
         self.session.receive(message)
-        if self.session.identity is not self.identity:  # a fresh token: a new expiry
-            self.identity = self.session.identity
-            self._expires_at(self.identity)
 
     def on_ping(self, data: bytes) -> None:
         # Tornado has just written its pong to the stream: the writer must not send around it.
@@ -163,10 +135,15 @@ class FeedSocket(Guarded, WebSocketHandler):
         self._expiry = None
         self.close(CloseCode.TOKEN_EXPIRED, "token expired")
 
-    def _close_for(self, code: CloseCode, reason: str) -> None:
+    def end(self, code: CloseCode, reason: str) -> None:
+        """The one way a connection's parts ask for it to end: its writer (a stalled client), and through the writer
+        the session (a client past its rate) and the hub (a failed send). Nothing more is written from now on, and
+        the close runs on the loop's next turn, so that it never re-enters the fan-out or the message that asked."""
+        if self.writer is not None:
+            self.writer.close()
         if self.may_log():
             log.warning("closing a connection from %s with %d: %s", self.request.remote_ip, code, reason)
-        self.close(code, reason)
+        IOLoop.current().add_callback(self.close, code, reason)
 
     def on_close(self) -> None:
         self._release()

@@ -67,12 +67,31 @@ class Session:
 
     # One per connection, 10,000 of them on a busy server: no __dict__, one reference to what sessions share, and a
     # bucket of two numbers (see handlers.security.ratelimit) that starts full without a float of its own.
-    __slots__ = ("_closed", "_refused", "_server", "_subscriptions", "_tokens", "_tokens_at", "connection", "identity")
+    __slots__ = (
+        "_closed",
+        "_refused",
+        "_renewed",
+        "_server",
+        "_subscriptions",
+        "_tokens",
+        "_tokens_at",
+        "connection",
+        "identity",
+    )
 
-    def __init__(self, server: Server, connection: Connection, identity: Identity | None = None) -> None:
+    def __init__(
+        self,
+        server: Server,
+        connection: Connection,
+        identity: Identity | None = None,
+        renewed: Callable[[Identity], None] | None = None,
+    ) -> None:
+        """``renewed(identity)`` is told of every fresh token an ``auth`` message brings (the transport moves the
+        connection's expiry by it)."""
         self._server = server
         self.connection = connection
         self.identity = identity
+        self._renewed = renewed
         self._subscriptions: dict[str, Format] = {}
         self._closed = False
         self._tokens = FULL
@@ -127,6 +146,7 @@ class Session:
             return True
         self._refused += 1
         if self._refused >= limits.max_burst:
+            self.close()
             self.connection.close_connection(CloseCode.POLICY_VIOLATION, "rate limit exceeded")
         else:
             rate = limits.max_rate
@@ -219,7 +239,9 @@ class Session:
             raise ProtocolError(
                 ErrorCode.UNAUTHORIZED, "token refused: it is for another subject than this connection's", request.raw
             )
-        self.identity = identity  # the connection follows it to its new expiry
+        self.identity = identity
+        if self._renewed is not None:
+            self._renewed(identity)  # the connection follows it to its new expiry
         self._reply(encode_message("authed", request.raw, exp=identity.exp))
         # Roles may have shrunk: what they no longer cover stops, and the client is told.
         for feed in [name for name in self._subscriptions if not may_read(identity, self._server.hub.feed(name).roles)]:

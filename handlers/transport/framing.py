@@ -5,8 +5,8 @@ fragmented control frames and invalid UTF-8, and it accepts unmasked client fram
 itself and fails the connection the way section 7.1.7 says: a Close frame with **1002** (protocol error) or
 **1007** (invalid UTF-8 in a text message, or in a Close frame's reason), then the connection is dropped. Messages
 too big still close with 1009. Everything after a frame is read goes to Tornado's own handling (pings, pongs,
-Close, messages to the handler). It overrides `WebSocketProtocol13._receive_frame`, not public API: the Tornado
-version range is pinned and tests/test_framing.py fails if its internals move.
+Close, messages to the handler). Reading frames is not public API in Tornado: what it takes of Tornado's internals
+comes from `handlers.transport.tornado_internals`, which checks them at start.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from __future__ import annotations
 import logging
 import struct
 
-from tornado.util import _websocket_mask
-from tornado.websocket import WebSocketProtocol13
-
 from handlers.protocol.codes import CloseCode
+
+from .tornado_internals import ProtocolInternals, websocket_mask
 
 __all__ = ["StrictProtocol", "valid_close_code"]
 
@@ -25,6 +24,9 @@ log = logging.getLogger("dashboard.socket")
 
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 OPCODES = frozenset({CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG})
+FIN = 0x80
+RSV_MASK = 0x70
+OPCODE_MASK = 0x0F
 MASKED = 0x80
 LENGTH_MASK = 0x7F
 MAX_CONTROL_PAYLOAD = 125
@@ -46,13 +48,13 @@ class FramingError(Exception):
         self.reason = reason
 
 
-class StrictProtocol(WebSocketProtocol13):
+class StrictProtocol(ProtocolInternals):
     """Tornado's WebSocket protocol, with a reader that enforces the client's side of the framing rules."""
 
-    async def _receive_frame(self) -> None:
+    async def receive_frame(self) -> None:
         # An idle connection waits here, in a coroutine with as few locals as can be, and no deeper one: every idle
         # connection holds this frame for its whole life.
-        first, second = await self._read_bytes(2)
+        first, second = await self.read_bytes(2)
         await self._receive_rest(first, second)
 
     async def _receive_rest(self, first: int, second: int) -> None:
@@ -60,19 +62,16 @@ class StrictProtocol(WebSocketProtocol13):
         try:
             final, opcode, length = _check_header(first, second)
             if length == LENGTH_16:
-                (length,) = struct.unpack("!H", await self._read_bytes(2))
+                (length,) = struct.unpack("!H", await self.read_bytes(2))
             elif length == LENGTH_64:
-                (length,) = struct.unpack("!Q", await self._read_bytes(8))
-            buffered = self._fragmented_message_buffer
-            if (
-                length + (len(buffered) if buffered is not None and not opcode & 0x8 else 0)
-                > self.params.max_message_size
-            ):
+                (length,) = struct.unpack("!Q", await self.read_bytes(8))
+            buffered = self.fragments
+            if length + (len(buffered) if buffered is not None and not opcode & 0x8 else 0) > self.max_message_size:
                 self.close(CloseCode.MESSAGE_TOO_BIG, "message too big")
-                self._abort()
+                self.abort()
                 return
-            mask = await self._read_bytes(MASK_BYTES)
-            message = self._assemble(final, opcode, _websocket_mask(mask, await self._read_bytes(length)))
+            mask = await self.read_bytes(MASK_BYTES)
+            message = self._assemble(final, opcode, websocket_mask(mask, await self.read_bytes(length)))
             if message is None:
                 return  # a fragment: the message goes on
             opcode, data = message
@@ -80,28 +79,27 @@ class StrictProtocol(WebSocketProtocol13):
         except FramingError as error:
             self._fail(error.code, error.reason)
             return
-        handled = self._handle_message(opcode, data)
+        handled = self.handle_message(opcode, data)
         if handled is not None:
             await handled
 
     def _assemble(self, final: bool, opcode: int, data: bytes) -> tuple[int, bytes] | None:
         """The whole message a frame ends (control frames stand alone), or None while a fragmented one goes on."""
-        buffered = self._fragmented_message_buffer
+        buffered = self.fragments
         if opcode == CONTINUATION:
             if buffered is None:
                 raise FramingError(CloseCode.PROTOCOL_ERROR, "continuation frame with no message to continue")
             buffered.extend(data)
             if not final:
                 return None
-            started: int = self._fragmented_message_opcode  # type: ignore[assignment]  # set with the buffer
-            self._fragmented_message_buffer = None
+            started = self.fragments_opcode
+            self.end_fragments()
             return started, bytes(buffered)
         if not opcode & 0x8:
             if buffered is not None:
                 raise FramingError(CloseCode.PROTOCOL_ERROR, "new message before the fragmented one ended")
             if not final:
-                self._fragmented_message_opcode = opcode  # type: ignore[assignment]  # Tornado declares it None
-                self._fragmented_message_buffer = bytearray(data)
+                self.start_fragments(opcode, data)
                 return None
         return opcode, data
 
@@ -112,16 +110,16 @@ class StrictProtocol(WebSocketProtocol13):
             request = getattr(self.handler, "request", None)
             log.info("closing a connection from %s with %d: %s", getattr(request, "remote_ip", "?"), code, reason)
         self.close(code, reason)
-        self._abort()
+        self.abort()
 
 
 def _check_header(first: int, second: int) -> tuple[bool, int, int]:
     """FIN, the opcode and the 7-bit length of a frame's first two bytes, once they pass the rules."""
-    final = bool(first & StrictProtocol.FIN)
-    opcode = first & StrictProtocol.OPCODE_MASK
+    final = bool(first & FIN)
+    opcode = first & OPCODE_MASK
     length = second & LENGTH_MASK
     # No extension is negotiated, so no reserved bit has a meaning.
-    if first & StrictProtocol.RSV_MASK:
+    if first & RSV_MASK:
         raise FramingError(CloseCode.PROTOCOL_ERROR, "reserved bits set")
     if opcode not in OPCODES:
         raise FramingError(CloseCode.PROTOCOL_ERROR, f"unknown opcode {opcode:#x}")
