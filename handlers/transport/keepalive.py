@@ -1,12 +1,12 @@
 """Keepalive for every connection at once: one timer, one pre-built ping frame, dead peers closed.
 
-Tornado's own ``websocket_ping_interval`` runs a ping coroutine and a timer per connection, about 2.6 KB each
-(measured with tracemalloc); here one `PeriodicCallback` pings every connection through its writer, like any other
-frame. It walks the registry of connections (`handlers.transport.connections`) and keeps the time of each connection's
+Tornado's own ``websocket_ping_interval`` runs a ping coroutine and a timer per connection (their cost is in
+docs/performance.md); here one `PeriodicCallback` pings every connection through its writer, like any other frame.
+It walks the registry of connections (`handlers.transport.connections`) and keeps the time of each connection's
 unanswered ping on the connection itself. The work is spread over the interval: the timer fires every
-``SLICE_SECONDS`` and pings the next slice of the connections each time, so that pinging 10,000 clients (about
-100 ms of sends here, and more to read their pongs) never holds the event loop in the way of a tick for more than
-a millisecond or two. When a connection's turn comes and its previous ping is still unanswered ``timeout`` seconds
+``SLICE_SECONDS`` and pings the next slice of the connections each time, so that pinging thousands of clients (a
+send each, and their pongs to read) never holds the event loop in the way of a tick for more than a millisecond or
+two. When a connection's turn comes and its previous ping is still unanswered ``timeout`` seconds
 after it went out, it is closed: the timeout is checked once an interval, not to the second. A connection that
 opens in the middle of a round is pinged from the next round on.
 """

@@ -7,12 +7,14 @@ Tornado's public API does not reach four things this server needs. Each is named
   the TCP connection with no Close frame on reserved bits, unknown opcodes, bad control frames and invalid UTF-8,
   and accepts unmasked client frames; RFC 6455 asks for a Close frame with 1002 or 1007. There is no public hook
   for reading frames, so `handlers.transport.framing` overrides the reader and hands whole messages back to
-  Tornado's own handling. The mask is Tornado's C speedup (a pure-Python XOR loop costs about 100 times as much).
+  Tornado's own handling. The mask is Tornado's C speedup: 0.14 µs for a 100-byte message against 8.3 µs for a
+  Python loop (1,000 bytes: 0.28 against 100 µs).
 - **Building that protocol** (``tornado.websocket._WebSocketParams``): ``get_websocket_protocol`` is the documented
   place to choose the protocol, but its parameters object has no public constructor.
 - **The connection's stream** (``WebSocketHandler.ws_connection`` and its ``stream``): the writer sends pre-built
   frames with one ``socket.send`` instead of ``write_message``, which frames again and makes a Future, a Task and a
-  copy per message: 8 µs a message against Tornado's 20 or so, the fan-out's whole lead (docs/performance.md).
+  copy per message: the fan-out's lead, about 8 µs of CPU per client and message where a tutorial Tornado server
+  spends about 60 (docs/performance.md, "What the fast path does").
 - **The handshake's leftovers** (``RequestHandler._headers``, the request's connection objects, ``ui``): Tornado
   keeps them for the connection's whole life; letting go of them took an idle connection from 14.3 to 10.5 KB
   traced, 16.0 to 11.8 KB of RSS (docs/performance.md).
