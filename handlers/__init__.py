@@ -1,7 +1,7 @@
 """Everything that faces the network, in layers a module may only import downwards from (tests/test_layers.py):
 
-- `handlers.security`: tokens and roles (`auth`), the Host and Origin rules (`guard`), token buckets
-  (`ratelimit`) and the log's budgets and redaction (`accesslog`). No Tornado.
+- `handlers.security`: tokens and roles (`auth`), the Host and Origin rules (`guard`), and the log's budgets
+  and redaction (`accesslog`). No Tornado.
 - `handlers.settings`: every setting of the server and its flag.
 - `handlers.protocol`: what a connection's messages mean, apart from any transport: the codes (`codes`), the
   parsing of client messages (`messages`) and one client's session (`session`). No Tornado.

@@ -21,8 +21,8 @@ from feeds.codec import Format
 from feeds.feed import Feed
 from feeds.frames import Opcode, frame
 from feeds.hub import HELD, Hub, Subscriber
+from feeds.tokenbucket import refilled
 from handlers.security.auth import Authenticator, AuthError, Identity, may_read
-from handlers.security.ratelimit import refilled
 from handlers.settings import Settings
 
 from .codes import CloseCode, ErrorCode
@@ -66,7 +66,7 @@ class Session:
     """
 
     # One per connection, 10,000 of them on a busy server: no __dict__, one reference to what sessions share, and a
-    # bucket of two numbers (see handlers.security.ratelimit) that starts full without a float of its own.
+    # bucket of two numbers (see feeds.tokenbucket) that starts full without a float of its own.
     __slots__ = (
         "_closed",
         "_refused",

@@ -8,19 +8,18 @@ that client's next line. The same budget covers the error lines about a client's
 (`handlers.endpoints.base`) and connections (`handlers.endpoints.socket`). It remembers at most ``max_clients``
 clients, the least recent forgotten first.
 `LogBudget`, on the server's log handler, bounds every kind of line besides, whoever it is about, and cuts long ones.
+Both are a `feeds.tokenbucket.LineBudget`, keyed by client and by kind of line.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Protocol
 from urllib.parse import unquote_plus
 
-from .ratelimit import refilled
+from feeds.tokenbucket import LineBudget
 
 __all__ = ["AccessLog", "LogBudget", "redact"]
 
@@ -52,50 +51,6 @@ def redact(uri: str) -> str:
     return f"{path}?{'&'.join(kept)}{hash_mark}{fragment}"
 
 
-@dataclass
-class _Budget:
-    lines: float
-    updated: float
-    held_back: int = 0
-
-
-K = TypeVar("K", bound=Hashable)
-
-
-class _Budgets(Generic[K]):
-    """Token buckets by key (a client, a kind of line), at most ``most`` of them, the least recent forgotten."""
-
-    def __init__(self, rate: float, burst: int, most: int, clock: Callable[[], float]) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.most = most
-        self._clock = clock
-        self._budgets: OrderedDict[K, _Budget] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._budgets)
-
-    def take(self, key: K) -> int | None:
-        """Use up a line of ``key``'s budget: None when it has none left (that line is counted as held back),
-        else how many lines it had held back since its last one."""
-        now = self._clock()
-        budget = self._budgets.get(key)
-        if budget is None:
-            budget = self._budgets[key] = _Budget(float(self.burst), now)
-            if len(self._budgets) > self.most:
-                self._budgets.popitem(last=False)
-        else:
-            self._budgets.move_to_end(key)
-            budget.lines = refilled(budget.lines, budget.updated, now, self.rate, self.burst)
-            budget.updated = now
-        if budget.lines < 1:
-            budget.held_back += 1
-            return None
-        budget.lines -= 1
-        held, budget.held_back = budget.held_back, 0
-        return held
-
-
 class _Request(Protocol):
     method: str | None
     uri: str | None
@@ -121,7 +76,7 @@ class AccessLog:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rate = rate
-        self._budgets: _Budgets[str] = _Budgets(rate, burst, max_clients, clock)
+        self._budgets = LineBudget(rate, burst, max_clients, clock)
 
     def allow(self, client: str) -> bool:
         """Whether a line about ``client`` may be written now (it uses up one); held-back lines are counted."""
@@ -166,7 +121,7 @@ class LogBudget(logging.Filter):
     ) -> None:
         super().__init__()
         self.max_chars = max_chars
-        self._budgets: _Budgets[tuple[str, int, str]] = _Budgets(rate, burst, max_kinds, clock)
+        self._budgets = LineBudget(rate, burst, max_kinds, clock)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name == access_log.name:
