@@ -26,7 +26,6 @@ import math
 import queue
 import threading
 import traceback
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from numbers import Real
 from typing import Any, Protocol
@@ -36,6 +35,7 @@ from .feed import MAX_FIELDS, Feed, Field, check_fields
 from .sequencer import LocalSequencer, Sequencer
 from .status import FeedStatus, Health
 from .tick import Tick
+from .tokenbucket import LineBudget
 
 __all__ = ["MAX_FIELDS", "Producer", "Publisher", "SampleError", "SampleTimeoutError", "validate"]
 
@@ -44,8 +44,9 @@ log = logging.getLogger("dashboard.producer")
 # While a feed keeps failing, a summary line is logged at most this often (seconds), and a kind of error, or a
 # recovery, at most once in as long.
 FAILURE_LOG_INTERVAL = 60.0
-# The kinds of error a feed's log remembers having logged, the least recent forgotten first.
+# The kinds of error (and recovery, `RECOVERY`) a feed's log remembers having seen, the least recent forgotten first.
 MAX_ERROR_KINDS = 64
+RECOVERY = ("recovered", "")  # beside the kinds of error: (type name, where raised)
 # Ticks due within this many seconds of each other are on the same beat: they go out as one batch.
 SAME_BEAT = 0.001
 # A tick waits at most this many seconds for the other feeds of its beat to finish sampling.
@@ -341,8 +342,8 @@ class FailureLog:
     def __init__(self, feed: str, clock: Clock) -> None:
         self._feed = feed
         self._clock = clock
-        self._kinds: OrderedDict[tuple[str, str], float] = OrderedDict()  # kind -> when it was last seen
-        self._last_recovery = -math.inf  # when the feed last recovered, logged or not
+        # Per kind of error, and for RECOVERY: a line the first time, the next only after a quiet interval.
+        self._lines = LineBudget(1 / FAILURE_LOG_INTERVAL, 1, MAX_ERROR_KINDS, clock.time, quiet=True)
         self._next_summary: float | None = None  # due an interval after the first line
         self._held_failures = 0
         self._held_recoveries = 0
@@ -354,10 +355,7 @@ class FailureLog:
         self._summarize(now)
         self._streak += 1
         self._latest = reason
-        kind = _kind(cause)
-        seen = self._kinds.get(kind)
-        self._remember(kind, now)
-        if seen is None or now - seen >= FAILURE_LOG_INTERVAL:
+        if self._lines.take(_kind(cause)) is not None:
             # A traceback helps with an exception from the feed's code, not with a refused value or a timeout.
             traceback = not isinstance(cause, (SampleError, SampleTimeoutError))
             self._logged(now)
@@ -368,9 +366,7 @@ class FailureLog:
     def recovered(self) -> None:
         now = self._clock.time()
         self._summarize(now)
-        quiet = now - self._last_recovery >= FAILURE_LOG_INTERVAL
-        self._last_recovery = now
-        if quiet:
+        if self._lines.take(RECOVERY) is not None:
             self._logged(now)
             log.info("feed %s: recovered after %d failures", self._feed, self._streak)
         else:
@@ -397,12 +393,6 @@ class FailureLog:
             self._latest,
         )
         self._held_failures = self._held_recoveries = 0
-
-    def _remember(self, kind: tuple[str, str], now: float) -> None:
-        self._kinds[kind] = now
-        self._kinds.move_to_end(kind)
-        if len(self._kinds) > MAX_ERROR_KINDS:
-            self._kinds.popitem(last=False)
 
 
 def _kind(error: BaseException) -> tuple[str, str]:
