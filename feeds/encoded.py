@@ -22,13 +22,15 @@ __all__ = ["Encoded", "EncodedStatus", "EncodedTick", "encode_event"]
 
 @dataclass(frozen=True, slots=True)
 class EncodedTick:
-    """A tick as it goes out and as a feed's history holds it: its identity (feed, run, seq, ts) and its frame in
-    each format; not its values, which live on in the frames (a held tick costs its frames and little more)."""
+    """A tick as it goes out and as a feed's history holds it: its identity (feed, run, seq, ts), the names of its
+    fields (the tuple the feed's producer shares among all its ticks) and its frame in each format; not its values,
+    which live on in the frames (a held tick costs its frames and little more)."""
 
     feed: str
     run: int
     seq: int
     ts: float
+    fields: tuple[str, ...]
     json: bytes
     binary: bytes
 
@@ -39,6 +41,7 @@ class EncodedTick:
             tick.run,
             tick.seq,
             tick.ts,
+            tick.fields,
             frame(encode_json(tick), Opcode.TEXT),
             frame(encode_binary(tick), Opcode.BINARY),
         )

@@ -119,7 +119,8 @@ class Feed:
     retried with a growing delay while it fails), ``teardown()`` after the last.
 
     When ``fields`` is left empty, the fields are taken from the first accepted sample, without units, and fixed
-    from then on.
+    from then on. They travel with the feed's ticks to the hub, which answers for them (`feeds.hub.Hub.fields`);
+    ``fields`` itself stays as the feed declared it.
     """
 
     name: ClassVar[str] = ""

@@ -7,6 +7,10 @@ each, so the cost of encoding does not grow with the number of clients, and keep
 (`feeds.history`), from which a subscription may start with a replay. In-process the first step calls the
 second; a broker will take over between them (the producing node encodes, every node delivers), without the
 producer or the subscribers noticing.
+
+The hub is also where the rest of the server asks what a feed is now: its status, its history, and its fields
+(`Hub.fields`): the ones the feed declares, or, for a feed that declares none, the ones its first tick carries. Data
+flows one way, feed -> producer -> hub -> readers: nothing writes back onto a `Feed` once it is built.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Protocol
 
 from .codec import Format
 from .encoded import Encoded, EncodedStatus, encode_event
-from .feed import Feed
+from .feed import Feed, Field
 from .history import HISTORY_SECONDS, HISTORY_TICKS, History
 from .status import FeedStatus
 from .tick import Tick
@@ -58,6 +62,7 @@ class Hub:
         self._feeds = {feed.name: feed for feed in feeds}
         self._histories = {name: History(history_ticks, history_seconds) for name in self._feeds}
         self._statuses = {name: FeedStatus(name) for name in self._feeds}
+        self._fields = {name: tuple(feed.fields) for name, feed in self._feeds.items()}
         # Dicts rather than sets: insertion order makes delivery order stable and predictable in tests.
         self._subscribers: dict[str, dict[Format, dict[Subscriber, None]]] = {
             name: {fmt: {} for fmt in Format} for name in self._feeds
@@ -71,6 +76,11 @@ class Hub:
     def feed(self, name: str) -> Feed:
         """The feed called ``name``; raises `KeyError` when there is none."""
         return self._feeds[name]
+
+    def fields(self, name: str) -> tuple[Field, ...]:
+        """The fields of the feed called ``name``, in the order of its values: the ones it declares, with their units,
+        or, when it declares none, the names its first tick carried (without units); empty before that tick."""
+        return self._fields[name]
 
     def status(self, name: str) -> FeedStatus:
         """The latest status published for the feed called ``name``."""
@@ -120,11 +130,14 @@ class Hub:
         self._deliver_batch(messages)
 
     def _record(self, messages: Sequence[Encoded]) -> None:
-        """A status becomes the feed's; a tick joins its history."""
+        """A status becomes the feed's; a tick joins its history, and the first tick of a feed that declares no fields
+        fixes them."""
         for message in messages:
             if isinstance(message, EncodedStatus):
                 self._statuses[message.feed] = message.status
             else:
+                if not self._fields[message.feed]:
+                    self._fields[message.feed] = tuple(Field(name) for name in message.fields)
                 self._histories[message.feed].append(message)
 
     def _deliver_batch(self, messages: Sequence[Encoded]) -> None:

@@ -289,12 +289,11 @@ class FeedRunner:
                     return
                 await self._setup()
             sample = await self._call(self.feed.sample, "sample()")
-            inferred = () if self._fields else infer_fields(sample)
-            fields = self._fields or tuple(field.name for field in inferred)
+            fields = self._fields or tuple(field.name for field in infer_fields(sample))
             values = validate(sample, fields)
-            if inferred:
-                # Fixed only once a sample has passed: a refused first sample must not decide them.
-                self.feed.fields, self._fields = inferred, fields
+            # Fixed only once a sample has passed: a refused first sample must not decide them. They travel on with
+            # the ticks (the hub takes them from the first); the feed itself is not changed.
+            self._fields = fields
         except Exception as exc:
             self._fail(exc)
             return

@@ -190,3 +190,25 @@ def test_a_status_is_recorded_and_goes_out_as_text_in_order_with_the_ticks(hub: 
     assert json_sink.writes == binary_sink.writes == 1
     assert hub.status("numbers") == recovered
     assert hub.status("letters") == FeedStatus("letters")
+
+
+def test_fields_are_the_declared_ones_with_their_units() -> None:
+    class Units(Feed):
+        name = "units"
+        fields = (Field("load", "%"), Field("rx", "B/s"))
+
+    assert Hub([Units()]).fields("units") == (Field("load", "%"), Field("rx", "B/s"))
+
+
+def test_the_first_tick_of_a_feed_without_fields_fixes_them_and_the_feed_is_not_changed() -> None:
+    class Undeclared(Feed):
+        name = "undeclared"
+
+    feed = Undeclared()
+    hub = Hub([feed])
+    assert hub.fields("undeclared") == ()
+    hub.publish([Tick("undeclared", 1, 1, 100.0, ("a", "b"), (1.0, 2.0))])
+    assert hub.fields("undeclared") == (Field("a"), Field("b"))
+    hub.publish([Tick("undeclared", 1, 2, 101.0, ("a", "b"), (1.0, 2.0))])
+    assert hub.fields("undeclared") == (Field("a"), Field("b"))
+    assert feed.fields == ()

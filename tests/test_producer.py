@@ -352,7 +352,8 @@ async def test_a_refused_first_sample_does_not_fix_the_inferred_fields() -> None
     producer.start()
     await collector.wait_for(lambda ticks: len(ticks) >= 2)
     await producer.stop()
-    assert [field.name for field in feed.fields] == ["temp", "hum"]
+    assert [tick.fields for tick in collector.ticks[:2]] == [("temp", "hum")] * 2
+    assert feed.fields == ()  # the fields travel with the ticks: nothing is written back onto the feed
     assert [tick.seq for tick in collector.ticks[:2]] == [1, 2]
     assert [status.error for status in collector.statuses if status.error] == [
         "field 'temp' is None, expected a finite number"

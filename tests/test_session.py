@@ -184,7 +184,7 @@ def test_a_connection_over_its_message_rate_is_refused_then_closed(hub: Hub, sin
 def test_subscriptions_per_connection_are_limited(hub: Hub, sink: Sink) -> None:
     session = Session(Server(hub, Settings(max_subscriptions=1)), sink)
     ask(session, sink, {"op": "subscribe", "feed": "numbers"})
-    hub.feed("undeclared").fields = (Field("y"),)
+    hub.publish([Tick("undeclared", 7, 1, 100.0, ("y",), (1.0,))])  # its first tick: its fields are known
     error = ask(session, sink, {"op": "subscribe", "feed": "undeclared", "id": 2})
     assert (error["code"], error["id"]) == ("too_many_subscriptions", 2)
     assert session.subscriptions == {"numbers": Format.JSON}

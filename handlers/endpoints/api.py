@@ -28,7 +28,7 @@ def describe_feeds(hub: Hub, identity: Identity | None = None) -> list[dict[str,
             "description": feed.description,
             "interval": feed.interval,
             "simulated": feed.simulated,
-            "fields": [{"name": field.name, "unit": field.unit} for field in feed.fields],
+            "fields": [{"name": field.name, "unit": field.unit} for field in hub.fields(feed.name)],
             **hub.status(feed.name).to_json(),
         }
         for feed in hub.feeds

@@ -185,14 +185,14 @@ class Session:
                 f"at most {most} subscriptions per connection: unsubscribe from one first",
                 request.raw,
             )
-        if not feed.fields:
+        hub = self._server.hub
+        fields = [field.name for field in hub.fields(request.feed)]
+        if not fields:
             raise ProtocolError(
                 ErrorCode.FEED_NOT_READY,
                 f"feed {request.feed!r} has not produced its first sample yet, so its fields are unknown; retry later",
                 request.raw,
             )
-        fields = [field.name for field in feed.fields]
-        hub = self._server.hub
         status = hub.status(request.feed).to_json()
         history = hub.history(request.feed)
         if request.since is not None:
