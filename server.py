@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from tornado.netutil import bind_sockets
 
 from feeds import Feed, OptionError
+from feeds.clock import LoopClock
 from feeds.feed import check_fields
 from feeds.hub import Hub
 from feeds.loader import FeedSource, LoadError, check_unique, load_dir, load_entry_points, load_target
@@ -193,8 +194,9 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 
 async def serve(settings: Settings, feeds: list[Feed]) -> None:
     """Serve until SIGINT or SIGTERM."""
-    hub = Hub(feeds, settings.history_ticks, settings.history_seconds)
-    producer = Producer(feeds, hub)
+    clock = LoopClock()  # one clock for the producer's beats and the hub's waits for a first tick
+    hub = Hub(feeds, settings.history_ticks, settings.history_seconds, clock=clock)
+    producer = Producer(feeds, hub, clock=clock)
     connections: Connections[FeedSocket] = Connections()
     try:
         sockets = bind_sockets(settings.port, settings.host, backlog=LISTEN_BACKLOG)

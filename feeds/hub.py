@@ -11,25 +11,35 @@ producer or the subscribers noticing.
 The hub is also where the rest of the server asks what a feed is now: its status, its history, and its fields
 (`Hub.fields`): the ones the feed declares, or, for a feed that declares none, the ones its first tick carries. Data
 flows one way, feed -> producer -> hub -> readers: nothing writes back onto a `Feed` once it is built.
+
+Until a feed without declared fields has delivered its first tick, nobody can be told what its values are: a
+subscriber may wait for it (`Hub.wait_for_fields`, a client's held subscribe). Its `Waiter` is told just before that
+tick is delivered, so that it can subscribe in time to be delivered it, or, when none comes within `wait_seconds`,
+that the wait is over. The waits of a feed are timed by one timer of the hub's `Clock`, not one each.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
+from .clock import Clock, LoopClock
 from .codec import Format
-from .encoded import Encoded, EncodedStatus, encode_event
+from .encoded import Encoded, EncodedStatus, EncodedTick, encode_event
 from .feed import Feed, Field
 from .history import HISTORY_SECONDS, HISTORY_TICKS, History
 from .status import FeedStatus
 from .tick import Tick
 
-__all__ = ["HELD", "Hub", "Subscriber"]
+__all__ = ["HELD", "WAIT_INTERVALS", "Hub", "Subscriber", "Waiter", "wait_seconds"]
 
 # The key of a replayed tick's frame: it must be delivered, like a reply, but its bytes are the history's, shared.
 HELD = ("held",)
+# A subscriber waits for the first tick of a feed without declared fields this many of the feed's intervals, or,
+# when that is longer, the feed's timeout and one interval more: the first sample may take all of its timeout.
+WAIT_INTERVALS = 3
 
 log = logging.getLogger("dashboard.hub")
 
@@ -53,20 +63,59 @@ class Subscriber(Protocol):
         connection that stayed open would wait for ticks that never come."""
 
 
+class Waiter(Protocol):
+    """Whoever a subscriber waits for a feed's first tick on behalf of (a client's session): told once how it ended."""
+
+    def feed_ready(self, feed: str) -> None:
+        """``feed``'s fields are known now (`Hub.fields`) and its first tick is about to be delivered: subscribe now
+        to be delivered it. The wait is over."""
+
+    def feed_not_ready(self, feed: str) -> None:
+        """No tick of ``feed`` came within `wait_seconds`: the wait is over, and nothing was subscribed."""
+
+
+def wait_seconds(feed: Feed) -> float:
+    """How long a subscriber may wait for ``feed``'s first tick: ``max(3 x interval, timeout + interval)``."""
+    return max(WAIT_INTERVALS * feed.interval, feed.timeout + feed.interval)
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """One subscriber's wait for a feed's first tick: when it ends (on the hub's clock), and whom to tell."""
+
+    deadline: float
+    waiter: Waiter
+
+
 class Hub:
-    """Subscriptions by feed and format, and the fan-out of published ticks."""
+    """Subscriptions by feed and format, the fan-out of published ticks, and what each feed is now.
+
+    ``clock`` times the waits for a first tick (the event loop's by default; a test passes one it advances).
+    """
 
     def __init__(
-        self, feeds: Iterable[Feed], history_ticks: int = HISTORY_TICKS, history_seconds: float = HISTORY_SECONDS
+        self,
+        feeds: Iterable[Feed],
+        history_ticks: int = HISTORY_TICKS,
+        history_seconds: float = HISTORY_SECONDS,
+        *,
+        clock: Clock | None = None,
     ) -> None:
         self._feeds = {feed.name: feed for feed in feeds}
         self._histories = {name: History(history_ticks, history_seconds) for name in self._feeds}
         self._statuses = {name: FeedStatus(name) for name in self._feeds}
         self._fields = {name: tuple(feed.fields) for name, feed in self._feeds.items()}
+        self._clock = clock or LoopClock()
         # Dicts rather than sets: insertion order makes delivery order stable and predictable in tests.
         self._subscribers: dict[str, dict[Format, dict[Subscriber, None]]] = {
             name: {fmt: {} for fmt in Format} for name in self._feeds
         }
+        # The feeds whose fields are not known yet; while it is empty, a delivery does not look for first ticks.
+        self._fieldless = {name for name, fields in self._fields.items() if not fields}
+        # Waits for a first tick, by feed (only feeds with some), oldest first: as every wait of a feed lasts as
+        # long, also the order they end in. Each such feed has one timer, set for its oldest wait's deadline.
+        self._waits: dict[str, dict[Subscriber, Wait]] = {}
+        self._wait_timers: dict[str, object] = {}
 
     @property
     def feeds(self) -> list[Feed]:
@@ -95,9 +144,29 @@ class Hub:
         self._subscribers[feed][fmt][subscriber] = None
 
     def unsubscribe(self, feed: str, subscriber: Subscriber) -> None:
-        """Stop delivering ``feed``'s ticks to ``subscriber``; does nothing if it was not subscribed."""
+        """Stop delivering ``feed``'s ticks to ``subscriber``, or end its wait for the first one (its waiter is not
+        told); does nothing if it was neither subscribed nor waiting."""
         for group in self._subscribers[feed].values():
             group.pop(subscriber, None)
+        if feed in self._waits:
+            self._end_wait(feed, subscriber)
+
+    def wait_for_fields(self, feed: str, subscriber: Subscriber, waiter: Waiter) -> None:
+        """Hold ``subscriber`` until ``feed``'s fields are known: ``waiter.feed_ready(feed)`` is called just before
+        the feed's first tick is delivered (at once if its fields are known already), or ``waiter.feed_not_ready(feed)``
+        if no tick comes within `wait_seconds`. One wait per subscriber and feed: a second one replaces the first."""
+        if self._fields[feed]:
+            waiter.feed_ready(feed)
+            return
+        waits = self._waits.setdefault(feed, {})
+        waits.pop(subscriber, None)  # to the back of the line, where its deadline belongs
+        waits[subscriber] = Wait(self._clock.time() + wait_seconds(self._feeds[feed]), waiter)
+        if feed not in self._wait_timers:
+            self._set_wait_timer(feed)
+
+    def waiting(self, feed: str) -> list[Subscriber]:
+        """Everyone waiting for ``feed``'s first tick, oldest first."""
+        return list(self._waits.get(feed, ()))
 
     def subscribers(self, feed: str) -> list[Subscriber]:
         """Everyone subscribed to ``feed``, all formats together."""
@@ -118,8 +187,12 @@ class Hub:
     def deliver(self, messages: Sequence[Encoded]) -> None:
         """Hand encoded ticks and status changes to the subscribers of their feeds; a status is recorded first.
 
-        Each subscriber gets all of its frames of ``messages`` together, in order, in one write where it can.
+        Each subscriber gets all of its frames of ``messages`` together, in order, in one write where it can. A feed's
+        first tick, when the feed declares no fields, fixes them, and those waiting for it are told before anything
+        of ``messages`` is recorded or sent: what they subscribe then starts with ``messages``.
         """
+        if self._fieldless:
+            self._first_ticks(messages)
         self._record(messages)
         if len(messages) == 1:
             (message,) = messages
@@ -129,15 +202,66 @@ class Hub:
             return
         self._deliver_batch(messages)
 
+    def _first_ticks(self, messages: Sequence[Encoded]) -> None:
+        """The first tick of a feed without declared fields fixes them; those waiting for it are told."""
+        for message in messages:
+            if isinstance(message, EncodedTick) and message.feed in self._fieldless:
+                self._fieldless.discard(message.feed)
+                self._fields[message.feed] = tuple(Field(name) for name in message.fields)
+                for wait in self._end_waits(message.feed):
+                    self._tell(wait.waiter.feed_ready, message.feed)
+
+    def _set_wait_timer(self, feed: str) -> None:
+        """Time the oldest wait of ``feed``: the one to end first."""
+        deadline = next(iter(self._waits[feed].values())).deadline
+        self._wait_timers[feed] = self._clock.call_at(deadline, lambda: self._expire(feed, deadline))
+
+    def _expire(self, feed: str, due: float) -> None:
+        """``feed``'s wait timer: the waits due end with ``feed_not_ready``; the timer is set for the next one."""
+        del self._wait_timers[feed]
+        now = max(due, self._clock.time())  # a timer may run a hair before its time
+        waits = self._waits[feed]
+        ended = []
+        for subscriber, wait in waits.items():
+            if wait.deadline > now:
+                break
+            ended.append(subscriber)
+        expired = [waits.pop(subscriber) for subscriber in ended]
+        if waits:
+            self._set_wait_timer(feed)
+        else:
+            del self._waits[feed]
+        for wait in expired:
+            self._tell(wait.waiter.feed_not_ready, feed)
+
+    def _end_wait(self, feed: str, subscriber: Subscriber) -> None:
+        """Forget ``subscriber``'s wait for ``feed``, if any; the last wait of a feed takes its timer with it."""
+        waits = self._waits[feed]
+        waits.pop(subscriber, None)
+        if not waits:
+            self._end_waits(feed)
+
+    def _end_waits(self, feed: str) -> list[Wait]:
+        """Forget every wait for ``feed`` and its timer; the waits, oldest first."""
+        timer = self._wait_timers.pop(feed, None)
+        if timer is not None:
+            self._clock.cancel(timer)
+        return list(self._waits.pop(feed, {}).values())
+
+    @staticmethod
+    def _tell(news: Callable[[str], None], feed: str) -> None:
+        # A waiter that fails must not keep the tick from the others, nor the others from their news.
+        try:
+            news(feed)
+        except Exception:
+            log.exception("telling a subscriber waiting for %s's first tick failed", feed)
+
     def _record(self, messages: Sequence[Encoded]) -> None:
-        """A status becomes the feed's; a tick joins its history, and the first tick of a feed that declares no fields
-        fixes them."""
+        """A status becomes the feed's; a tick joins its history."""
         for message in messages:
             if isinstance(message, EncodedStatus):
                 self._statuses[message.feed] = message.status
             else:
-                if not self._fields[message.feed]:
-                    self._fields[message.feed] = tuple(Field(name) for name in message.fields)
                 self._histories[message.feed].append(message)
 
     def _deliver_batch(self, messages: Sequence[Encoded]) -> None:
@@ -179,6 +303,8 @@ class Hub:
         for groups in self._subscribers.values():
             for group in groups.values():
                 group.pop(subscriber, None)
+        for feed in [feed for feed, waits in self._waits.items() if subscriber in waits]:
+            self._end_wait(feed, subscriber)
         try:
             subscriber.fail()
         except Exception:

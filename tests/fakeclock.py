@@ -38,6 +38,10 @@ class FakeClock:
         assert isinstance(handle, Timer)
         handle.cancelled = True
 
+    def pending(self) -> int:
+        """How many timers are set and have neither run nor been cancelled."""
+        return sum(not timer.cancelled for _, _, timer in self._timers)
+
     def advance(self, seconds: float = 0.0) -> None:
         """Move time on by ``seconds``, running the timers due on the way (and those they set that are due too)."""
         end = self.now + seconds

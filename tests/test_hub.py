@@ -11,10 +11,11 @@ from feeds import Feed, Field
 from feeds.codec import Format, encode, encode_status
 from feeds.encoded import EncodedTick
 from feeds.frames import Opcode, frame
-from feeds.hub import Hub
+from feeds.hub import Hub, wait_seconds
 from feeds.status import FeedStatus, Health
 from feeds.tick import Tick
 
+from .fakeclock import FakeClock
 from .sinks import Sink
 
 
@@ -212,3 +213,190 @@ def test_the_first_tick_of_a_feed_without_fields_fixes_them_and_the_feed_is_not_
     hub.publish([Tick("undeclared", 1, 2, 101.0, ("a", "b"), (1.0, 2.0))])
     assert hub.fields("undeclared") == (Field("a"), Field("b"))
     assert feed.fields == ()
+
+
+# --- waiting for the first tick of a feed without declared fields -----------------------------------------------
+
+
+class Undeclared(Feed):
+    name = "undeclared"
+    interval = 0.5
+    timeout = 0.25
+
+
+class Waiter:
+    """Tells what the hub told it; on ``feed_ready`` it subscribes its sink, as a session would."""
+
+    def __init__(self, hub: Hub, sink: Sink | None = None) -> None:
+        self.hub = hub
+        self.sink = sink or Sink()
+        self.news: list[tuple[str, str]] = []
+
+    def feed_ready(self, feed: str) -> None:
+        self.news.append(("ready", feed))
+        self.sink.send(b"subscribed")  # the reply, ahead of the tick
+        self.hub.subscribe(feed, self.sink, Format.JSON)
+
+    def feed_not_ready(self, feed: str) -> None:
+        self.news.append(("not ready", feed))
+
+
+def first(seq: int = 1) -> Tick:
+    return Tick("undeclared", 1, seq, 100.0 + seq, ("a",), (float(seq),))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def waiting_hub(clock: FakeClock) -> Hub:
+    return Hub([Numbers(), Undeclared()], clock=clock)
+
+
+@pytest.mark.parametrize(
+    ("interval", "timeout", "seconds"),
+    [(0.5, 0.25, 1.5), (1.0, 10.0, 11.0), (0.02, 0.3, 0.32)],
+)
+def test_a_wait_lasts_three_intervals_or_the_timeout_and_an_interval_if_longer(
+    interval: float, timeout: float, seconds: float
+) -> None:
+    assert wait_seconds(Undeclared(interval=interval, timeout=timeout)) == pytest.approx(seconds)
+
+
+def test_a_waiter_is_told_just_before_the_first_tick_and_its_subscriber_gets_that_tick(
+    waiting_hub: Hub, clock: FakeClock
+) -> None:
+    waiter = Waiter(waiting_hub)
+    waiting_hub.wait_for_fields("undeclared", waiter.sink, waiter)
+    assert waiting_hub.waiting("undeclared") == [waiter.sink]
+    waiting_hub.publish([first(1), FeedStatus("undeclared", Health.OK)])
+    assert waiter.news == [("ready", "undeclared")]
+    assert waiting_hub.fields("undeclared") == (Field("a"),)
+    assert [data for data, _ in waiter.sink.messages] == [
+        b"subscribed",
+        frame(encode(first(1), Format.JSON), Opcode.TEXT),
+        frame(encode_status(FeedStatus("undeclared", Health.OK)), Opcode.TEXT),
+    ]
+    waiting_hub.publish([first(2)])
+    assert waiter.sink.messages[-1][0] == frame(encode(first(2), Format.JSON), Opcode.TEXT)
+    # Nothing is left behind: no wait, no timer; the wait's end did not come later as well.
+    assert waiting_hub.waiting("undeclared") == []
+    assert clock.pending() == 0
+    clock.advance(10.0)
+    assert waiter.news == [("ready", "undeclared")]
+
+
+def test_a_first_tick_in_a_batch_reaches_the_new_subscriber_with_the_rest_of_it(waiting_hub: Hub) -> None:
+    waiter = Waiter(waiting_hub)
+    waiting_hub.subscribe("numbers", waiter.sink, Format.JSON)
+    waiting_hub.wait_for_fields("undeclared", waiter.sink, waiter)
+    waiting_hub.publish([tick(1), first(1)])
+    assert [data for data, _ in waiter.sink.messages] == [
+        b"subscribed",
+        frame(encode(tick(1), Format.JSON), Opcode.TEXT),
+        frame(encode(first(1), Format.JSON), Opcode.TEXT),
+    ]
+
+
+def test_a_wait_with_no_tick_ends_at_its_deadline(waiting_hub: Hub, clock: FakeClock) -> None:
+    waiter = Waiter(waiting_hub)
+    waiting_hub.wait_for_fields("undeclared", waiter.sink, waiter)
+    clock.advance(wait_seconds(waiting_hub.feed("undeclared")) - 0.125)
+    assert waiter.news == []
+    clock.advance(0.125)
+    assert waiter.news == [("not ready", "undeclared")]
+    assert waiting_hub.waiting("undeclared") == []
+    assert clock.pending() == 0
+    waiting_hub.publish([first(1)])  # too late: nobody was subscribed
+    assert waiter.sink.messages == []
+
+
+def test_the_waits_of_a_feed_share_one_timer_and_each_ends_at_its_own_deadline(
+    waiting_hub: Hub, clock: FakeClock
+) -> None:
+    waiters = [Waiter(waiting_hub) for _ in range(3)]
+    for waiter in waiters:  # from 1000.0, 1000.25 and 1000.5: until 1001.5, 1001.75 and 1002.0
+        waiting_hub.wait_for_fields("undeclared", waiter.sink, waiter)
+        clock.advance(0.25)
+    assert clock.pending() == 1
+    told = []
+    for step in (0.625, 0.125, 0.25, 0.25):  # to 1001.375, then each deadline
+        clock.advance(step)
+        told.append([len(waiter.news) for waiter in waiters])
+    assert told == [[0, 0, 0], [1, 0, 0], [1, 1, 0], [1, 1, 1]]
+    assert clock.pending() == 0
+
+
+def test_unsubscribe_ends_a_wait_untold_and_the_last_wait_takes_its_timer(waiting_hub: Hub, clock: FakeClock) -> None:
+    leaving, staying = Waiter(waiting_hub), Waiter(waiting_hub)
+    waiting_hub.wait_for_fields("undeclared", leaving.sink, leaving)
+    waiting_hub.wait_for_fields("undeclared", staying.sink, staying)
+    waiting_hub.unsubscribe("undeclared", leaving.sink)
+    assert waiting_hub.waiting("undeclared") == [staying.sink]
+    assert clock.pending() == 1
+    waiting_hub.unsubscribe("undeclared", staying.sink)
+    assert waiting_hub.waiting("undeclared") == []
+    assert clock.pending() == 0
+    waiting_hub.publish([first(1)])
+    clock.advance(10.0)
+    assert leaving.news == staying.news == []
+    assert leaving.sink.messages == staying.sink.messages == []
+
+
+def test_a_wait_for_a_feed_whose_fields_are_known_ends_at_once(waiting_hub: Hub, clock: FakeClock) -> None:
+    waiter = Waiter(waiting_hub)
+    waiting_hub.wait_for_fields("numbers", waiter.sink, waiter)
+    assert waiter.news == [("ready", "numbers")]
+    assert waiting_hub.waiting("numbers") == []
+    assert clock.pending() == 0
+
+
+def test_a_waiter_that_raises_keeps_neither_the_tick_nor_the_news_from_the_others(
+    waiting_hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Raising(Waiter):
+        def feed_ready(self, feed: str) -> None:
+            raise RuntimeError("bug")
+
+    broken, fine, subscribed = Raising(waiting_hub), Waiter(waiting_hub), Sink()
+    waiting_hub.subscribe("undeclared", subscribed, Format.JSON)
+    waiting_hub.wait_for_fields("undeclared", broken.sink, broken)
+    waiting_hub.wait_for_fields("undeclared", fine.sink, fine)
+    with caplog.at_level(logging.ERROR, logger="dashboard.hub"):
+        waiting_hub.publish([first(1)])
+    assert fine.news == [("ready", "undeclared")]
+    assert len(subscribed.messages) == 1
+    assert len(fine.sink.messages) == 2
+    assert [record.getMessage() for record in caplog.records] == [
+        "telling a subscriber waiting for undeclared's first tick failed"
+    ]
+
+
+def test_a_subscriber_dropped_after_a_failed_send_waits_no_more(waiting_hub: Hub, clock: FakeClock) -> None:
+    broken = Broken()
+    waiter = Waiter(waiting_hub, broken)
+    waiting_hub.subscribe("numbers", broken, Format.JSON)
+    waiting_hub.wait_for_fields("undeclared", broken, waiter)
+    waiting_hub.publish([tick(1)])
+    assert broken.failed == 1
+    assert waiting_hub.waiting("undeclared") == []
+    assert clock.pending() == 0
+
+
+def test_waiting_for_several_feeds_is_timed_feed_by_feed(clock: FakeClock) -> None:
+    class Other(Undeclared):
+        name = "other"
+        interval = 1.0
+
+    hub = Hub([Undeclared(), Other()], clock=clock)
+    waiter = Waiter(hub)
+    hub.wait_for_fields("undeclared", waiter.sink, waiter)
+    hub.wait_for_fields("other", waiter.sink, waiter)
+    assert clock.pending() == 2
+    hub.publish([first(1)])
+    assert waiter.news == [("ready", "undeclared")]
+    clock.advance(wait_seconds(hub.feed("other")))
+    assert waiter.news == [("ready", "undeclared"), ("not ready", "other")]
+    assert clock.pending() == 0

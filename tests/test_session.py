@@ -13,6 +13,7 @@ from feeds.codec import Format
 from feeds.hub import Hub, Subscriber
 from feeds.tick import Tick
 from handlers.protocol.session import Server, Session
+from handlers.security.auth import Authenticator
 from handlers.settings import Settings
 
 from .fakeclock import FakeClock
@@ -25,18 +26,34 @@ class Numbers(Feed):
 
 
 class Undeclared(Feed):
-    """No fields declared, no sample yet: its fields are unknown."""
+    """No fields declared, no sample yet: its fields are unknown. A subscribe to it waits 11 s at most."""
 
     name = "undeclared"
+    interval = 1.0
+    timeout = 10.0
+
+
+WAIT = 11.0
 
 
 def tick(seq: int) -> Tick:
     return Tick("numbers", 7, seq, 100.0 + seq, ("x",), (float(seq),))
 
 
+def first(seq: int = 1) -> Tick:
+    """A tick of the undeclared feed: the first one fixes its fields."""
+    return Tick("undeclared", 3, seq, 200.0 + seq, ("y", "z"), (1.0, float(seq)))
+
+
 @pytest.fixture
-def hub() -> Hub:
-    return Hub([Numbers(), Undeclared()])
+def clock() -> FakeClock:
+    """The hub's clock, which times the waits of held subscribes."""
+    return FakeClock()
+
+
+@pytest.fixture
+def hub(clock: FakeClock) -> Hub:
+    return Hub([Numbers(), Undeclared()], clock=clock)
 
 
 @pytest.fixture
@@ -124,7 +141,6 @@ def test_unsubscribe_replies_and_stops_delivery(hub: Hub, session: Session, sink
     [
         ({"op": "subscribe", "feed": "stoks"}, ("unknown_feed", "unknown feed 'stoks' (known: numbers, undeclared)")),
         ({"op": "unsubscribe", "feed": "nope"}, ("unknown_feed", "unknown feed 'nope'")),
-        ({"op": "subscribe", "feed": "undeclared"}, ("feed_not_ready", "has not produced its first sample yet")),
         (b"\x00\x01", ("binary_not_supported", "client messages must be JSON text frames")),
         ("{", ("invalid_json", "invalid JSON")),
     ],
@@ -184,9 +200,149 @@ def test_a_connection_over_its_message_rate_is_refused_then_closed(hub: Hub, sin
 def test_subscriptions_per_connection_are_limited(hub: Hub, sink: Sink) -> None:
     session = Session(Server(hub, Settings(max_subscriptions=1)), sink)
     ask(session, sink, {"op": "subscribe", "feed": "numbers"})
-    hub.publish([Tick("undeclared", 7, 1, 100.0, ("y",), (1.0,))])  # its first tick: its fields are known
+    hub.publish([first()])  # its fields are known: no subscribe to it is held
     error = ask(session, sink, {"op": "subscribe", "feed": "undeclared", "id": 2})
     assert (error["code"], error["id"]) == ("too_many_subscriptions", 2)
     assert session.subscriptions == {"numbers": Format.JSON}
     ask(session, sink, {"op": "unsubscribe", "feed": "numbers"})
     assert ask(session, sink, {"op": "subscribe", "feed": "undeclared"})["op"] == "subscribed"
+
+
+# --- the held subscribe: a feed whose fields are not known until its first tick ----------------------------------
+
+
+def ops(sink: Sink) -> list[tuple[str, Any]]:
+    """Each JSON frame's op, with its id (or a data frame's seq)."""
+    return [(message["op"], message.get("id", message.get("seq"))) for message in sink.replies()]
+
+
+def test_a_subscribe_is_held_until_the_first_tick_then_answered_and_given_that_tick(
+    hub: Hub, session: Session, sink: Sink
+) -> None:
+    session.receive('{"op": "subscribe", "feed": "undeclared", "id": "s"}')
+    assert sink.messages == []
+    assert session.held == {"undeclared": Format.JSON}
+    assert session.subscriptions == {}
+    assert hub.waiting("undeclared") == [sink]
+    assert ask(session, sink, {"op": "ping", "id": "p"})["op"] == "pong"  # other messages are answered meanwhile
+    hub.publish([first(1)])
+    hub.publish([first(2)])
+    replies = sink.replies()
+    assert replies[1] == {
+        "op": "subscribed",
+        "feed": "undeclared",
+        "format": "json",
+        "fields": ["y", "z"],
+        "status": "starting",
+        "failures": 0,
+        "error": None,
+        "run": None,  # as it was just before the first tick
+        "replayed": 0,
+        "gap": False,
+        "id": "s",
+    }
+    assert [(message["op"], message.get("seq")) for message in replies[2:]] == [("data", 1), ("data", 2)]
+    assert session.held == {}
+    assert session.subscriptions == {"undeclared": Format.JSON}
+    assert hub.waiting("undeclared") == []
+
+
+def test_a_held_resume_after_a_restart_is_answered_with_a_gap_then_the_new_runs_ticks(
+    hub: Hub, session: Session, sink: Sink
+) -> None:
+    session.receive('{"op": "subscribe", "feed": "undeclared", "format": "binary", "since": 40, "run": 9}')
+    hub.publish([first(1)])
+    reply = sink.replies()[0]
+    assert (reply["op"], reply["replayed"], reply["gap"]) == ("subscribed", 0, True)
+    assert [data[0] & 0x0F for data, _ in sink.messages[1:]] == [0x2]  # then the first tick, as a binary frame
+
+
+def test_a_held_subscribe_with_no_tick_in_time_is_refused_feed_not_ready(
+    hub: Hub, session: Session, sink: Sink, clock: FakeClock
+) -> None:
+    session.receive('{"op": "subscribe", "feed": "undeclared", "id": 5}')
+    clock.advance(WAIT - 0.5)
+    assert sink.messages == []
+    clock.advance(0.5)
+    assert sink.replies() == [
+        {
+            "op": "error",
+            "code": "feed_not_ready",
+            "message": "feed 'undeclared' produced no sample within 11 s of the subscribe, so its fields are unknown; "
+            "retry later",
+            "id": 5,
+        }
+    ]
+    assert session.held == session.subscriptions == {}
+    assert hub.waiting("undeclared") == []
+    hub.publish([first(1)])
+    assert len(sink.messages) == 1
+    # Refused, not stuck: a subscribe now is answered at once.
+    assert ask(session, sink, {"op": "subscribe", "feed": "undeclared"})["op"] == "subscribed"
+
+
+def test_a_second_subscribe_while_held_is_already_subscribed_and_the_first_goes_on(
+    hub: Hub, session: Session, sink: Sink
+) -> None:
+    session.receive('{"op": "subscribe", "feed": "undeclared", "format": "binary", "id": 1}')
+    error = ask(session, sink, {"op": "subscribe", "feed": "undeclared", "id": 2})
+    assert (error["code"], error["id"]) == ("already_subscribed", 2)
+    assert error["message"] == "already subscribed to 'undeclared' (binary), waiting for its first sample"
+    assert hub.waiting("undeclared") == [sink]
+    hub.publish([first(1)])
+    assert ops(sink)[1:] == [("subscribed", 1)]
+    assert session.subscriptions == {"undeclared": Format.BINARY}
+
+
+def test_unsubscribe_while_held_answers_both_and_cancels_the_wait(
+    hub: Hub, session: Session, sink: Sink, clock: FakeClock
+) -> None:
+    session.receive('{"op": "subscribe", "feed": "undeclared", "id": "s"}')
+    session.receive('{"op": "unsubscribe", "feed": "undeclared", "id": "u"}')
+    assert sink.replies() == [
+        {"op": "unsubscribed", "feed": "undeclared", "id": "s"},
+        {"op": "unsubscribed", "feed": "undeclared", "id": "u"},
+    ]
+    assert session.held == {}
+    assert hub.waiting("undeclared") == []
+    assert clock.pending() == 0
+    hub.publish([first(1)])
+    clock.advance(WAIT)
+    assert len(sink.messages) == 2
+    assert ask(session, sink, {"op": "unsubscribe", "feed": "undeclared"})["code"] == "not_subscribed"
+
+
+def test_closing_while_held_leaves_nothing_in_the_hub(hub: Hub, session: Session, sink: Sink, clock: FakeClock) -> None:
+    session.receive('{"op": "subscribe", "feed": "undeclared"}')
+    session.close()
+    assert session.held == {}
+    assert hub.waiting("undeclared") == []
+    assert clock.pending() == 0
+    hub.publish([first(1)])
+    assert sink.messages == []
+
+
+def test_a_held_subscribe_counts_against_the_subscription_limit(hub: Hub, sink: Sink) -> None:
+    session = Session(Server(hub, Settings(max_subscriptions=1)), sink)
+    session.receive('{"op": "subscribe", "feed": "undeclared"}')
+    error = ask(session, sink, {"op": "subscribe", "feed": "numbers", "id": 2})
+    assert (error["code"], error["id"]) == ("too_many_subscriptions", 2)
+    assert hub.subscriber_count("numbers") == 0
+
+
+def test_a_fresh_token_without_the_role_ends_a_held_subscribe_as_forbidden(sink: Sink) -> None:
+    class Private(Undeclared):
+        name = "private"
+        roles = ("ops",)
+
+    authenticator = Authenticator("a secret of at least thirty-two bytes")
+    hub = Hub([Private()], clock=FakeClock())
+    identity = authenticator.verify(authenticator.mint("alice", ("ops",), 60))
+    session = Session(Server(hub, authenticator=authenticator), sink, identity)
+    session.receive('{"op": "subscribe", "feed": "private", "id": "s"}')
+    fresh = authenticator.mint("alice", ("viewer",), 60)
+    session.receive(orjson.dumps({"op": "auth", "token": fresh, "id": "a"}).decode())
+    assert ops(sink) == [("authed", "a"), ("unsubscribed", "s")]
+    assert sink.replies()[1]["reason"] == "forbidden"
+    assert session.held == {}
+    assert hub.waiting("private") == []

@@ -5,6 +5,11 @@ It is given each client message as it arrived (`Session.receive`), answers every
 ``error`` frame, and subscribes and unsubscribes its connection in the hub. Replies go to the same `Subscriber` the
 hub delivers ticks to, so that a ``subscribed`` reply always goes out before the feed's first tick. Nothing a client
 sends raises out of here. `handlers.endpoints.socket` is the transport around it; tests drive it with a hub and a list.
+
+A subscribe to a feed whose fields are not known yet (it declares none and has not ticked) is held: the session
+keeps the request, and its connection waits in the hub (`feeds.hub.Hub.wait_for_fields`), which tells the session,
+as the hub's `Waiter`, when the feed's first tick is next (the subscribe is answered then, as any other) or that none
+came in time (``feed_not_ready``). The session needs no timer of its own.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Protocol
 from feeds.codec import Format
 from feeds.feed import Feed
 from feeds.frames import Opcode, frame
-from feeds.hub import HELD, Hub, Subscriber
+from feeds.hub import HELD, Hub, Subscriber, wait_seconds
 from feeds.tokenbucket import refilled
 from handlers.security.auth import Authenticator, AuthError, Identity, may_read
 from handlers.settings import Settings
@@ -57,7 +62,8 @@ class Server:
 
 
 class Session:
-    """A connection's subscriptions (feed name -> format), its message budget, and the handling of its requests.
+    """A connection's subscriptions (feed name -> format), its held subscribes, its message budget, and the handling
+    of its requests. It is the hub's `feeds.hub.Waiter` for its held subscribes.
 
     Each message takes a token from a bucket of ``max_burst`` that refills at ``max_rate`` a second (settings); a
     message that finds it empty is answered ``rate_limited`` and not read, and the ``max_burst``-th such answer in a
@@ -69,6 +75,7 @@ class Session:
     # bucket of two numbers (see feeds.tokenbucket) that starts full without a float of its own.
     __slots__ = (
         "_closed",
+        "_held",
         "_refused",
         "_renewed",
         "_server",
@@ -93,6 +100,8 @@ class Session:
         self.identity = identity
         self._renewed = renewed
         self._subscriptions: dict[str, Format] = {}
+        # Subscribes held for their feed's first tick, by feed: None rather than an empty dict, as for nearly all.
+        self._held: dict[str, Request] | None = None
         self._closed = False
         self._tokens = FULL
         self._tokens_at = NEVER
@@ -101,6 +110,11 @@ class Session:
     @property
     def subscriptions(self) -> Mapping[str, Format]:
         return self._subscriptions
+
+    @property
+    def held(self) -> Mapping[str, Format]:
+        """The subscribes held for their feed's first tick: feed name -> format."""
+        return {feed: request.format for feed, request in (self._held or {}).items()}
 
     @property
     def closed(self) -> bool:
@@ -120,19 +134,42 @@ class Session:
             self._reply(error.to_message())
         except Exception:
             log.exception("unexpected error handling a client message")
-            internal = ProtocolError(ErrorCode.INTERNAL_ERROR, "internal error", request.raw if request else None)
-            try:
-                reply = internal.to_message()
-            except Exception:  # the request's id itself cannot be written back: answer without it
-                reply = ProtocolError(ErrorCode.INTERNAL_ERROR, "internal error").to_message()
-            self._reply(reply)
+            self._internal_error(request)
+
+    def feed_ready(self, feed: str) -> None:
+        """The hub's word that ``feed``'s first tick is next: the held subscribe is answered as any other, then the
+        tick follows."""
+        request = self._take_held(feed)
+        if request is None:
+            return
+        try:
+            self._accept(request)
+        except Exception:
+            log.exception("unexpected error answering a held subscribe")
+            self._internal_error(request)
+
+    def feed_not_ready(self, feed: str) -> None:
+        """The hub's word that ``feed`` did not tick within the wait: the held subscribe is refused."""
+        request = self._take_held(feed)
+        if request is None:
+            return
+        seconds = wait_seconds(self._server.hub.feed(feed))
+        error = ProtocolError(
+            ErrorCode.FEED_NOT_READY,
+            f"feed {feed!r} produced no sample within {seconds:g} s of the subscribe, so its fields are unknown; "
+            "retry later",
+            request.raw,
+        )
+        self._reply(error.to_message())
 
     def close(self) -> None:
-        """The connection is closing: unsubscribe it from every feed; later messages are ignored."""
+        """The connection is closing: unsubscribe it from every feed and end its waits; later messages are
+        ignored."""
         self._closed = True
-        for feed in self._subscriptions:
+        for feed in [*self._subscriptions, *(self._held or ())]:
             self._server.hub.unsubscribe(feed, self.connection)
         self._subscriptions.clear()
+        self._held = None
 
     def _within_rate(self) -> bool:
         """Take a token for a message; without one, refuse it (and close the connection if it keeps on)."""
@@ -170,29 +207,42 @@ class Session:
 
     def _subscribe(self, request: Request) -> None:
         feed = self._known_feed(request)
+        held = self._held or {}
         if request.feed in self._subscriptions:
             current = self._subscriptions[request.feed].value
             raise ProtocolError(
                 ErrorCode.ALREADY_SUBSCRIBED, f"already subscribed to {request.feed!r} ({current})", request.raw
             )
+        if request.feed in held:
+            current = held[request.feed].format.value
+            raise ProtocolError(
+                ErrorCode.ALREADY_SUBSCRIBED,
+                f"already subscribed to {request.feed!r} ({current}), waiting for its first sample",
+                request.raw,
+            )
         if not may_read(self.identity, feed.roles):
             # Which roles would do is the operator's business, not the client's.
             raise ProtocolError(ErrorCode.FORBIDDEN, f"not allowed to read {request.feed!r}", request.raw)
         most = self._server.limits.max_subscriptions
-        if len(self._subscriptions) >= most:
+        if len(self._subscriptions) + len(held) >= most:
             raise ProtocolError(
                 ErrorCode.TOO_MANY_SUBSCRIPTIONS,
                 f"at most {most} subscriptions per connection: unsubscribe from one first",
                 request.raw,
             )
+        if not self._server.hub.fields(request.feed):
+            # Nobody can say yet what its values are: held until the hub says its first tick is next.
+            if self._held is None:
+                self._held = {}
+            self._held[request.feed] = request
+            self._server.hub.wait_for_fields(request.feed, self.connection, self)
+            return
+        self._accept(request)
+
+    def _accept(self, request: Request) -> None:
+        """Answer a subscribe to a feed whose fields are known, replay what it asked for, and subscribe."""
         hub = self._server.hub
         fields = [field.name for field in hub.fields(request.feed)]
-        if not fields:
-            raise ProtocolError(
-                ErrorCode.FEED_NOT_READY,
-                f"feed {request.feed!r} has not produced its first sample yet, so its fields are unknown; retry later",
-                request.raw,
-            )
         status = hub.status(request.feed).to_json()
         history = hub.history(request.feed)
         if request.since is not None:
@@ -221,9 +271,13 @@ class Session:
 
     def _unsubscribe(self, request: Request) -> None:
         self._known_feed(request)
-        if self._subscriptions.pop(request.feed, None) is None:
+        held = self._take_held(request.feed)
+        if held is None and self._subscriptions.pop(request.feed, None) is None:
             raise ProtocolError(ErrorCode.NOT_SUBSCRIBED, f"not subscribed to {request.feed!r}", request.raw)
         self._server.hub.unsubscribe(request.feed, self.connection)
+        if held is not None:
+            # The held subscribe gets its one answer too, ahead of the unsubscribe's: it ended before it began.
+            self._reply(encode_message("unsubscribed", held.raw, feed=request.feed))
         self._reply(encode_message("unsubscribed", request.raw, feed=request.feed))
 
     def _reauthenticate(self, request: Request) -> None:
@@ -243,11 +297,18 @@ class Session:
         if self._renewed is not None:
             self._renewed(identity)  # the connection follows it to its new expiry
         self._reply(encode_message("authed", request.raw, exp=identity.exp))
-        # Roles may have shrunk: what they no longer cover stops, and the client is told.
-        for feed in [name for name in self._subscriptions if not may_read(identity, self._server.hub.feed(name).roles)]:
+        # Roles may have shrunk: what they no longer cover stops, and the client is told; a held subscribe is
+        # answered so, with its id.
+        hub = self._server.hub
+        for feed in [name for name in self._subscriptions if not may_read(identity, hub.feed(name).roles)]:
             del self._subscriptions[feed]
-            self._server.hub.unsubscribe(feed, self.connection)
+            hub.unsubscribe(feed, self.connection)
             self._reply(encode_message("unsubscribed", {}, feed=feed, reason=ErrorCode.FORBIDDEN.value))
+        for feed, held in list((self._held or {}).items()):
+            if not may_read(identity, hub.feed(feed).roles):
+                self._take_held(feed)
+                hub.unsubscribe(feed, self.connection)
+                self._reply(encode_message("unsubscribed", held.raw, feed=feed, reason=ErrorCode.FORBIDDEN.value))
 
     def _known_feed(self, request: Request) -> Feed:
         try:
@@ -259,6 +320,25 @@ class Session:
             raise ProtocolError(
                 ErrorCode.UNKNOWN_FEED, f"unknown feed {request.feed!r} (known: {known})", request.raw
             ) from None
+
+    def _take_held(self, feed: str) -> Request | None:
+        """Forget the subscribe held for ``feed``, and return it; None when there is none."""
+        if self._held is None:
+            return None
+        request = self._held.pop(feed, None)
+        if not self._held:
+            self._held = None
+        return request
+
+    def _internal_error(self, request: Request | None) -> None:
+        """Answer ``request`` (None: a message that could not be read) with ``internal_error``, after a bug (which the
+        caller logs)."""
+        internal = ProtocolError(ErrorCode.INTERNAL_ERROR, "internal error", request.raw if request else None)
+        try:
+            reply = internal.to_message()
+        except Exception:  # the request's id itself cannot be written back: answer without it
+            reply = ProtocolError(ErrorCode.INTERNAL_ERROR, "internal error").to_message()
+        self._reply(reply)
 
     def _reply(self, message: bytes) -> None:
         self.connection.send(frame(message, Opcode.TEXT))
