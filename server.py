@@ -195,7 +195,13 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 async def serve(settings: Settings, feeds: list[Feed]) -> None:
     """Serve until SIGINT or SIGTERM."""
     clock = LoopClock()  # one clock for the producer's beats and the hub's waits for a first tick
-    hub = Hub(feeds, settings.history_ticks, settings.history_seconds, clock=clock)
+    hub = Hub(
+        feeds,
+        settings.history_ticks,
+        settings.history_seconds,
+        settings.history_bytes_per_feed(len(feeds)),
+        clock=clock,
+    )
     producer = Producer(feeds, hub, clock=clock)
     connections: Connections[FeedSocket] = Connections()
     try:

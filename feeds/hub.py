@@ -29,14 +29,12 @@ from .clock import Clock, LoopClock
 from .codec import Format
 from .encoded import Encoded, EncodedStatus, EncodedTick, encode_event
 from .feed import Feed, Field
-from .history import HISTORY_SECONDS, HISTORY_TICKS, History
+from .history import HISTORY_BYTES, HISTORY_SECONDS, HISTORY_TICKS, History, Replay
 from .status import FeedStatus
 from .tick import Tick
 
-__all__ = ["HELD", "WAIT_INTERVALS", "Hub", "Subscriber", "Waiter", "wait_seconds"]
+__all__ = ["WAIT_INTERVALS", "Hub", "Subscriber", "Waiter", "wait_seconds"]
 
-# The key of a replayed tick's frame: it must be delivered, like a reply, but its bytes are the history's, shared.
-HELD = ("held",)
 # A subscriber waits for the first tick of a feed without declared fields this many of the feed's intervals, or,
 # when that is longer, the feed's timeout and one interval more: the first sample may take all of its timeout.
 WAIT_INTERVALS = 3
@@ -51,12 +49,16 @@ class Subscriber(Protocol):
         """Write or queue one frame; must not block and should not raise.
 
         Frames with the same ``key`` (a feed's ticks, a feed's statuses) supersede each other: a connection that
-        cannot keep up may keep only the newest. A frame without a key must be delivered; so must a frame keyed
-        ``HELD`` (a replayed tick), whose bytes the feed's history holds anyway.
+        cannot keep up may keep only the newest. A frame without a key (a reply) must be delivered.
         """
 
     def send_many(self, frames: Sequence[tuple[bytes, Hashable]]) -> None:
         """Write or queue several frames, in order, at once (one ``send`` where possible)."""
+
+    def send_replay(self, replay: Replay, fmt: Format) -> None:
+        """Queue a replay of held ticks in ``fmt``, after whatever is queued and before whatever comes next; its
+        frames are read from the history as the connection takes them (`feeds.history.Replay.take`), never copied
+        all at once. Never dropped, like a reply."""
 
     def fail(self) -> None:
         """A send raised: end the connection with an error. The hub has already dropped it from every feed, and a
@@ -98,11 +100,12 @@ class Hub:
         feeds: Iterable[Feed],
         history_ticks: int = HISTORY_TICKS,
         history_seconds: float = HISTORY_SECONDS,
+        history_bytes: int = HISTORY_BYTES,
         *,
         clock: Clock | None = None,
     ) -> None:
         self._feeds = {feed.name: feed for feed in feeds}
-        self._histories = {name: History(history_ticks, history_seconds) for name in self._feeds}
+        self._histories = {name: History(history_ticks, history_seconds, history_bytes) for name in self._feeds}
         self._statuses = {name: FeedStatus(name) for name in self._feeds}
         self._fields = {name: tuple(feed.fields) for name, feed in self._feeds.items()}
         self._clock = clock or LoopClock()

@@ -16,12 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from feeds.history import HISTORY_SECONDS, HISTORY_TICKS
+from feeds.history import HISTORY_BYTES, HISTORY_SECONDS, HISTORY_TICKS
 from feeds.parsers import interval_seconds, non_negative_int, parse_bool, port_number, positive_float, positive_int
 from handlers.security.auth import SECRET_ENV, check_secret
 from handlers.security.guard import normalize_origin
 
-__all__ = ["Settings", "SettingsError", "add_flags"]
+__all__ = ["REPLAY_BUDGET", "Settings", "SettingsError", "add_flags"]
+
+# A page's hour of both built-in feeds is 2.7 MiB of binary frames (6.5 MiB of JSON); of a 50-symbol feed at 20 Hz,
+# as much as its 36,000 held ticks, 29 MiB: a page loading its longest window fits in the budget, twice.
+REPLAY_BUDGET = 64 * 1024 * 1024
 
 
 class SettingsError(ValueError):
@@ -147,6 +151,30 @@ class Settings:
         non_negative_int,
         "the most ticks each feed's history holds, whatever its rate; 0: keep no history",
     )
+    history_bytes: int = _setting(
+        HISTORY_BYTES,
+        "--history-bytes",
+        "BYTES",
+        positive_int,
+        "the most memory each feed's history holds (its frames in both formats and their records), whatever its "
+        "ticks' width",
+    )
+    history_total_bytes: int = _setting(
+        4 * HISTORY_BYTES,
+        "--history-total-bytes",
+        "BYTES",
+        positive_int,
+        "the most memory all feeds' histories hold together: each feed holds at most this divided by the number of "
+        "feeds, if that is less than --history-bytes",
+    )
+    replay_budget: int = _setting(
+        REPLAY_BUDGET,
+        "--replay-budget",
+        "BYTES",
+        positive_int,
+        "bytes of held ticks one connection may be sent at once when it subscribes with history or since, refilled "
+        "at as many a minute; a replay past what is left is cut to its newest ticks, with gap: true",
+    )
     max_backlog_bytes: int = _setting(
         256 * 1024,
         "--max-backlog",
@@ -260,9 +288,19 @@ class Settings:
         return cls(**values)
 
     @property
-    def max_replay_frames(self) -> int:
-        """Replayed ticks one connection may have waiting at once: two feeds' whole histories' worth."""
-        return 2 * max(self.history_ticks, 1)
+    def max_pending_bytes(self) -> int:
+        """Replies and replays one connection may have waiting unread at once, in bytes: a whole replay budget and
+        a backlog of replies."""
+        return self.replay_budget + self.max_backlog_bytes
+
+    @property
+    def max_pending_replays(self) -> int:
+        """Replays one connection may have waiting unread at once: two for each subscription it may hold."""
+        return 2 * self.max_subscriptions
+
+    def history_bytes_per_feed(self, feeds: int) -> int:
+        """What each of ``feeds`` feeds' histories may hold, in bytes (--history-bytes and --history-total-bytes)."""
+        return min(self.history_bytes, self.history_total_bytes // max(feeds, 1))
 
     def tornado_settings(self) -> dict[str, Any]:
         """The Tornado application settings that carry these."""

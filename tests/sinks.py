@@ -7,7 +7,12 @@ from typing import Any
 
 import orjson
 
+from feeds.codec import Format
 from feeds.frames import Opcode
+from feeds.history import Replay
+
+# The key of a replayed tick's frame, as a sink keeps it.
+REPLAYED = ("replayed",)
 
 
 class Sink:
@@ -23,6 +28,10 @@ class Sink:
 
     def send_many(self, frames: Sequence[tuple[bytes, Hashable]]) -> None:
         self.messages.extend(frames)
+        self.writes += 1
+
+    def send_replay(self, replay: Replay, fmt: Format) -> None:
+        self.messages.extend((tick.frame(fmt), REPLAYED) for tick in replay)
         self.writes += 1
 
     def fail(self) -> None:

@@ -19,9 +19,11 @@ from tornado.websocket import WebSocketProtocol13, _WebSocketParams
 from websockets.asyncio.client import connect
 
 from feeds import Feed, Field
-from feeds.codec import decode_binary
+from feeds.codec import Format, decode_binary
+from feeds.encoded import EncodedTick
 from feeds.frames import Opcode, frame
-from feeds.hub import HELD, Hub
+from feeds.history import History
+from feeds.hub import Hub
 from feeds.producer import Producer
 from feeds.stocks import StocksFeed
 from handlers.endpoints.app import make_app
@@ -405,13 +407,23 @@ async def test_a_client_asking_faster_than_it_reads_is_closed_not_buffered() -> 
     client_side.close()
 
 
+def held_history(count: int, padding: int = 200) -> History:
+    """A history of ``count`` ticks whose JSON frames carry their seq and ``padding`` bytes."""
+    history = History(count, 3600.0)
+    for seq in range(1, count + 1):
+        data = frame(f'{{"seq":{seq}}}'.encode() + b" " * padding, Opcode.TEXT)
+        history.append(EncodedTick("x", 1, seq, 1000.0 + seq, data, data, ("v",)))
+    return history
+
+
 @pytest.mark.gen_test(timeout=20)
 async def test_a_long_replay_reaches_a_slow_reader_whole_a_chunk_at_a_time() -> None:
     """Thousands of held ticks through a small backlog: none dropped, none repeated, never joined into one copy."""
     server_side, client_side = small_socketpair()
     stream = IOStream(server_side)
     writer = FrameWriter(stream, Settings(max_backlog_bytes=4096, stall_timeout=60), lambda code, reason: None)
-    held = [frame(f'{{"seq":{seq}}}'.encode() + b" " * 200, Opcode.TEXT) for seq in range(5000)]
+    history = held_history(5000)
+    held = [tick.json for tick in history.last(5000)]
     written: list[int] = []
     real_write = stream.write
 
@@ -420,7 +432,7 @@ async def test_a_long_replay_reaches_a_slow_reader_whole_a_chunk_at_a_time() -> 
         return real_write(data)
 
     stream.write = counting_write  # type: ignore[method-assign]
-    writer.send_many([(data, HELD) for data in held])
+    writer.send_replay(history.last(5000), Format.JSON)
     writer.send(frame(b'{"seq":"live"}', Opcode.TEXT), ("tick", "x"))  # a live tick after the replay
     expected = b"".join(held) + frame(b'{"seq":"live"}', Opcode.TEXT)
     client_side.setblocking(False)
@@ -437,7 +449,8 @@ async def test_a_long_replay_reaches_a_slow_reader_whole_a_chunk_at_a_time() -> 
 
 @pytest.mark.gen_test(timeout=20)
 async def test_replays_piled_up_faster_than_they_are_read_close_the_connection() -> None:
-    """A replayed frame is never dropped, so a client may not ask for replays it does not read without end."""
+    """A replay is never dropped, so a client may not ask for replays it does not read without end: the bytes of
+    the replays and replies waiting for it are capped."""
     server_side, client_side = small_socketpair()
     stream = IOStream(server_side)
     closed: list[tuple[int, str]] = []
@@ -446,15 +459,40 @@ async def test_replays_piled_up_faster_than_they_are_read_close_the_connection()
         closed.append((code, reason))
         writer.close()
 
-    settings = Settings(max_backlog_bytes=4096, stall_timeout=60, history_ticks=100)
+    history = held_history(100)  # 100 frames of about 210 bytes: 21 KB a replay
+    settings = Settings(max_backlog_bytes=4096, stall_timeout=60, replay_budget=50_000)
     writer = FrameWriter(stream, settings, close)
-    held = [frame(b"x" * 200, Opcode.BINARY) for _ in range(100)]
     rounds = 0
-    while not closed and rounds < 10:  # the client reads nothing: after the kernel's buffers, every frame waits
-        writer.send_many([(data, HELD) for data in held])
+    while not closed and rounds < 10:  # the client reads nothing: after the kernel's buffers, every replay waits
+        writer.send_replay(history.last(100), Format.JSON)
         rounds += 1
     assert closed == [(1008, "slow consumer: it asks for replays faster than it reads them")]
-    assert rounds == 4  # the first went to the kernel and the stream; two feeds' histories' worth waited, no more
+    assert rounds == 4  # the first went to the kernel and the stream; two replays' worth waited, no more
+    writer.close()
+    stream.close()
+    client_side.close()
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_many_small_replays_piled_up_close_the_connection() -> None:
+    """However small, each waiting replay is an entry of the backlog: their number is capped too."""
+    server_side, client_side = small_socketpair()
+    stream = IOStream(server_side)
+    closed: list[tuple[int, str]] = []
+
+    def close(code: int, reason: str) -> None:
+        closed.append((code, reason))
+        writer.close()
+
+    history = held_history(100, padding=4000)  # the first replay of one tick fills the kernel's buffers
+    settings = Settings(max_backlog_bytes=4096, stall_timeout=60, max_subscriptions=5)
+    writer = FrameWriter(stream, settings, close)
+    rounds = 0
+    while not closed and rounds < 100:
+        writer.send_replay(history.last(1), Format.JSON)
+        rounds += 1
+    assert closed == [(1008, "slow consumer: it asks for replays faster than it reads them")]
+    assert rounds <= 2 + settings.max_pending_replays
     writer.close()
     stream.close()
     client_side.close()

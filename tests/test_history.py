@@ -3,6 +3,8 @@ duplicate, and a gap said out loud when the server no longer holds what was miss
 
 from __future__ import annotations
 
+import sys
+import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,8 +12,9 @@ import pytest
 from tornado.ioloop import IOLoop
 from tornado.web import Application
 
+from feeds.codec import Format
 from feeds.encoded import EncodedTick
-from feeds.history import History
+from feeds.history import History, held_bytes
 from feeds.hub import Hub
 from feeds.producer import Producer
 from feeds.stocks import StocksFeed
@@ -84,6 +87,90 @@ def test_a_new_run_starts_a_new_history() -> None:
     history.append(encoded(1, run=2))
     assert (seqs(history.last(99)), history.run) == ([1], 2)
     assert History(100, 3600.0).since(5).run is None
+
+
+def test_the_ring_holds_at_most_its_bytes() -> None:
+    """Wide ticks fill a history by their bytes long before its count of ticks."""
+    one = held_bytes(encoded(100))  # the widest of these ticks
+    history = History(1000, 3600.0, max_bytes=10 * one + one // 2)
+    for seq in range(1, 101):
+        history.append(encoded(seq))
+    assert seqs(history.last(99)) == list(range(91, 101))
+    assert history.held_bytes == sum(held_bytes(tick) for tick in history.last(99)) <= history.max_bytes
+    assert len(History(1000, 3600.0, max_bytes=one - 1).last(5)) == 0  # one tick too big to hold: none held
+
+
+def test_what_a_held_tick_is_said_to_cost_is_what_it_costs() -> None:
+    """held_bytes, which --history-bytes bounds, is within a tenth of what the ticks really take (traced), for a
+    narrow feed and for the widest a feed may be."""
+    for fields in (("x",), tuple(f"field_{index:057d}" for index in range(256))):
+        ticks = [
+            EncodedTick.of(Tick("f", 1, seq, 1000.0 + seq, fields, tuple(float(seq + i) for i in range(len(fields)))))
+            for seq in range(1, 501)
+        ]
+        history = History(10_000, 3600.0, max_bytes=1 << 40)
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for tick in ticks:
+            history.append(tick)
+        grew = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        frames = sum(len(tick.json) + len(tick.binary) for tick in ticks)
+        traced = frames + grew  # the frames were made before tracing began; the history's lists during it
+        traced += sum(sys.getsizeof(tick) + sys.getsizeof(tick.json) - len(tick.json) for tick in ticks)
+        traced += sum(sys.getsizeof(tick.binary) - len(tick.binary) for tick in ticks)
+        assert abs(history.held_bytes - traced) <= traced / 10, (len(fields), history.held_bytes, traced)
+
+
+def test_a_replay_is_read_a_chunk_at_a_time_oldest_first_each_tick_once() -> None:
+    history = History(1000, 3600.0)
+    for seq in range(100, 400):  # three digits each: frames of one size
+        history.append(encoded(seq))
+    replay = history.last(300)
+    size = len(history.last(1)[0].json)
+    assert replay.size(Format.JSON) == 300 * size
+    chunks = []
+    while chunk := replay.take(Format.JSON, 100 * size):
+        chunks.append(chunk)
+    assert [len(chunk) for chunk in chunks] == [100, 100, 100]
+    assert [frame for chunk in chunks for frame in chunk] == [tick.json for tick in history.last(300)]
+    assert (len(replay), replay.size(Format.JSON)) == (0, 0)
+    history.append(encoded(400))  # live, not replayed
+    assert replay.take(Format.JSON, 100 * size) == []
+
+
+def test_a_replay_cut_to_a_budget_keeps_the_newest_and_says_gap() -> None:
+    history = History(1000, 3600.0)
+    for seq in range(100, 200):
+        history.append(encoded(seq))
+    size = len(history.last(1)[0].binary)
+    replay = history.last(100)
+    replay.newest_within(Format.BINARY, 10 * size + size // 2)
+    assert (seqs(replay), replay.gap, replay.size(Format.BINARY)) == (list(range(190, 200)), True, 10 * size)
+    within = history.since(194)
+    within.newest_within(Format.BINARY, 10 * size)
+    assert (seqs(within), within.gap) == ([195, 196, 197, 198, 199], False)
+    nothing = history.last(100)
+    nothing.newest_within(Format.BINARY, size - 1)
+    assert (len(nothing), nothing.gap) == (0, True)
+
+
+def test_ticks_the_history_lets_go_of_while_a_replay_waits_are_skipped() -> None:
+    """A slow reader's replay does not keep old ticks alive: it jumps to what is still held, as a slow client's
+    coalesced ticks do, and still ends where it was made to end."""
+    history = History(50, 3600.0)
+    for seq in range(1, 51):
+        history.append(encoded(seq))
+    replay = history.last(50)
+    first = replay.take(Format.JSON, 1)
+    for seq in range(51, 2001):  # enough for the history's list to be compacted under the replay too
+        history.append(encoded(seq))
+    assert replay.take(Format.JSON, 1 << 20) == []  # 2 to 50 are gone, and 51 on came after it was made
+    assert len(first) == 1
+    fresh = history.last(50)
+    for seq in range(2001, 2021):
+        history.append(encoded(seq))
+    assert seqs(fresh) == list(range(1971, 2001))  # 1951 to 1970 are gone; it still ends at 2000
 
 
 # --- over real connections -------------------------------------------------------------------------------------

@@ -346,3 +346,34 @@ def test_a_fresh_token_without_the_role_ends_a_held_subscribe_as_forbidden(sink:
     assert sink.replies()[1]["reason"] == "forbidden"
     assert session.held == {}
     assert hub.waiting("private") == []
+
+
+def test_replays_are_charged_by_bytes_against_a_budget_that_refills(hub: Hub, sink: Sink) -> None:
+    """The attack's shape: subscribe with the whole history, unsubscribe, again and again, reading fast. What the
+    server sends is bounded by the replay budget and its refill, not by the 60 bytes of each subscribe."""
+    for seq in range(100, 1100):  # seqs of three and four digits: binary frames of one size
+        hub.publish([tick(seq)])
+    size = len(hub.history("numbers").last(1)[0].binary)
+    clock = FakeClock()
+    budget = 250 * size
+    session = Session(Server(hub, Settings(replay_budget=budget), clock=clock.time), sink)
+    replayed = []
+    for _ in range(6):
+        reply = ask(session, sink, {"op": "subscribe", "feed": "numbers", "format": "binary", "history": 1000})
+        replayed.append((reply["replayed"], reply["gap"]))
+        ask(session, sink, {"op": "unsubscribe", "feed": "numbers"})
+    assert replayed == [(250, True)] + [(0, True)] * 5
+    sent = sum(len(data) for data, _ in sink.messages if data[0] & 0x0F == 0x2)
+    assert sent == budget
+    clock.advance(6.0)  # a tenth of a minute: a tenth of the budget back
+    reply = ask(session, sink, {"op": "subscribe", "feed": "numbers", "format": "binary", "history": 1000})
+    assert (reply["replayed"], reply["gap"]) == (25, True)
+
+
+def test_a_replay_within_the_budget_is_whole(hub: Hub, sink: Sink) -> None:
+    for seq in range(1, 101):
+        hub.publish([tick(seq)])
+    Session(Server(hub), sink).receive('{"op": "subscribe", "feed": "numbers", "history": 100}')
+    reply, *replayed = sink.replies()
+    assert (reply["replayed"], reply["gap"]) == (100, False)
+    assert [data["seq"] for data in replayed] == list(range(1, 101))

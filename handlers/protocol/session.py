@@ -25,7 +25,8 @@ from typing import Protocol
 from feeds.codec import Format
 from feeds.feed import Feed
 from feeds.frames import Opcode, frame
-from feeds.hub import HELD, Hub, Subscriber, wait_seconds
+from feeds.history import Replay
+from feeds.hub import Hub, Subscriber, wait_seconds
 from feeds.tokenbucket import refilled
 from handlers.security.auth import Authenticator, AuthError, Identity, may_read
 from handlers.settings import Settings
@@ -35,6 +36,7 @@ from .messages import Op, ProtocolError, Request, encode_message, parse_request
 
 __all__ = ["Connection", "Server", "Session"]
 
+SECONDS_PER_MINUTE = 60.0
 # A bucket that was never used is full: refilled() caps infinity at the burst, and these two are shared constants.
 FULL = math.inf
 NEVER = 0.0
@@ -78,6 +80,8 @@ class Session:
         "_held",
         "_refused",
         "_renewed",
+        "_replay_bytes",
+        "_replay_bytes_at",
         "_server",
         "_subscriptions",
         "_tokens",
@@ -105,6 +109,8 @@ class Session:
         self._closed = False
         self._tokens = FULL
         self._tokens_at = NEVER
+        self._replay_bytes = FULL  # the replay budget's bytes left (a bucket too: see _charge_replay)
+        self._replay_bytes_at = NEVER
         self._refused = 0  # messages refused in a row for want of tokens
 
     @property
@@ -249,6 +255,7 @@ class Session:
             replay = history.since(request.since, request.run)
         else:
             replay = history.last(request.history or 0)
+        self._charge_replay(replay, request.format)
         # The reply, then the replay, then live ticks: all written in this one call, so that no tick can go out
         # ahead of the reply, and none is missed or repeated at the seam between replay and live.
         self._reply(
@@ -264,10 +271,22 @@ class Session:
                 **status,
             )
         )
-        if replay.ticks:
-            self.connection.send_many([(tick.frame(request.format), HELD) for tick in replay.ticks])
+        if replay:
+            self.connection.send_replay(replay, request.format)
         self._subscriptions[request.feed] = request.format
         hub.subscribe(request.feed, self.connection, request.format)
+
+    def _charge_replay(self, replay: Replay, fmt: Format) -> None:
+        """Take the replay's bytes from the connection's replay budget, a bucket of ``replay_budget`` bytes refilled
+        at as many a minute; a replay past what is left is cut to its newest ticks that fit, and says ``gap``. What
+        a subscribe costs the server to send is so bounded by what its connection has used, not by its 50 bytes."""
+        budget = self._server.limits.replay_budget
+        now = self._server.clock()
+        left = refilled(self._replay_bytes, self._replay_bytes_at, now, budget / SECONDS_PER_MINUTE, budget)
+        self._replay_bytes_at = now
+        if replay.size(fmt) > left:
+            replay.newest_within(fmt, int(left))
+        self._replay_bytes = left - replay.size(fmt)
 
     def _unsubscribe(self, request: Request) -> None:
         self._known_feed(request)

@@ -7,8 +7,11 @@ socket becomes writable. This skips ``write_message``'s per-client Future, Task 
 The slow path: while the stream still has data to write, new frames wait in a backlog of at most
 ``max_backlog_bytes``. Past that, the backlog keeps only the newest frame of each key (a feed's ticks share a key),
 so a slow client skips ticks, and learns of the gap from ``seq``, instead of making the server hold them. A frame
-without a key (a reply) is never dropped. A connection whose backlog has not drained for ``stall_timeout`` seconds
-is reported as stalled, and its owner closes it; so is one whose waiting replies alone pass ``max_backlog_bytes``.
+without a key (a reply) is never dropped, nor is a replay of held ticks (`send_replay`): the backlog holds a cursor
+into the feed's history, not its frames, and reads them from the history a chunk at a time as the socket takes
+them. A connection whose backlog has not drained for ``stall_timeout`` seconds is reported as stalled, and its
+owner closes it; so is one whose waiting replies alone pass ``max_backlog_bytes``, or whose waiting replies and
+replays together pass ``max_pending_bytes``, or that has more than ``max_pending_replays`` replays waiting.
 
 Frames never interleave on the wire: the writer hands every partly sent frame's rest to the stream at once, and
 sends nothing directly until the stream has written all it holds. After the handshake Tornado writes to the stream
@@ -30,7 +33,8 @@ from collections.abc import Callable, Hashable, Sequence
 from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, SSLIOStream, StreamClosedError
 
-from feeds.hub import HELD
+from feeds.codec import Format
+from feeds.history import Replay
 from handlers.protocol.codes import CloseCode
 from handlers.settings import Settings
 
@@ -41,6 +45,22 @@ log = logging.getLogger("dashboard.writer")
 # How much of the backlog the writer hands the stream at once: a replay of thousands of held ticks is written a
 # chunk at a time, as the socket takes it, instead of joined into one copy of it all.
 CHUNK_BYTES = 64 * 1024
+# The backlog's key of a replay waiting to be written.
+REPLAY = ("replay",)
+
+
+class PendingReplay:
+    """A replay waiting in a backlog, and the format its frames go out in."""
+
+    __slots__ = ("fmt", "replay")
+
+    def __init__(self, replay: Replay, fmt: Format) -> None:
+        self.replay = replay
+        self.fmt = fmt
+
+    def __len__(self) -> int:
+        """The bytes left to send (the backlog's entries are measured with len)."""
+        return self.replay.size(self.fmt)
 
 
 class FrameWriter:
@@ -53,7 +73,7 @@ class FrameWriter:
         "_closed",
         "_drain_started",
         "_draining",
-        "_held_frames",
+        "_replays",
         "_reply_bytes",
         "_send",
         "_settings",
@@ -73,10 +93,10 @@ class FrameWriter:
         self._settings = settings
         self._close_connection = close
         # Built on the slow path only: an idle or keeping-up connection needs none.
-        self._backlog: deque[tuple[Hashable | None, bytes]] | None = None
-        self._backlog_bytes = 0
+        self._backlog: deque[tuple[Hashable | None, bytes | PendingReplay]] | None = None
+        self._backlog_bytes = 0  # frames that coalescing may drop, and replies
         self._reply_bytes = 0  # the part of the backlog that coalescing cannot drop
-        self._held_frames = 0  # replayed ticks waiting in the backlog
+        self._replays = 0  # replays waiting in the backlog
         self._closed = False
         self._draining = False
         self._drain_started = 0.0
@@ -103,7 +123,7 @@ class FrameWriter:
         """Send nothing more: the connection is closing, and no frame may follow its Close frame."""
         self._closed = True
         self._backlog = None
-        self._backlog_bytes = self._reply_bytes = self._held_frames = 0
+        self._backlog_bytes = self._reply_bytes = self._replays = 0
         if self._stall_check is not None:
             IOLoop.current().remove_timeout(self._stall_check)
             self._stall_check = None
@@ -139,11 +159,7 @@ class FrameWriter:
             self._drain(memoryview(frame)[sent:])
 
     def send_many(self, frames: Sequence[tuple[bytes, Hashable | None]]) -> None:
-        """Several frames in order: one ``send`` of them all when the way is clear, else each queued.
-
-        Many of them (a replay of held ticks) are queued and written ``CHUNK_BYTES`` at a time: the queue holds
-        references to frames the history holds anyway, never a copy of them all.
-        """
+        """Several frames in order: one ``send`` of them all when the way is clear, else each queued."""
         if self._closed:
             return
         if not self._draining and self._send is not None and sum(len(frame) for frame, _ in frames) <= CHUNK_BYTES:
@@ -154,22 +170,37 @@ class FrameWriter:
         if not self._draining and self._backlog:
             self._drain_backlog()
 
+    def send_replay(self, replay: Replay, fmt: Format) -> None:
+        """Queue ``replay`` (a cursor into a feed's history) behind what is queued; its frames are read from the
+        history ``CHUNK_BYTES`` at a time as the socket takes them."""
+        if self._closed or self._stream.closed() or not replay:
+            return
+        if self._backlog is None:
+            self._backlog = deque()
+        self._backlog.append((REPLAY, PendingReplay(replay, fmt)))
+        self._replays += 1
+        settings = self._settings
+        # Never dropped, and their frames are the history's: what a client may pile up unread is bounded by their
+        # number and by their bytes, with the replies', all waiting at once.
+        if self._replays > settings.max_pending_replays:
+            self._stalled("it asks for replays faster than it reads them")
+            return
+        if self._reply_bytes + self._pending_replay_bytes() > settings.max_pending_bytes:
+            self._stalled("it asks for replays faster than it reads them")
+            return
+        if not self._draining:
+            self._drain_backlog()
+
+    def _pending_replay_bytes(self) -> int:
+        assert self._backlog is not None
+        return sum(len(item) for key, item in self._backlog if key is REPLAY)
+
     def _enqueue(self, frame: bytes, key: Hashable | None, drain: bool = True) -> None:
         if self._closed or self._stream.closed():
             return
         if self._backlog is None:
             self._backlog = deque()
         self._backlog.append((key, frame))
-        if key is HELD:
-            # Never dropped, and not counted against the backlog's bytes (the history holds them anyway), but a
-            # client may not pile up replays faster than it reads them: each waiting frame is an entry here.
-            self._held_frames += 1
-            if self._held_frames > self._settings.max_replay_frames:
-                self._stalled("it asks for replays faster than it reads them")
-                return
-            if drain and not self._draining:
-                self._drain_backlog()
-            return
         self._backlog_bytes += len(frame)
         if key is None:
             self._reply_bytes += len(frame)
@@ -183,20 +214,20 @@ class FrameWriter:
             self._drain_backlog()
 
     def _coalesce(self) -> None:
-        """Keep every reply and replayed tick, and only the newest frame of each other key, in their order."""
+        """Keep every reply and replay, and only the newest frame of each other key, in their order."""
         assert self._backlog is not None
         newest: dict[Hashable, int] = {}
         for index, (key, _) in enumerate(self._backlog):
-            if key is not None and key is not HELD:
+            if key is not None and key is not REPLAY:
                 newest[key] = index
         kept = deque(
             item
             for index, item in enumerate(self._backlog)
-            if item[0] is None or item[0] is HELD or newest[item[0]] == index
+            if item[0] is None or item[0] is REPLAY or newest[item[0]] == index
         )
         self.coalesced += len(self._backlog) - len(kept)
         self._backlog = kept
-        self._backlog_bytes = sum(len(frame) for key, frame in kept if key is not HELD)
+        self._backlog_bytes = sum(len(frame) for key, frame in kept if key is not REPLAY)
 
     def _drain_backlog(self) -> None:
         """Hand the stream the oldest ``CHUNK_BYTES`` or so of the backlog (at least one frame)."""
@@ -204,19 +235,33 @@ class FrameWriter:
         assert backlog is not None
         chunk: list[bytes] = []
         size = 0
-        while backlog and (not chunk or size + len(backlog[0][1]) <= CHUNK_BYTES):
-            key, frame = backlog.popleft()
-            chunk.append(frame)
-            size += len(frame)
-            if key is HELD:
-                self._held_frames -= 1
-            else:
-                self._backlog_bytes -= len(frame)
-                if key is None:
-                    self._reply_bytes -= len(frame)
+        while backlog and size < CHUNK_BYTES:
+            key, item = backlog[0]
+            if isinstance(item, PendingReplay):
+                frames = item.replay.take(item.fmt, max(1, CHUNK_BYTES - size))
+                if frames:
+                    chunk.extend(frames)
+                    size += sum(map(len, frames))
+                if not item.replay:
+                    backlog.popleft()
+                    self._replays -= 1
+                continue
+            if chunk and size + len(item) > CHUNK_BYTES:
+                break
+            backlog.popleft()
+            chunk.append(item)
+            size += len(item)
+            self._backlog_bytes -= len(item)
+            if key is None:
+                self._reply_bytes -= len(item)
         if not backlog:
             self._backlog = None
-        self._drain(chunk[0] if len(chunk) == 1 else b"".join(chunk))
+        if chunk:
+            self._drain(chunk[0] if len(chunk) == 1 else b"".join(chunk))
+        elif not self._draining:
+            return  # replays whose ticks the history let go of: nothing to write
+        else:
+            self._drain(b"")
 
     def _drain(self, data: bytes | memoryview) -> None:
         """Hand ``data`` to the stream and come back for the backlog when the stream has written it all."""
