@@ -22,6 +22,8 @@ check: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	npm run lint
+	npm run format:check
 
 # Our server against its peers, each run with the server and the load generator on different cores.
 bench: setup

@@ -49,7 +49,8 @@ const DATA_FRAME_MS = 50;
 const FRAME_SLACK_MS = 5;
 const HTTP_UNAUTHORIZED = 401;
 const TOKEN_EXPIRED_TEXT = "Your access token has expired: open the dashboard again with a new link.";
-const TOKEN_REFUSED_TEXT = "This dashboard needs a valid access token: open it with the link you were given (…/?token=…).";
+const TOKEN_REFUSED_TEXT =
+  "This dashboard needs a valid access token: open it with the link you were given (…/?token=…).";
 
 class Dashboard {
   constructor({ root, grid, badge, notice, controls }) {
@@ -59,8 +60,11 @@ class Dashboard {
     this.controls = controls;
     this.tabStorage = forgivingStorage(() => window.sessionStorage);
     this.view = initialView(window.location, this.tabStorage);
-    this.theme = new Theme(root, forgivingStorage(() => window.localStorage), window.matchMedia.bind(window), () =>
-      this.onThemeChange(),
+    this.theme = new Theme(
+      root,
+      forgivingStorage(() => window.localStorage),
+      window.matchMedia.bind(window),
+      () => this.onThemeChange(),
     );
     this.chartTheme = readTheme(root);
     this.root = root;
@@ -131,7 +135,12 @@ class Dashboard {
   buildControls() {
     const { windows, live, themes } = this.controls;
     this.windowButtons = WINDOWS.map((each) => {
-      const button = element("button", { type: "button", class: "button", text: each.label, dataset: { window: each.key } });
+      const button = element("button", {
+        type: "button",
+        class: "button",
+        text: each.label,
+        dataset: { window: each.key },
+      });
       button.addEventListener("click", () => this.setWindow(each));
       return button;
     });
@@ -560,17 +569,20 @@ class Dashboard {
     const backoff = Math.min(RATE_LIMITED_RETRY_CAP_MS, RATE_LIMITED_RETRY_MS * 2 ** retry.refusals);
     retry.refusals++;
     clearTimeout(retry.timer);
-    retry.timer = setTimeout(() => {
-      retry.timer = null;
-      if (retry.session !== this.connection.session || panel.retry !== retry) {
-        return; // a new connection subscribes every panel afresh
-      }
-      if (retry.unsubscribe) {
-        this.connection.unsubscribe(panel.name);
-        retry.unsubscribe = false;
-      }
-      this.connection.subscribe(panel.name, panel.resumeFrom(this.serverNow()));
-    }, backoff * (1 + Math.random() * RETRY_JITTER));
+    retry.timer = setTimeout(
+      () => {
+        retry.timer = null;
+        if (retry.session !== this.connection.session || panel.retry !== retry) {
+          return; // a new connection subscribes every panel afresh
+        }
+        if (retry.unsubscribe) {
+          this.connection.unsubscribe(panel.name);
+          retry.unsubscribe = false;
+        }
+        this.connection.subscribe(panel.name, panel.resumeFrom(this.serverNow()));
+      },
+      backoff * (1 + Math.random() * RETRY_JITTER),
+    );
     panel.retry = retry;
   }
 
@@ -631,7 +643,12 @@ class Dashboard {
     feedToggles.dataset.feeds = names;
     feedToggles.replaceChildren(
       ...feeds.map((feed) => {
-        const button = element("button", { type: "button", class: "button", text: feed.name, dataset: { feed: feed.name } });
+        const button = element("button", {
+          type: "button",
+          class: "button",
+          text: feed.name,
+          dataset: { feed: feed.name },
+        });
         button.addEventListener("click", () => this.toggleFeed(feed.name));
         return button;
       }),

@@ -220,7 +220,8 @@ export class Panel {
       this.readout,
     );
     for (const group of this.groups) {
-      const labels = group.kind === ChartKind.BARS ? [VOLUME_LABEL] : group.kind === ChartKind.CHANGE ? group.subjects : group.names;
+      const labels =
+        group.kind === ChartKind.BARS ? [VOLUME_LABEL] : group.kind === ChartKind.CHANGE ? group.subjects : group.names;
       const format = group.kind === ChartKind.CHANGE ? formatChange : (value) => formatValue(value, group.unit);
       const plot = new Plot({
         kind: group.kind,
@@ -244,8 +245,6 @@ export class Panel {
     this.setState(State.CONNECTING);
     this.setHealth(feed);
   }
-
-
 
   /** The parts of a feed that may change without a new panel. */
   describe(feed) {

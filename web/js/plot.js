@@ -93,7 +93,12 @@ export class Plot {
       this.legendValues.push(value);
       const button = element(
         "button",
-        { type: "button", class: "legend__item", "aria-pressed": String(this.shown[index]), dataset: { series: label } },
+        {
+          type: "button",
+          class: "legend__item",
+          "aria-pressed": String(this.shown[index]),
+          dataset: { series: label },
+        },
         seriesMarker(index),
         element("span", { class: "legend__label", text: label }),
         value,
@@ -101,7 +106,12 @@ export class Plot {
       button.addEventListener("click", () => this.toggle(index));
       return button;
     });
-    this.legend = element("div", { class: "legend", "data-testid": "legend", role: "group", "aria-label": `${caption} series` });
+    this.legend = element("div", {
+      class: "legend",
+      "data-testid": "legend",
+      role: "group",
+      "aria-label": `${caption} series`,
+    });
     this.legend.append(...this.legendButtons);
     this.element = element(
       "figure",
@@ -324,4 +334,3 @@ export class Plot {
     this.chart = null;
   }
 }
-

@@ -10,7 +10,6 @@
   } catch {
     // Storage refused (a privacy setting): the system's setting decides.
   }
-  const light =
-    choice === "light" || (choice !== "dark" && window.matchMedia("(prefers-color-scheme: light)").matches);
+  const light = choice === "light" || (choice !== "dark" && window.matchMedia("(prefers-color-scheme: light)").matches);
   document.documentElement.dataset.theme = light ? "light" : "dark";
 })();
