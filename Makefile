@@ -16,6 +16,7 @@ run: setup
 	$(BIN)/python server.py --host $(HOST) --port $(PORT)
 
 test: setup chromium
+	npm test
 	$(BIN)/python -m pytest
 
 check: setup

@@ -1,4 +1,4 @@
-// ESLint's flat config: its recommended rules over the page's scripts (browser globals) and this file (Node's).
+// ESLint's flat config: its recommended rules over the page's scripts (browser globals) and their unit tests (Node's).
 import js from "@eslint/js";
 import globals from "globals";
 
@@ -19,7 +19,7 @@ export default [
     languageOptions: { sourceType: "script", globals: globals.browser },
   },
   {
-    files: ["eslint.config.mjs"],
+    files: ["tests/js/**/*.mjs", "eslint.config.mjs"],
     languageOptions: { sourceType: "module", globals: globals.node },
   },
 ];

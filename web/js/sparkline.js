@@ -27,68 +27,78 @@ export class Sparkline {
     );
   }
 
-  /**
-   * Draws `values` at the times `xs` (seconds) across [from, to], scaled to the values within it; a value that is
-   * not a number (null) breaks the line. Points just outside (the ring gives a bucket past each edge, so that the
-   * line reaches it) are drawn, and clipped.
-   */
+  /** Draws `values` at the times `xs` (seconds) across [from, to]: see sparklinePath. */
   draw(xs, values, from, to) {
-    const [low, high] = extent(xs, values, from, to);
-    if (low === null || to <= from) {
+    const path = sparklinePath(xs, values, from, to, this.width, this.height);
+    if (path === null) {
       this.path.removeAttribute("d");
+    } else {
+      this.path.setAttribute("d", path);
+    }
+  }
+}
+
+/**
+ * The SVG path (its `d`) of `values` at the times `xs` (seconds) across [from, to], in a `width` x `height` box,
+ * scaled to the values within the range; null when there is nothing to draw. A value that is not a number (null)
+ * breaks the line. Points just outside (the ring gives a bucket past each edge, so that the line reaches it) are
+ * drawn, and clipped.
+ */
+export function sparklinePath(xs, values, from, to, width, height) {
+  const [low, high] = extent(xs, values, from, to);
+  if (low === null || to <= from) {
+    return null;
+  }
+  const padding = (high - low || Math.abs(high) || 1) * PADDING_FRACTION;
+  const top = high + padding;
+  const xScale = width / (to - from);
+  const yScale = height / (top - (low - padding));
+  const y = (value) => ((top - value) * yScale).toFixed(DECIMALS);
+  let path = "";
+  let command = "M";
+  let column = null; // the pixel column whose values are being gathered
+  // Indexes of the column's first, lowest, highest and last values.
+  let first = 0;
+  let lowest = 0;
+  let highest = 0;
+  let last = 0;
+  const flush = () => {
+    if (column === null) {
       return;
     }
-    const padding = (high - low || Math.abs(high) || 1) * PADDING_FRACTION;
-    const top = high + padding;
-    const xScale = this.width / (to - from);
-    const yScale = this.height / (top - (low - padding));
-    const y = (value) => ((top - value) * yScale).toFixed(DECIMALS);
-    let path = "";
-    let command = "M";
-    let column = null; // the pixel column whose values are being gathered
-    // Indexes of the column's first, lowest, highest and last values.
-    let first = 0;
-    let lowest = 0;
-    let highest = 0;
-    let last = 0;
-    const flush = () => {
-      if (column === null) {
-        return;
+    let previous = -1;
+    for (const index of [first, lowest, highest, last].sort((a, b) => a - b)) {
+      if (index !== previous) {
+        path += `${command}${column} ${y(values[index])}`;
+        command = "L";
+        previous = index;
       }
-      let previous = -1;
-      for (const index of [first, lowest, highest, last].sort((a, b) => a - b)) {
-        if (index !== previous) {
-          path += `${command}${column} ${y(values[index])}`;
-          command = "L";
-          previous = index;
-        }
-      }
-      column = null;
-    };
-    for (let index = 0; index < xs.length; index++) {
-      const value = values[index];
-      if (!Number.isFinite(value)) {
-        flush();
-        command = "M";
-        continue;
-      }
-      const at = Math.floor((xs[index] - from) * xScale);
-      if (at !== column) {
-        flush();
-        column = at;
-        first = index;
-        lowest = index;
-        highest = index;
-      } else if (value < values[lowest]) {
-        lowest = index;
-      } else if (value > values[highest]) {
-        highest = index;
-      }
-      last = index;
     }
-    flush();
-    this.path.setAttribute("d", path);
+    column = null;
+  };
+  for (let index = 0; index < xs.length; index++) {
+    const value = values[index];
+    if (!Number.isFinite(value)) {
+      flush();
+      command = "M";
+      continue;
+    }
+    const at = Math.floor((xs[index] - from) * xScale);
+    if (at !== column) {
+      flush();
+      column = at;
+      first = index;
+      lowest = index;
+      highest = index;
+    } else if (value < values[lowest]) {
+      lowest = index;
+    } else if (value > values[highest]) {
+      highest = index;
+    }
+    last = index;
   }
+  flush();
+  return path;
 }
 
 /** The lowest and highest of the numbers in `values` at times within [from, to]; [null, null] when there are none. */
