@@ -9,6 +9,7 @@
 
 import uPlot from "/vendor/uplot/uPlot.esm.js";
 import { UNIT_PERCENT, axisValues, formatChange, formatValue } from "./format.js";
+import { MILLISECONDS_PER_SECOND } from "./units.js";
 
 export const CHART_HEIGHT_PX = 190;
 export const SYNC_KEY = "dashboard";
@@ -38,7 +39,6 @@ const BAR_FILL_ALPHA = 0.55;
 const BAR_SIZE = [0.8, 24];
 // A drag narrower than this is a click, not a zoom.
 const MIN_SELECTION_PX = 4;
-const MILLISECONDS_PER_SECOND = 1000;
 
 /**
  * How many colours the theme defines (`--series-0` … in style.css): the Okabe-Ito set, which stays distinct for

@@ -8,6 +8,8 @@
  * are NaN; uPlot draws nulls as gaps, so the ring hands its columns to charts with NaN turned into null.
  */
 
+import { PERCENT } from "./units.js";
+
 export const FRAME_LAYOUT_VERSION = 1;
 
 const HEADER_BYTES = 32;
@@ -322,8 +324,6 @@ export class BucketRing {
     return sum;
   }
 }
-
-const PERCENT = 100;
 
 /**
  * A stored value as uPlot takes it: null for a gap, else itself, or (`percent`) its percent change from `base`,

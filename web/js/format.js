@@ -6,6 +6,8 @@
  * new unit needs no change here.
  */
 
+import { MILLISECONDS_PER_SECOND, SECONDS_PER_MINUTE } from "./units.js";
+
 export const UNIT_PERCENT = "%";
 export const UNIT_BYTE_RATE = "B/s";
 export const UNIT_BYTES = "B";
@@ -159,10 +161,8 @@ export function axisValues(unit) {
 }
 
 const CHANGE_DECIMALS = 2;
-const MILLISECONDS_PER_SECOND = 1000;
 // Ages under this many seconds keep a decimal: "1.2 s", then "14 s".
 const AGE_DECIMAL_SECONDS = 10;
-const SECONDS_PER_MINUTE = 60;
 
 /** A percent change with its sign: "+1.25%", "−0.40%", "0.00%". */
 export function formatChange(value) {

@@ -19,13 +19,14 @@
 import { formatTime, readTheme } from "./chart.js";
 import { element, forgivingStorage, showMessage } from "./dom.js";
 import { Health, Panel, State, feedSignature, setBadgeState } from "./panel.js";
-import { CLOSE_TOKEN_EXPIRED, FeedConnection, Op, RATE_LIMITED, socketUrl } from "./socket.js";
+import { CloseCode, ErrorCode, Op } from "./protocol.js";
+import { FeedConnection, socketUrl } from "./socket.js";
 import { Theme } from "./theme.js";
 import { authHeaders, takeToken, withToken } from "./token.js";
+import { MILLISECONDS_PER_SECOND } from "./units.js";
 import { WINDOWS, initialView, saveView, seriesKey } from "./view.js";
 
 const FEEDS_URL = "/api/feeds";
-const MILLISECONDS_PER_SECOND = 1000;
 // How often silent feeds are looked for, and freshness readouts of panels that did not draw are brought up to date.
 const STALE_CHECK_MS = 500;
 // A zoom narrower than this shows too few ticks to read.
@@ -414,7 +415,7 @@ class Dashboard {
     if (this.isSignedOut) {
       return;
     }
-    if (code === CLOSE_TOKEN_EXPIRED) {
+    if (code === CloseCode.TOKEN_EXPIRED) {
       this.signedOut(TOKEN_EXPIRED_TEXT);
       return;
     }
@@ -490,7 +491,7 @@ class Dashboard {
   onUnsubscribed({ feed, reason }) {
     const panel = this.panels.get(feed);
     if (panel !== undefined) {
-      if (reason === "forbidden") {
+      if (reason === ErrorCode.FORBIDDEN) {
         panel.showError("your access no longer covers this feed");
       } else if (panel.subscribing) {
         return; // the page asked, to subscribe again with another window's history
@@ -530,18 +531,18 @@ class Dashboard {
 
   onError({ code, message, request }) {
     const panel = request?.feed === undefined ? undefined : this.panels.get(request.feed);
-    if (panel !== undefined && code === RATE_LIMITED) {
+    if (panel !== undefined && code === ErrorCode.RATE_LIMITED) {
       this.retryLater(panel, request.op === Op.UNSUBSCRIBE);
       return;
     }
-    if (panel?.retry && code === "already_subscribed") {
+    if (panel?.retry && code === ErrorCode.ALREADY_SUBSCRIBED) {
       return; // the subscribe behind an unsubscribe the server did not read: the retry sends both again
     }
     if (panel !== undefined) {
       panel.subscribing = false;
       this.cancelRetry(panel);
     }
-    if (code === "feed_not_ready" && panel !== undefined) {
+    if (code === ErrorCode.FEED_NOT_READY && panel !== undefined) {
       // Not a fault: the panel already says it waits for the first sample. Its fields come with a fresh list.
       const session = this.connection.session;
       setTimeout(() => this.refresh(session), NOT_READY_RETRY_MS);

@@ -14,6 +14,7 @@ import { element, setText, showMessage } from "./dom.js";
 import { UNIT_DOLLAR, UNIT_SHARES, describeUnit, formatAge, formatChange, formatValue } from "./format.js";
 import { Plot, seriesMarker } from "./plot.js";
 import { Sparkline } from "./sparkline.js";
+import { MILLISECONDS_PER_SECOND, PERCENT } from "./units.js";
 
 export const State = Object.freeze({
   CONNECTING: "connecting",
@@ -49,7 +50,6 @@ export const STALE_MIN_MS = 1500;
 
 // A feed with more fields than this gets the whole row: its legend and readout need the width.
 const WIDE_PANEL_FIELDS = 12;
-const MILLISECONDS_PER_SECOND = 1000;
 // Sparklines summarise; redrawing them once a second is plenty, and saves a path per symbol per tick.
 const SPARKLINE_REFRESH_MS = 1000;
 const SPARKLINE_WIDTH_PX = 96;
@@ -64,7 +64,6 @@ const HISTORY_HEADROOM = 1.25;
 // More than any server holds (36,000 ticks by default), and a whole number JSON carries exactly.
 const MAX_HISTORY_TICKS = 2 ** 31;
 const VOLUME_LABEL = "volume";
-const PERCENT = 100;
 
 /** A visible state: a dot and a label, with `data-state` for styles and tests. */
 export function stateBadge(attributes = {}) {

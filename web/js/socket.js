@@ -10,6 +10,8 @@
  */
 
 import { decodeFrame, tickFromMessage } from "./data.js";
+import { ErrorCode, Format, Op } from "./protocol.js";
+import { MILLISECONDS_PER_SECOND } from "./units.js";
 
 export const BACKOFF_BASE_MS = 250;
 export const BACKOFF_CAP_MS = 10_000;
@@ -21,33 +23,14 @@ export const HEARTBEAT_INTERVAL_MS = 15_000;
 // Each pong carries the server's time. The offset of the page's clock is taken from the pong of the shortest round
 // trip among the last few (its midpoint is the surest), so that a slow reply now and then does not move it.
 const CLOCK_SAMPLES = 8;
-const MILLISECONDS_PER_SECOND = 1000;
-
-export const Op = Object.freeze({
-  SUBSCRIBE: "subscribe",
-  UNSUBSCRIBE: "unsubscribe",
-  PING: "ping",
-  SUBSCRIBED: "subscribed",
-  UNSUBSCRIBED: "unsubscribed",
-  PONG: "pong",
-  DATA: "data",
-  STATUS: "status",
-  ERROR: "error",
-});
-
-/** The error for a message the server did not read: the connection sent faster than the server allows. */
-export const RATE_LIMITED = "rate_limited";
 
 /** A feed's health as the server reports it in /api/feeds, `subscribed` and `status`. */
 export function healthOf(message) {
   return { status: message.status, failures: message.failures, error: message.error };
 }
 
-export const FORMAT_BINARY = "binary";
 // What a browser reports when a connection ends without a Close frame, a refused handshake included.
 const CLOSE_ABNORMAL = 1006;
-/** The server's close code for a connection whose token expired (docs/protocol.md). */
-export const CLOSE_TOKEN_EXPIRED = 4001;
 
 /** Full jitter: a uniform delay between 0 and the exponential ceiling, so clients that lost one server together
  * do not come back to the next one together. */
@@ -114,7 +97,7 @@ export class FeedConnection {
 
   /** Subscribes to `feed` in binary; `start` may ask for held ticks first: `{history: N}` or `{since, run}`. */
   subscribe(feed, start = {}) {
-    this.#request({ op: Op.SUBSCRIBE, feed, format: FORMAT_BINARY, ...start });
+    this.#request({ op: Op.SUBSCRIBE, feed, format: Format.BINARY, ...start });
   }
 
   unsubscribe(feed) {
@@ -234,7 +217,7 @@ export class FeedConnection {
 
   #takeRequest(message) {
     let id = message.id;
-    if (id === undefined && message.code === RATE_LIMITED) {
+    if (id === undefined && message.code === ErrorCode.RATE_LIMITED) {
       // A message the server did not read cannot be answered by its id. The server answers every message, in
       // order, so this one answers the oldest request still waiting.
       id = this.#pending.keys().next().value;
@@ -266,7 +249,7 @@ export class FeedConnection {
       case Op.SUBSCRIBED:
         this.#takeRequest(message);
         this.#healthy();
-        if (message.format !== FORMAT_BINARY) {
+        if (message.format !== Format.BINARY) {
           this.#jsonFields.set(message.feed, message.fields);
         }
         this.#handlers.subscribed?.({
