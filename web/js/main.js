@@ -17,13 +17,13 @@
  */
 
 import { formatTime, readTheme } from "./chart.js";
+import { ServerClock } from "./clock.js";
 import { element, forgivingStorage, showMessage } from "./dom.js";
 import { Health, Panel, State, feedSignature, setBadgeState } from "./panel.js";
 import { CloseCode, ErrorCode, Op } from "./protocol.js";
 import { FeedConnection, socketUrl } from "./socket.js";
 import { Theme } from "./theme.js";
 import { authHeaders, takeToken, withToken } from "./token.js";
-import { MILLISECONDS_PER_SECOND } from "./units.js";
 import { WINDOWS, initialView, saveView, seriesKey } from "./view.js";
 
 const FEEDS_URL = "/api/feeds";
@@ -69,6 +69,7 @@ class Dashboard {
     );
     this.chartTheme = readTheme(root);
     this.root = root;
+    this.clock = new ServerClock();
     this.range = this.liveRange();
     this.timeline = { range: () => this.range };
     this.outages = []; // [from, to] in the server's seconds, oldest first
@@ -92,15 +93,19 @@ class Dashboard {
       rootMargin: OFFSCREEN_MARGIN,
     });
     this.token = takeToken(window.location, window.history, window.sessionStorage);
-    this.connection = new FeedConnection(withToken(socketUrl(window.location), this.token), {
-      open: (session) => this.onOpen(session),
-      close: (closing) => this.onClose(closing),
-      subscribed: (reply) => this.onSubscribed(reply),
-      unsubscribed: (reply) => this.onUnsubscribed(reply),
-      status: (status) => this.onStatus(status),
-      tick: (tick) => this.onTick(tick),
-      error: (error) => this.onError(error),
-    });
+    this.connection = new FeedConnection(
+      withToken(socketUrl(window.location), this.token),
+      {
+        open: (session) => this.onOpen(session),
+        close: (closing) => this.onClose(closing),
+        subscribed: (reply) => this.onSubscribed(reply),
+        unsubscribed: (reply) => this.onUnsubscribed(reply),
+        status: (status) => this.onStatus(status),
+        tick: (tick) => this.onTick(tick),
+        error: (error) => this.onError(error),
+      },
+      this.clock,
+    );
     setBadgeState(this.badge, State.CONNECTING);
     this.buildControls();
   }
@@ -217,7 +222,7 @@ class Dashboard {
     panel.subscribed = false;
     panel.subscribing = true;
     this.connection.unsubscribe(panel.name);
-    this.connection.subscribe(panel.name, panel.resumeFrom(this.serverNow()));
+    this.connection.subscribe(panel.name, panel.resumeFrom(this.clock.now()));
   }
 
   /** Pauses every chart on [from, to] (a drag across a chart, or a keyboard zoom); ticks keep being stored. */
@@ -290,15 +295,6 @@ class Dashboard {
     this.redraw();
   }
 
-  /** Now on the server's clock (the one that stamps the ticks), in milliseconds, as far as the page can tell. */
-  serverNowMs() {
-    return Date.now() + (this.connection?.clockOffsetMs ?? 0);
-  }
-
-  serverNow() {
-    return this.serverNowMs() / MILLISECONDS_PER_SECOND;
-  }
-
   /**
    * The live range: the window up to the newest tick, or up to now (in the server's time) while disconnected.
    * Until a window's worth has arrived it spans what there is (but at least MIN_SPAN_SECONDS), so a fresh server's
@@ -315,7 +311,7 @@ class Dashboard {
       end = Math.max(end, this.outage.span[1]);
     }
     if (!Number.isFinite(end)) {
-      end = this.serverNow();
+      end = this.clock.now();
     }
     const span = Math.min(this.view.window.seconds, Math.max(MIN_SPAN_SECONDS, end - start));
     return [end - span, end];
@@ -334,14 +330,14 @@ class Dashboard {
         }
       }
       if (this.view.paused && !document.hidden) {
-        panel.renderFreshness(this.serverNowMs()); // live, the redraw below brings it up to date
+        panel.renderFreshness(this.clock.nowMs()); // live, the redraw below brings it up to date
       }
     }
     if (changed) {
       this.updateBadge();
     }
     if (this.outage) {
-      this.outage.span[1] = this.outage.span[0] + (this.serverNow() - this.outage.closedAt);
+      this.outage.span[1] = this.outage.span[0] + (this.clock.now() - this.outage.closedAt);
     }
     if (!this.view.paused) {
       // Every panel up to the moving range, so that a silent feed's line visibly stops short of the edge; a panel
@@ -357,8 +353,8 @@ class Dashboard {
       return;
     }
     const newest = Math.max(...[...this.panels.values()].map((panel) => panel.history.lastTs));
-    const start = Number.isFinite(newest) ? newest : this.serverNow();
-    this.outage = { span: [start, start], closedAt: this.serverNow() };
+    const start = Number.isFinite(newest) ? newest : this.clock.now();
+    this.outage = { span: [start, start], closedAt: this.clock.now() };
     this.outages.push(this.outage.span);
     if (this.outages.length > MAX_OUTAGES) {
       this.outages.shift();
@@ -369,7 +365,7 @@ class Dashboard {
     if (this.outage === null) {
       return;
     }
-    this.outage.span[1] = this.outage.span[0] + (this.serverNow() - this.outage.closedAt);
+    this.outage.span[1] = this.outage.span[0] + (this.clock.now() - this.outage.closedAt);
     this.outage = null;
     const end = this.outages.at(-1)[1];
     this.outages = this.outages.filter(([, to]) => to >= end - LONGEST_WINDOW_SECONDS);
@@ -401,7 +397,7 @@ class Dashboard {
         for (const panel of this.panels.values()) {
           if (!panel.subscribed && !panel.subscribing) {
             panel.subscribing = true;
-            this.connection.subscribe(panel.name, panel.resumeFrom(this.serverNow()));
+            this.connection.subscribe(panel.name, panel.resumeFrom(this.clock.now()));
           }
         }
       })
@@ -580,7 +576,7 @@ class Dashboard {
           this.connection.unsubscribe(panel.name);
           retry.unsubscribe = false;
         }
-        this.connection.subscribe(panel.name, panel.resumeFrom(this.serverNow()));
+        this.connection.subscribe(panel.name, panel.resumeFrom(this.clock.now()));
       },
       backoff * (1 + Math.random() * RETRY_JITTER),
     );
@@ -748,7 +744,7 @@ class Dashboard {
     for (const panel of this.resized) {
       panel.resize();
     }
-    const now = this.serverNowMs();
+    const now = this.clock.nowMs();
     let drew = false;
     for (const panel of this.panels.values()) {
       if (panel.element.hidden || !this.onScreen.has(panel)) {

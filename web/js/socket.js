@@ -7,11 +7,12 @@
  * status({feed, health}) where health is {status, failures, error}, error({code, message, request}) where `request`
  * is the message the error answers: named by its id, or (`rate_limited`) by its place in the order of replies.
  * `session` counts connections, so work started for one connection (a fetch) can tell that it has been replaced.
+ * Each pong's time of the server goes to the connection's `clock` (clock.js).
  */
 
+import { ServerClock } from "./clock.js";
 import { decodeFrame, tickFromMessage } from "./data.js";
 import { ErrorCode, Format, Op } from "./protocol.js";
-import { MILLISECONDS_PER_SECOND } from "./units.js";
 
 export const BACKOFF_BASE_MS = 250;
 export const BACKOFF_CAP_MS = 10_000;
@@ -20,9 +21,6 @@ const BACKOFF_MAX_EXPONENT = Math.ceil(Math.log2(BACKOFF_CAP_MS / BACKOFF_BASE_M
 // A browser cannot see the server's WebSocket pings, so a half-open connection (a sleeping laptop, a dropped NAT
 // entry) is only noticed by an application ping that goes unanswered for a whole interval.
 export const HEARTBEAT_INTERVAL_MS = 15_000;
-// Each pong carries the server's time. The offset of the page's clock is taken from the pong of the shortest round
-// trip among the last few (its midpoint is the surest), so that a slow reply now and then does not move it.
-const CLOCK_SAMPLES = 8;
 
 /** A feed's health as the server reports it in /api/feeds, `subscribed` and `status`. */
 export function healthOf(message) {
@@ -48,6 +46,7 @@ export function socketUrl(location, path = "/ws") {
 export class FeedConnection {
   #url;
   #handlers;
+  #clock;
   #socket = null;
   #session = 0;
   #attempt = 0;
@@ -64,25 +63,21 @@ export class FeedConnection {
   #jsonFields = new Map();
   #pingSentAt = 0; // performance.now() and Date.now() when the ping in flight went
   #pingSentWall = 0;
-  #clockSamples = []; // {roundTrip, offset} of the latest pongs, in ms
-  #clockOffsetMs = 0;
 
-  constructor(url, handlers) {
+  /** `clock` (a ServerClock) learns the server's time from the pongs. */
+  constructor(url, handlers, clock = new ServerClock()) {
     this.#url = url;
     this.#handlers = handlers;
+    this.#clock = clock;
   }
 
   get session() {
     return this.#session;
   }
 
-  /**
-   * Milliseconds to add to the page's clock (Date.now()) to read the server's, the clock that stamps the ticks:
-   * 0 until the first pong. A freshness that subtracted a tick's `ts` from the page's own clock would be off by
-   * however far the two clocks disagree.
-   */
-  get clockOffsetMs() {
-    return this.#clockOffsetMs;
+  /** The server's clock, as far as the pongs of this connection and the ones before tell. */
+  get clock() {
+    return this.#clock;
   }
 
   get isOpen() {
@@ -149,9 +144,7 @@ export class FeedConnection {
     this.#pingPending = false;
     this.#pending.clear();
     this.#jsonFields.clear();
-    // The next connection may be to another server, or after the page's clock stepped (a laptop waking): its pongs
-    // set the offset afresh. Until the first, the last offset stands.
-    this.#clockSamples = [];
+    this.#clock.restart();
     this.#handlers.close?.({ code, opened });
     if (this.#stopped) {
       return;
@@ -189,21 +182,6 @@ export class FeedConnection {
     this.#pingSentAt = performance.now();
     this.#pingSentWall = Date.now();
     this.#request({ op: Op.PING });
-  }
-
-  /** A pong that says the server's time `ts`: one more sample of how far the page's clock is off. */
-  #setClock(ts) {
-    if (typeof ts !== "number" || !Number.isFinite(ts)) {
-      return; // a server from before pongs told the time
-    }
-    const roundTrip = performance.now() - this.#pingSentAt;
-    const offset = ts * MILLISECONDS_PER_SECOND - (this.#pingSentWall + roundTrip / 2);
-    this.#clockSamples.push({ roundTrip, offset });
-    if (this.#clockSamples.length > CLOCK_SAMPLES) {
-      this.#clockSamples.shift();
-    }
-    const surest = this.#clockSamples.reduce((best, sample) => (sample.roundTrip < best.roundTrip ? sample : best));
-    this.#clockOffsetMs = surest.offset;
   }
 
   #request(message) {
@@ -268,7 +246,7 @@ export class FeedConnection {
         this.#takeRequest(message);
         this.#healthy();
         this.#pingPending = false;
-        this.#setClock(message.ts);
+        this.#clock.sample(message.ts, this.#pingSentWall, performance.now() - this.#pingSentAt);
         break;
       case Op.DATA: {
         const fields = this.#jsonFields.get(message.feed);
