@@ -20,8 +20,9 @@ import { formatTime, readTheme } from "./chart.js";
 import { ServerClock } from "./clock.js";
 import { element, forgivingStorage, showMessage } from "./dom.js";
 import { Health, Panel, State, feedSignature, setBadgeState } from "./panel.js";
-import { CloseCode, ErrorCode, Op } from "./protocol.js";
+import { CloseCode, ErrorCode } from "./protocol.js";
 import { FeedConnection, socketUrl } from "./socket.js";
+import { Subscriptions } from "./subscriptions.js";
 import { Theme } from "./theme.js";
 import { authHeaders, takeToken, withToken } from "./token.js";
 import { WINDOWS, initialView, saveView, seriesKey } from "./view.js";
@@ -37,13 +38,6 @@ const OFFSCREEN_MARGIN = "200px";
 // Disconnected spans older than the longest window cannot be seen; past this many, the oldest are forgotten.
 const MAX_OUTAGES = 64;
 const LONGEST_WINDOW_SECONDS = WINDOWS[WINDOWS.length - 1].seconds;
-// A feed that has not produced its first sample cannot be subscribed to yet (its fields are unknown): look again.
-const NOT_READY_RETRY_MS = 2000;
-// A request the server did not read (rate_limited) is sent again after this, doubled at each refusal in a row (up to
-// the cap), so that the server's budget has time to refill.
-const RATE_LIMITED_RETRY_MS = 1000;
-const RATE_LIMITED_RETRY_CAP_MS = 10_000;
-const RETRY_JITTER = 0.5;
 // New ticks are drawn at most this often (20 frames a second), all panels' together; a frame of the display may
 // come a little early, hence the slack (at 60 Hz, every third frame draws).
 const DATA_FRAME_MS = 50;
@@ -106,6 +100,14 @@ class Dashboard {
       },
       this.clock,
     );
+    this.subscriptions = new Subscriptions({
+      send: {
+        subscribe: (feed) => this.connection.subscribe(feed, this.panels.get(feed)?.resumeFrom(this.clock.now())),
+        unsubscribe: (feed) => this.connection.unsubscribe(feed),
+      },
+      // A feed that was not ready gets its fields with a fresh list.
+      reload: () => this.refresh(this.connection.session),
+    });
     setBadgeState(this.badge, State.CONNECTING);
     this.buildControls();
   }
@@ -198,10 +200,10 @@ class Dashboard {
     this.setRange(null);
     this.saveView();
     for (const panel of this.panels.values()) {
-      if (panel.subscribing) {
+      if (this.subscriptions.isPending(panel.name)) {
         continue; // a change in flight: its reply brings the panel to this window (onSubscribed)
       }
-      if (panel.subscribed) {
+      if (this.subscriptions.isSubscribed(panel.name)) {
         this.resubscribe(panel);
       } else {
         panel.setWindow(choice.seconds);
@@ -219,10 +221,7 @@ class Dashboard {
     if (this.view.paused) {
       panel.pause(this.view.range); // the view paused while this change was on its way
     }
-    panel.subscribed = false;
-    panel.subscribing = true;
-    this.connection.unsubscribe(panel.name);
-    this.connection.subscribe(panel.name, panel.resumeFrom(this.clock.now()));
+    this.subscriptions.resubscribe(panel.name);
   }
 
   /** Pauses every chart on [from, to] (a drag across a chart, or a keyboard zoom); ticks keep being stored. */
@@ -322,7 +321,7 @@ class Dashboard {
     const now = performance.now();
     let changed = false;
     for (const panel of this.panels.values()) {
-      if (panel.subscribed && (panel.state === State.LIVE || panel.state === State.STALE)) {
+      if (this.subscriptions.isSubscribed(panel.name) && (panel.state === State.LIVE || panel.state === State.STALE)) {
         const state = panel.isSilent(now) ? State.STALE : State.LIVE;
         if (state !== panel.state) {
           panel.setState(state);
@@ -394,11 +393,8 @@ class Dashboard {
         }
         this.syncPanels(feeds);
         this.hideNotice();
-        for (const panel of this.panels.values()) {
-          if (!panel.subscribed && !panel.subscribing) {
-            panel.subscribing = true;
-            this.connection.subscribe(panel.name, panel.resumeFrom(this.clock.now()));
-          }
+        for (const name of this.panels.keys()) {
+          this.subscriptions.subscribe(name);
         }
       })
       .catch((error) => {
@@ -421,10 +417,8 @@ class Dashboard {
       this.openOutage();
     }
     this.hasDisconnected = true;
+    this.subscriptions.clear();
     for (const panel of this.panels.values()) {
-      panel.subscribed = false;
-      panel.subscribing = false;
-      this.cancelRetry(panel);
       panel.setState(State.RECONNECTING);
     }
     this.updateBadge();
@@ -450,9 +444,8 @@ class Dashboard {
     }
     this.isSignedOut = true;
     this.connection.stop();
+    this.subscriptions.clear();
     for (const panel of this.panels.values()) {
-      panel.subscribed = false;
-      panel.subscribing = false;
       panel.setState(State.SIGNED_OUT);
     }
     setBadgeState(this.badge, State.SIGNED_OUT);
@@ -468,16 +461,14 @@ class Dashboard {
       this.resubscribe(panel); // the window changed again while this subscription was on its way
       return;
     }
-    panel.subscribing = false;
-    this.cancelRetry(panel);
     panel.setHealth(health);
     if (!panel.matchesFields(fields)) {
       // Plotting values in the wrong columns would be worse than plotting nothing.
       panel.showError(`the server's fields for '${feed}' differ from ${FEEDS_URL}; not plotting them`);
-      this.connection.unsubscribe(feed);
+      this.subscriptions.unsubscribe(feed);
       return;
     }
-    panel.subscribed = true;
+    this.subscriptions.confirmed(feed);
     panel.expectReplay(replayed);
     panel.clearError();
     panel.renderState();
@@ -486,16 +477,17 @@ class Dashboard {
 
   onUnsubscribed({ feed, reason }) {
     const panel = this.panels.get(feed);
-    if (panel !== undefined) {
-      if (reason === ErrorCode.FORBIDDEN) {
-        panel.showError("your access no longer covers this feed");
-      } else if (panel.subscribing) {
-        return; // the page asked, to subscribe again with another window's history
-      }
-      panel.subscribed = false;
-      panel.setState(this.hasDisconnected ? State.RECONNECTING : State.CONNECTING);
-      this.updateBadge();
+    if (panel === undefined) {
+      return;
     }
+    const ended = this.subscriptions.unsubscribed(feed);
+    if (reason === ErrorCode.FORBIDDEN) {
+      panel.showError("your access no longer covers this feed");
+    } else if (!ended) {
+      return; // the page asked, to subscribe again with another window's history
+    }
+    panel.setState(this.hasDisconnected ? State.RECONNECTING : State.CONNECTING);
+    this.updateBadge();
   }
 
   onStatus({ feed, health }) {
@@ -506,7 +498,7 @@ class Dashboard {
   onTick(tick) {
     const panel = this.panels.get(tick.feed);
     // Ticks can still arrive for a feed between an unsubscribe and its reply, or for a panel just replaced.
-    if (panel === undefined || !panel.subscribed) {
+    if (panel === undefined || !this.subscriptions.isSubscribed(tick.feed)) {
       return;
     }
     if (!panel.ingest(tick)) {
@@ -527,21 +519,8 @@ class Dashboard {
 
   onError({ code, message, request }) {
     const panel = request?.feed === undefined ? undefined : this.panels.get(request.feed);
-    if (panel !== undefined && code === ErrorCode.RATE_LIMITED) {
-      this.retryLater(panel, request.op === Op.UNSUBSCRIBE);
-      return;
-    }
-    if (panel?.retry && code === ErrorCode.ALREADY_SUBSCRIBED) {
-      return; // the subscribe behind an unsubscribe the server did not read: the retry sends both again
-    }
-    if (panel !== undefined) {
-      panel.subscribing = false;
-      this.cancelRetry(panel);
-    }
-    if (code === ErrorCode.FEED_NOT_READY && panel !== undefined) {
-      // Not a fault: the panel already says it waits for the first sample. Its fields come with a fresh list.
-      const session = this.connection.session;
-      setTimeout(() => this.refresh(session), NOT_READY_RETRY_MS);
+    // A refusal the subscriptions take care of (a retry, a feed not ready yet) is not a fault to show.
+    if (panel !== undefined && this.subscriptions.refused(panel.name, code, request.op)) {
       return;
     }
     const text = `${code}: ${message}`;
@@ -550,42 +529,6 @@ class Dashboard {
     } else {
       panel.showError(text);
     }
-  }
-
-  /**
-   * The server did not read one of `panel`'s requests (it was sent too fast): after a backoff, the panel asks
-   * again. A subscribe is sent again; an unsubscribe is sent again with the subscribe that followed it (which the
-   * server refused, still subscribed). The panel takes no tick until the new subscription is confirmed, and then
-   * resumes after its last one, so nothing is lost.
-   */
-  retryLater(panel, unsubscribe) {
-    panel.subscribing = true;
-    panel.subscribed = false;
-    const retry = panel.retry ?? { unsubscribe: false, refusals: 0, timer: null, session: this.connection.session };
-    retry.unsubscribe ||= unsubscribe;
-    const backoff = Math.min(RATE_LIMITED_RETRY_CAP_MS, RATE_LIMITED_RETRY_MS * 2 ** retry.refusals);
-    retry.refusals++;
-    clearTimeout(retry.timer);
-    retry.timer = setTimeout(
-      () => {
-        retry.timer = null;
-        if (retry.session !== this.connection.session || panel.retry !== retry) {
-          return; // a new connection subscribes every panel afresh
-        }
-        if (retry.unsubscribe) {
-          this.connection.unsubscribe(panel.name);
-          retry.unsubscribe = false;
-        }
-        this.connection.subscribe(panel.name, panel.resumeFrom(this.clock.now()));
-      },
-      backoff * (1 + Math.random() * RETRY_JITTER),
-    );
-    panel.retry = retry;
-  }
-
-  cancelRetry(panel) {
-    clearTimeout(panel.retry?.timer);
-    panel.retry = null;
   }
 
   /** Makes the panels match `feeds`: keeps unchanged ones (and their history), rebuilds changed ones. */
@@ -610,6 +553,7 @@ class Dashboard {
           isHidden: (name, label, byDefault) => this.view.isSeriesHidden(seriesKey(name, label), byDefault),
           onToggle: (name, label, shown, byDefault) => this.onToggle(name, label, shown, byDefault),
           onSelect: (from, to) => this.pause(from, to),
+          isSubscribed: () => this.subscriptions.isSubscribed(feed.name),
         });
         panel.element.hidden = !this.view.isShown(feed.name);
         if (this.view.paused) {
@@ -654,7 +598,7 @@ class Dashboard {
   }
 
   removePanel(panel) {
-    this.cancelRetry(panel);
+    this.subscriptions.forget(panel.name);
     this.resizeObserver.unobserve(panel.chartsElement);
     this.visibilityObserver.unobserve(panel.element);
     this.dirty.delete(panel);
@@ -666,7 +610,8 @@ class Dashboard {
   updateBadge() {
     // The page badge is the connection's: live once data flows, or once a feed says it is failing.
     const anyLive = [...this.panels.values()].some(
-      (panel) => panel.state === State.LIVE || (panel.subscribed && panel.health === Health.FAILING),
+      (panel) =>
+        panel.state === State.LIVE || (this.subscriptions.isSubscribed(panel.name) && panel.health === Health.FAILING),
     );
     if (this.isSignedOut) {
       setBadgeState(this.badge, State.SIGNED_OUT);

@@ -5,7 +5,8 @@
  * change here. How a unit is drawn follows from the unit: prices (`$`) as percent change from the start of the
  * view, with a quote table of latest price, change and sparkline; traded amounts (`shares`) as bars; everything
  * else as lines, min/max per pixel column. A panel stores ticks as they come (`ingest`) and only touches charts and
- * text when asked to (`render`, `resize`), which main.js does at most once per animation frame.
+ * text when asked to (`render`, `resize`), which the page does at most once per animation frame (frames.js).
+ * Whether its feed is subscribed is the page's to know (subscriptions.js): the panel only asks, to show it.
  */
 
 import { ChartKind, seriesStyle } from "./chart.js";
@@ -136,9 +137,10 @@ function caption(group) {
 export class Panel {
   /**
    * `timeline.range()` is the page's time range; `outages()` its disconnected spans; `isHidden(feed, label, byDefault)`
-   * and `onToggle(feed, label, shown, byDefault)` keep the legends in the page's view; `onSelect(from, to)` zooms every chart.
+   * and `onToggle(feed, label, shown, byDefault)` keep the legends in the page's view; `onSelect(from, to)` zooms every chart;
+   * `isSubscribed()` says whether the feed's ticks are flowing to the panel (never, by default).
    */
-  constructor(feed, { windowSeconds, timeline, outages, isHidden, onToggle, onSelect }) {
+  constructor(feed, { windowSeconds, timeline, outages, isHidden, onToggle, onSelect, isSubscribed = () => false }) {
     this.name = feed.name;
     this.signature = feedSignature(feed);
     this.fieldNames = feed.fields.map((field) => field.name);
@@ -151,9 +153,7 @@ export class Panel {
     this.paused = null;
     this.pausedRange = null;
     this.groups = groupByUnit(feed.fields);
-    this.subscribed = false;
-    this.subscribing = false;
-    this.retry = null; // a request the server did not read, to be sent again (main.js)
+    this.isSubscribed = isSubscribed;
     this.state = null;
     this.health = null;
     this.lastArrival = -Infinity; // performance.now() of the newest tick's arrival
@@ -367,7 +367,7 @@ export class Panel {
 
   /** Shows the connection state, or `failing` while the connection is fine but the feed is not. */
   renderState() {
-    const shown = this.subscribed && this.health === Health.FAILING ? State.FAILING : this.state;
+    const shown = this.isSubscribed() && this.health === Health.FAILING ? State.FAILING : this.state;
     this.element.dataset.state = shown;
     setBadgeState(this.stateBadge, shown);
   }
@@ -522,7 +522,7 @@ export class Panel {
 
   /** Whether the paused range turned out to hold nothing: subscribed, the server's replay all in, no tick in it. */
   renderRangeNote() {
-    const empty = this.paused !== null && this.paused.length === 0 && this.subscribed && this.replaying === 0;
+    const empty = this.paused !== null && this.paused.length === 0 && this.isSubscribed() && this.replaying === 0;
     if (empty !== this.rangeNoteShown) {
       this.rangeNoteShown = empty;
       const text = "Nothing held for this range: the server keeps only its recent history.";
