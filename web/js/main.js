@@ -19,6 +19,7 @@
 import { formatTime, readTheme } from "./chart.js";
 import { ServerClock } from "./clock.js";
 import { element, forgivingStorage, showMessage } from "./dom.js";
+import { Draw, FrameScheduler } from "./frames.js";
 import { Health, Panel, State, feedSignature, setBadgeState } from "./panel.js";
 import { CloseCode, ErrorCode } from "./protocol.js";
 import { FeedConnection, socketUrl } from "./socket.js";
@@ -38,10 +39,6 @@ const OFFSCREEN_MARGIN = "200px";
 // Disconnected spans older than the longest window cannot be seen; past this many, the oldest are forgotten.
 const MAX_OUTAGES = 64;
 const LONGEST_WINDOW_SECONDS = WINDOWS[WINDOWS.length - 1].seconds;
-// New ticks are drawn at most this often (20 frames a second), all panels' together; a frame of the display may
-// come a little early, hence the slack (at 60 Hz, every third frame draws).
-const DATA_FRAME_MS = 50;
-const FRAME_SLACK_MS = 5;
 const HTTP_UNAUTHORIZED = 401;
 const TOKEN_EXPIRED_TEXT = "Your access token has expired: open the dashboard again with a new link.";
 const TOKEN_REFUSED_TEXT =
@@ -68,16 +65,10 @@ class Dashboard {
     this.timeline = { range: () => this.range };
     this.outages = []; // [from, to] in the server's seconds, oldest first
     this.outage = null; // the one going on: { span, closedAt }, closedAt in the server's seconds too
-    this.redrawAll = false;
-    this.catchUp = false;
-    this.dragging = false;
     this.panels = new Map();
     this.hasDisconnected = false;
     this.isSignedOut = false;
-    this.dirty = new Set();
-    this.resized = new Set();
-    this.frameRequested = false;
-    this.lastDataFrame = -Infinity; // performance.now() of the last frame that drew new ticks
+    this.frames = new FrameScheduler((frame) => this.drawFrame(frame), { catchUpMs: STALE_CHECK_MS });
     this.panelsByChartsElement = new WeakMap();
     this.panelsByElement = new WeakMap();
     this.resizeObserver = new ResizeObserver((entries) => this.onResize(entries));
@@ -119,16 +110,11 @@ class Dashboard {
     // While a drag selects a range, the charts hold still under it (the ticks are still stored).
     this.grid.addEventListener("mousedown", (event) => {
       if (event.button === 0 && event.target.closest('[data-testid="chart"] .u-over') !== null) {
-        this.dragging = true;
+        this.frames.hold();
       }
     });
     // A mouseup can go missing (a context menu, the window losing focus): any of these ends the drag too.
-    const endDrag = () => {
-      if (this.dragging) {
-        this.dragging = false;
-        this.redraw();
-      }
-    };
+    const endDrag = () => this.frames.release();
     for (const type of ["mouseup", "contextmenu", "visibilitychange"]) {
       document.addEventListener(type, endDrag);
     }
@@ -209,7 +195,7 @@ class Dashboard {
         panel.setWindow(choice.seconds);
       }
     }
-    this.redraw();
+    this.frames.redraw();
   }
 
   /**
@@ -234,13 +220,13 @@ class Dashboard {
     }
     this.setRange(range);
     this.saveView();
-    this.redraw();
+    this.frames.redraw();
   }
 
   goLive() {
     this.setRange(null);
     this.saveView();
-    this.redraw();
+    this.frames.redraw();
   }
 
   /** The view's paused range (null: live), which every panel follows. */
@@ -258,7 +244,7 @@ class Dashboard {
   onToggle(feed, label, shown, byDefault) {
     this.view.setSeriesShown(seriesKey(feed, label), shown, byDefault);
     this.saveView();
-    this.redraw();
+    this.frames.redraw();
   }
 
   toggleFeed(name) {
@@ -272,7 +258,7 @@ class Dashboard {
     this.view.feeds = names.every((each) => shown.has(each)) ? null : shown;
     this.showPanels();
     this.saveView();
-    this.redraw();
+    this.frames.redraw();
   }
 
   showPanels() {
@@ -280,7 +266,7 @@ class Dashboard {
       const hidden = !this.view.isShown(panel.name);
       if (panel.element.hidden !== hidden) {
         panel.element.hidden = hidden;
-        this.resized.add(panel);
+        this.frames.resized(panel);
       }
     }
   }
@@ -291,7 +277,7 @@ class Dashboard {
       panel.setTheme(this.chartTheme);
     }
     this.renderControls();
-    this.redraw();
+    this.frames.redraw();
   }
 
   /**
@@ -329,7 +315,7 @@ class Dashboard {
         }
       }
       if (this.view.paused && !document.hidden) {
-        panel.renderFreshness(this.clock.nowMs()); // live, the redraw below brings it up to date
+        panel.renderFreshness(this.clock.nowMs()); // live, the catch-up below brings it up to date
       }
     }
     if (changed) {
@@ -339,10 +325,7 @@ class Dashboard {
       this.outage.span[1] = this.outage.span[0] + (this.clock.now() - this.outage.closedAt);
     }
     if (!this.view.paused) {
-      // Every panel up to the moving range, so that a silent feed's line visibly stops short of the edge; a panel
-      // that drew since the last look has moved with the range already.
-      this.catchUp = true;
-      this.requestFrame();
+      this.frames.catchUp();
     }
   }
 
@@ -368,7 +351,7 @@ class Dashboard {
     this.outage = null;
     const end = this.outages.at(-1)[1];
     this.outages = this.outages.filter(([, to]) => to >= end - LONGEST_WINDOW_SECONDS);
-    this.redraw();
+    this.frames.redraw();
   }
 
   onOpen(session) {
@@ -513,8 +496,7 @@ class Dashboard {
     if (panel.replaying > 0) {
       return; // the server's held ticks are still coming: the charts fill in one draw once they are all in
     }
-    this.dirty.add(panel);
-    this.requestFrame();
+    this.frames.dataChanged(panel);
   }
 
   onError({ code, message, request }) {
@@ -601,8 +583,7 @@ class Dashboard {
     this.subscriptions.forget(panel.name);
     this.resizeObserver.unobserve(panel.chartsElement);
     this.visibilityObserver.unobserve(panel.element);
-    this.dirty.delete(panel);
-    this.resized.delete(panel);
+    this.frames.forget(panel);
     this.panels.delete(panel.name);
     panel.destroy();
   }
@@ -635,16 +616,10 @@ class Dashboard {
     for (const entry of entries) {
       const panel = this.panelsByChartsElement.get(entry.target);
       if (panel !== undefined) {
-        this.resized.add(panel);
+        this.frames.resized(panel);
       }
     }
-    this.requestFrame();
-  }
-
-  /** Every shown chart draws again at the next frame (the view changed, not the data). */
-  redraw() {
-    this.redrawAll = true;
-    this.requestFrame();
+    this.frames.request();
   }
 
   onVisibility(entries) {
@@ -655,68 +630,42 @@ class Dashboard {
       }
       if (entry.isIntersecting) {
         this.onScreen.add(panel);
-        this.resized.add(panel); // drawn in full at the next frame
+        this.frames.resized(panel); // drawn in full at the next frame
       } else {
         this.onScreen.delete(panel);
       }
     }
-    this.requestFrame();
+    this.frames.request();
   }
 
-  requestFrame() {
-    if (!this.frameRequested) {
-      this.frameRequested = true;
-      requestAnimationFrame(() => this.drawFrame());
-    }
-  }
-
-  drawFrame() {
-    this.frameRequested = false;
-    if (this.dragging) {
-      return; // drawn again at the mouseup
-    }
+  /** Draws one frame (frames.js says which panels draw, and how much) over the view's range. */
+  drawFrame(frame) {
     const range = this.view.paused ? this.view.range : this.liveRange();
-    // A panel draws when its own ticks come; the others catch up with the moving range on the next redraw(),
-    // which checkSilence() asks for twice a second. A 20 Hz feed then costs its own panel 20 draws a second, not
-    // every panel on the page. New ticks are drawn in frames at least DATA_FRAME_MS apart: the panels whose ticks
-    // came in between draw together, in one frame, and a frame's fixed cost (its commit to the compositor, the
-    // layers it updates) is paid once for all of them. A tick waits at most that long for its frame.
-    const moved = range[0] !== this.range[0] || range[1] !== this.range[1];
+    if (this.view.paused && (range[0] !== this.range[0] || range[1] !== this.range[1])) {
+      frame.drawAll();
+    }
     this.range = range;
-    const everything = this.redrawAll || (moved && this.view.paused);
-    const clock = performance.now();
-    const dataDue = clock - this.lastDataFrame >= DATA_FRAME_MS - FRAME_SLACK_MS;
-    for (const panel of this.resized) {
+    for (const panel of frame.resized) {
       panel.resize();
     }
     const now = this.clock.nowMs();
-    let drew = false;
     for (const panel of this.panels.values()) {
       if (panel.element.hidden || !this.onScreen.has(panel)) {
         panel.renderCounts(); // what it holds, for tests: a few attributes, nothing drawn
-        this.dirty.delete(panel);
+        frame.skip(panel);
         continue;
       }
-      const behind = this.catchUp && clock - panel.drawnAt >= STALE_CHECK_MS - DATA_FRAME_MS;
-      if (everything || behind || this.resized.has(panel)) {
-        panel.render(range, { now });
-      } else if (this.dirty.has(panel) && dataDue) {
-        // Paused: the new ticks are stored and the readouts follow them; the charts stay where the reader put them.
-        panel.render(range, { charts: !this.view.paused, now });
-      } else {
-        continue;
+      switch (frame.drawOf(panel)) {
+        case Draw.FULL:
+          panel.render(range, { now });
+          break;
+        case Draw.DATA:
+          // Paused: the new ticks are stored and the readouts follow them; the charts stay where the reader put them.
+          panel.render(range, { charts: !this.view.paused, now });
+          break;
+        default:
+          break;
       }
-      this.dirty.delete(panel);
-      drew = true;
-    }
-    if (drew) {
-      this.lastDataFrame = clock;
-    }
-    this.resized.clear();
-    this.redrawAll = false;
-    this.catchUp = false;
-    if (this.dirty.size > 0) {
-      this.requestFrame(); // their ticks wait for the next data frame
     }
   }
 }
