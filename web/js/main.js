@@ -20,6 +20,7 @@ import { formatTime, readTheme } from "./chart.js";
 import { ServerClock } from "./clock.js";
 import { element, forgivingStorage, showMessage } from "./dom.js";
 import { Draw, FrameScheduler } from "./frames.js";
+import { Outages } from "./outages.js";
 import { Health, Panel, State, feedSignature, setBadgeState } from "./panel.js";
 import { CloseCode, ErrorCode } from "./protocol.js";
 import { FeedConnection, socketUrl } from "./socket.js";
@@ -36,8 +37,7 @@ const MIN_ZOOM_SECONDS = 1;
 const MIN_SPAN_SECONDS = 10;
 // Panels this close to the viewport count as in view, so that scrolling finds them drawn.
 const OFFSCREEN_MARGIN = "200px";
-// Disconnected spans older than the longest window cannot be seen; past this many, the oldest are forgotten.
-const MAX_OUTAGES = 64;
+// Disconnected spans older than the longest window cannot be seen.
 const LONGEST_WINDOW_SECONDS = WINDOWS[WINDOWS.length - 1].seconds;
 const HTTP_UNAUTHORIZED = 401;
 const TOKEN_EXPIRED_TEXT = "Your access token has expired: open the dashboard again with a new link.";
@@ -61,10 +61,9 @@ class Dashboard {
     this.chartTheme = readTheme(root);
     this.root = root;
     this.clock = new ServerClock();
+    this.outages = new Outages({ keepSeconds: LONGEST_WINDOW_SECONDS });
     this.range = this.liveRange();
     this.timeline = { range: () => this.range };
-    this.outages = []; // [from, to] in the server's seconds, oldest first
-    this.outage = null; // the one going on: { span, closedAt }, closedAt in the server's seconds too
     this.panels = new Map();
     this.hasDisconnected = false;
     this.isSignedOut = false;
@@ -292,9 +291,7 @@ class Dashboard {
       end = Math.max(end, panel.history.lastTs);
       start = Math.min(start, panel.history.firstTs);
     }
-    if (this.outage) {
-      end = Math.max(end, this.outage.span[1]);
-    }
+    end = Math.max(end, this.outages.ongoingEnd ?? -Infinity);
     if (!Number.isFinite(end)) {
       end = this.clock.now();
     }
@@ -321,41 +318,16 @@ class Dashboard {
     if (changed) {
       this.updateBadge();
     }
-    if (this.outage) {
-      this.outage.span[1] = this.outage.span[0] + (this.clock.now() - this.outage.closedAt);
-    }
+    this.outages.update(this.clock.now());
     if (!this.view.paused) {
       this.frames.catchUp();
     }
   }
 
-  /** The page lost its connection: the span from the newest tick it had is an outage until it reconnects. */
-  openOutage() {
-    if (this.outage !== null) {
-      return;
-    }
-    const newest = Math.max(...[...this.panels.values()].map((panel) => panel.history.lastTs));
-    const start = Number.isFinite(newest) ? newest : this.clock.now();
-    this.outage = { span: [start, start], closedAt: this.clock.now() };
-    this.outages.push(this.outage.span);
-    if (this.outages.length > MAX_OUTAGES) {
-      this.outages.shift();
-    }
-  }
-
-  closeOutage() {
-    if (this.outage === null) {
-      return;
-    }
-    this.outage.span[1] = this.outage.span[0] + (this.clock.now() - this.outage.closedAt);
-    this.outage = null;
-    const end = this.outages.at(-1)[1];
-    this.outages = this.outages.filter(([, to]) => to >= end - LONGEST_WINDOW_SECONDS);
-    this.frames.redraw();
-  }
-
   onOpen(session) {
-    this.closeOutage();
+    if (this.outages.end(this.clock.now())) {
+      this.frames.redraw();
+    }
     this.refresh(session);
   }
 
@@ -397,7 +369,10 @@ class Dashboard {
     if (!opened) {
       this.checkToken();
     } else {
-      this.openOutage();
+      // The span from the newest tick the page had is an outage until it reconnects.
+      const now = this.clock.now();
+      const newest = Math.max(...[...this.panels.values()].map((panel) => panel.history.lastTs));
+      this.outages.begin(Number.isFinite(newest) ? newest : now, now);
     }
     this.hasDisconnected = true;
     this.subscriptions.clear();
@@ -531,7 +506,7 @@ class Dashboard {
         panel = new Panel(feed, {
           windowSeconds: this.view.window.seconds,
           timeline: this.timeline,
-          outages: () => this.outages,
+          outages: () => this.outages.spans,
           isHidden: (name, label, byDefault) => this.view.isSeriesHidden(seriesKey(name, label), byDefault),
           onToggle: (name, label, shown, byDefault) => this.onToggle(name, label, shown, byDefault),
           onSelect: (from, to) => this.pause(from, to),
