@@ -1,12 +1,14 @@
 /**
- * The dashboard page: wires the connection (socket.js) to one panel per feed (panel.js), keeps the view (view.js:
- * window, paused range, hidden series, feeds shown) in the URL, and draws at most once per animation frame.
+ * The dashboard page: the wiring between the connection (socket.js) and the subscription of each feed on it
+ * (subscriptions.js), one panel per feed (panel.js), the view kept in the URL (view.js) and shown by the controls
+ * (controls.js), the theme (theme.js), the spans when the page was disconnected (outages.js) and the frames that
+ * draw (frames.js). Each of those does one job; this module passes events from one to another, and keeps only
+ * what belongs to the whole page: the time range every chart shows, and the page's connection badge.
  *
  * Every chart shows the same time range: live, the window up to the newest tick of any feed (a feed that stops
  * visibly stops short of the right edge); paused, the range the reader dragged across. A hidden tab draws nothing
  * (animation frames stop) but keeps storing ticks, and draws once when shown again. The spans when the page was
- * disconnected are kept (in the server's time: from the newest tick before the close, for as long as the page
- * was away) and shaded on every chart.
+ * disconnected are shaded on every chart.
  *
  * On every connection the page fetches /api/feeds again, so feeds the server gained while the page was away get
  * panels, then subscribes to every feed in binary: with the feed's held ticks for the chart's window on a first
@@ -16,9 +18,11 @@
  * expires, ends the reconnecting: the page says so and waits for a new link rather than knocking forever.
  */
 
-import { formatTime, readTheme } from "./chart.js";
+import { FEEDS_URL, fetchFeeds, isTokenRefused } from "./api.js";
+import { readTheme } from "./chart.js";
 import { ServerClock } from "./clock.js";
-import { element, forgivingStorage, showMessage } from "./dom.js";
+import { Controls } from "./controls.js";
+import { forgivingStorage, showMessage } from "./dom.js";
 import { Draw, FrameScheduler } from "./frames.js";
 import { Outages } from "./outages.js";
 import { Health, Panel, State, feedSignature, setBadgeState } from "./panel.js";
@@ -26,10 +30,9 @@ import { CloseCode, ErrorCode } from "./protocol.js";
 import { FeedConnection, socketUrl } from "./socket.js";
 import { Subscriptions } from "./subscriptions.js";
 import { Theme } from "./theme.js";
-import { authHeaders, takeToken, withToken } from "./token.js";
+import { takeToken, withToken } from "./token.js";
 import { WINDOWS, initialView, saveView, seriesKey } from "./view.js";
 
-const FEEDS_URL = "/api/feeds";
 // How often silent feeds are looked for, and freshness readouts of panels that did not draw are brought up to date.
 const STALE_CHECK_MS = 500;
 // A zoom narrower than this shows too few ticks to read.
@@ -39,17 +42,16 @@ const MIN_SPAN_SECONDS = 10;
 const OFFSCREEN_MARGIN = "200px";
 // Disconnected spans older than the longest window cannot be seen.
 const LONGEST_WINDOW_SECONDS = WINDOWS[WINDOWS.length - 1].seconds;
-const HTTP_UNAUTHORIZED = 401;
 const TOKEN_EXPIRED_TEXT = "Your access token has expired: open the dashboard again with a new link.";
 const TOKEN_REFUSED_TEXT =
   "This dashboard needs a valid access token: open it with the link you were given (…/?token=…).";
 
 class Dashboard {
   constructor({ root, grid, badge, notice, controls }) {
+    this.root = root;
     this.grid = grid;
     this.badge = badge;
     this.notice = notice;
-    this.controls = controls;
     this.tabStorage = forgivingStorage(() => window.sessionStorage);
     this.view = initialView(window.location, this.tabStorage);
     this.theme = new Theme(
@@ -59,12 +61,11 @@ class Dashboard {
       () => this.onThemeChange(),
     );
     this.chartTheme = readTheme(root);
-    this.root = root;
+    this.panels = new Map();
     this.clock = new ServerClock();
     this.outages = new Outages({ keepSeconds: LONGEST_WINDOW_SECONDS });
     this.range = this.liveRange();
     this.timeline = { range: () => this.range };
-    this.panels = new Map();
     this.hasDisconnected = false;
     this.isSignedOut = false;
     this.frames = new FrameScheduler((frame) => this.drawFrame(frame), { catchUpMs: STALE_CHECK_MS });
@@ -99,7 +100,16 @@ class Dashboard {
       reload: () => this.refresh(this.connection.session),
     });
     setBadgeState(this.badge, State.CONNECTING);
-    this.buildControls();
+    this.controls = new Controls(controls, {
+      window: (choice) => this.setWindow(choice),
+      live: () => this.goLive(),
+      theme: (choice) => {
+        this.theme.choose(choice);
+        this.renderControls();
+      },
+      feed: (name) => this.toggleFeed(name),
+    });
+    this.renderControls();
   }
 
   start() {
@@ -118,54 +128,10 @@ class Dashboard {
       document.addEventListener(type, endDrag);
     }
     window.addEventListener("blur", endDrag);
-    document.addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && this.view.paused) {
-        this.goLive();
-      }
-    });
-  }
-
-  buildControls() {
-    const { windows, live, themes } = this.controls;
-    this.windowButtons = WINDOWS.map((each) => {
-      const button = element("button", {
-        type: "button",
-        class: "button",
-        text: each.label,
-        dataset: { window: each.key },
-      });
-      button.addEventListener("click", () => this.setWindow(each));
-      return button;
-    });
-    windows.append(...this.windowButtons);
-    live.addEventListener("click", () => this.goLive());
-    for (const button of themes.querySelectorAll("button")) {
-      button.addEventListener("click", () => {
-        this.theme.choose(button.dataset.choice);
-        this.renderControls();
-      });
-    }
-    this.renderControls();
   }
 
   renderControls() {
-    const { live, viewState, themes, feedToggles } = this.controls;
-    for (const button of this.windowButtons) {
-      button.setAttribute("aria-pressed", String(button.dataset.window === this.view.window.key));
-    }
-    live.setAttribute("aria-pressed", String(!this.view.paused));
-    // aria-disabled rather than disabled: a focused Live button keeps the focus once pressed.
-    live.setAttribute("aria-disabled", String(!this.view.paused));
-    viewState.dataset.paused = String(this.view.paused);
-    viewState.textContent = this.view.paused
-      ? `Paused: ${formatTime(this.view.range[0])} – ${formatTime(this.view.range[1])} (Esc for live)`
-      : `last ${this.view.window.label}`;
-    for (const button of themes.querySelectorAll("button")) {
-      button.setAttribute("aria-pressed", String(button.dataset.choice === this.theme.choice));
-    }
-    for (const button of feedToggles.querySelectorAll("button")) {
-      button.setAttribute("aria-pressed", String(this.view.isShown(button.dataset.feed)));
-    }
+    this.controls.render(this.view, this.theme.choice);
   }
 
   saveView() {
@@ -287,7 +253,7 @@ class Dashboard {
   liveRange() {
     let end = -Infinity;
     let start = Infinity;
-    for (const panel of this.panels?.values() ?? []) {
+    for (const panel of this.panels.values()) {
       end = Math.max(end, panel.history.lastTs);
       start = Math.min(start, panel.history.firstTs);
     }
@@ -335,13 +301,7 @@ class Dashboard {
   refresh(session) {
     // The feed list is fetched once the socket is open, not before: while the server is down only the WebSocket
     // attempts fail, and a list fetched now matches the server the socket talks to.
-    fetch(FEEDS_URL, { cache: "no-store", headers: authHeaders(this.token) })
-      .then((response) => {
-        if (!response.ok) {
-          throw new Error(`${FEEDS_URL} answered ${response.status} ${response.statusText}`);
-        }
-        return response.json();
-      })
+    fetchFeeds(this.token)
       .then((feeds) => {
         if (session !== this.connection.session || !this.connection.isOpen) {
           return;
@@ -382,17 +342,15 @@ class Dashboard {
     this.updateBadge();
   }
 
-  /** A refused handshake says nothing to a page: ask the feed list, which answers 401 when the token is the cause. */
+  /** A refused handshake: when the token is the cause, reconnecting cannot help. */
   checkToken() {
-    fetch(FEEDS_URL, { cache: "no-store", headers: authHeaders(this.token) })
-      .then((response) => {
-        if (response.status === HTTP_UNAUTHORIZED) {
+    isTokenRefused(this.token)
+      .then((refused) => {
+        if (refused) {
           this.signedOut(TOKEN_REFUSED_TEXT);
         }
       })
-      .catch(() => {
-        // The server is down: the reconnecting goes on, and says so.
-      });
+      .catch((error) => this.showNotice(`could not check the access token: ${error.message}`));
   }
 
   /** The server will not let this page in: stop trying, and say why. */
@@ -503,55 +461,39 @@ class Dashboard {
         panel = undefined;
       }
       if (panel === undefined) {
-        panel = new Panel(feed, {
-          windowSeconds: this.view.window.seconds,
-          timeline: this.timeline,
-          outages: () => this.outages.spans,
-          isHidden: (name, label, byDefault) => this.view.isSeriesHidden(seriesKey(name, label), byDefault),
-          onToggle: (name, label, shown, byDefault) => this.onToggle(name, label, shown, byDefault),
-          onSelect: (from, to) => this.pause(from, to),
-          isSubscribed: () => this.subscriptions.isSubscribed(feed.name),
-        });
-        panel.element.hidden = !this.view.isShown(feed.name);
-        if (this.view.paused) {
-          panel.pause(this.view.range); // before it subscribes: its history must reach back to the range
-        }
-        panel.mount(this.grid, this.chartTheme);
-        this.panels.set(feed.name, panel);
-        this.panelsByChartsElement.set(panel.chartsElement, panel);
-        this.panelsByElement.set(panel.element, panel);
-        this.resizeObserver.observe(panel.chartsElement);
-        this.visibilityObserver.observe(panel.element);
+        this.addPanel(feed);
       } else {
         panel.describe(feed);
         // Appending an existing node moves it, so the page follows the server's order.
         this.grid.append(panel.element);
       }
     }
-    this.syncFeedToggles(feeds);
+    if (this.controls.setFeeds(feeds.map((feed) => feed.name))) {
+      this.renderControls();
+    }
     this.updateBadge();
   }
 
-  syncFeedToggles(feeds) {
-    const { feedToggles } = this.controls;
-    const names = feeds.map((feed) => feed.name).join(",");
-    if (feedToggles.dataset.feeds === names) {
-      return; // unchanged: rebuilding would take the keyboard focus away from a toggle
+  addPanel(feed) {
+    const panel = new Panel(feed, {
+      windowSeconds: this.view.window.seconds,
+      timeline: this.timeline,
+      outages: () => this.outages.spans,
+      isHidden: (name, label, byDefault) => this.view.isSeriesHidden(seriesKey(name, label), byDefault),
+      onToggle: (name, label, shown, byDefault) => this.onToggle(name, label, shown, byDefault),
+      onSelect: (from, to) => this.pause(from, to),
+      isSubscribed: () => this.subscriptions.isSubscribed(feed.name),
+    });
+    panel.element.hidden = !this.view.isShown(feed.name);
+    if (this.view.paused) {
+      panel.pause(this.view.range); // before it subscribes: its history must reach back to the range
     }
-    feedToggles.dataset.feeds = names;
-    feedToggles.replaceChildren(
-      ...feeds.map((feed) => {
-        const button = element("button", {
-          type: "button",
-          class: "button",
-          text: feed.name,
-          dataset: { feed: feed.name },
-        });
-        button.addEventListener("click", () => this.toggleFeed(feed.name));
-        return button;
-      }),
-    );
-    this.renderControls();
+    panel.mount(this.grid, this.chartTheme);
+    this.panels.set(feed.name, panel);
+    this.panelsByChartsElement.set(panel.chartsElement, panel);
+    this.panelsByElement.set(panel.element, panel);
+    this.resizeObserver.observe(panel.chartsElement);
+    this.visibilityObserver.observe(panel.element);
   }
 
   removePanel(panel) {
