@@ -477,3 +477,41 @@ def test_a_failing_feed_says_so_on_its_panel_and_recovers(tmp_path: Path, page: 
         expect(sensor).to_have_attribute("data-state", "live", timeout=READOUT_CHANGE_TIMEOUT_MS)
         expect(sensor.get_by_test_id("health")).to_be_hidden()
     problems.assert_none()
+
+
+LATE_PLUGIN = """
+import asyncio
+
+from feeds import Feed
+
+
+class Late(Feed):
+    name = "late"
+    interval = 0.25
+    timeout = 10.0
+
+    async def sample(self):
+        # No fields declared: they come with the first sample, which takes its time.
+        if not getattr(self, "started", False):
+            await asyncio.sleep(LATE_FIRST_SAMPLE_S)
+            self.started = True
+        return {"level": 3.0, "flow": 7.0}
+"""
+LATE_FIRST_SAMPLE_S = 3.0
+
+
+def test_a_feed_without_fields_is_drawn_once_its_late_first_sample_comes(
+    tmp_path: Path, page: Page, problems: PageProblems
+) -> None:
+    """The page subscribes before the feed's first sample; the server holds the subscribe until it comes, and the
+    panel, built without fields, is built again with the fields the answer brings, and goes live."""
+    plugin = tmp_path / "late.py"
+    plugin.write_text(LATE_PLUGIN.replace("LATE_FIRST_SAMPLE_S", repr(LATE_FIRST_SAMPLE_S)))
+    with Server(*FAST_FEED_OPTIONS, "--feed", str(plugin)) as server:
+        page.goto(server.url)
+        late = page.locator(f'{PANEL}[data-feed="late"]')
+        expect(late).to_have_attribute("data-state", "live", timeout=READOUT_CHANGE_TIMEOUT_MS)
+        expect(late.get_by_test_id("health")).to_be_hidden()
+        expect(late).not_to_have_attribute("data-points", "0")
+        assert "differ from" not in (late.text_content() or "")
+    problems.assert_none()

@@ -379,9 +379,15 @@ class Dashboard {
     }
     panel.setHealth(health);
     if (!panel.matchesFields(fields)) {
+      this.subscriptions.unsubscribe(feed);
+      if (panel.fieldNames.length === 0) {
+        // Built before the feed's first sample, whose subscribe the server held until it came: a fresh list has
+        // its fields now, and the panel is built again with them.
+        this.refresh(this.connection.session);
+        return;
+      }
       // Plotting values in the wrong columns would be worse than plotting nothing.
       panel.showError(`the server's fields for '${feed}' differ from ${FEEDS_URL}; not plotting them`);
-      this.subscriptions.unsubscribe(feed);
       return;
     }
     this.subscriptions.confirmed(feed);
