@@ -12,7 +12,7 @@ feed's runner.
 The producer knows nothing of subscribers: it hands ticks and status changes to a `Publisher` (the hub's seam). A
 runner has one exit for both, the producer's `Producer.emit`, so they leave in the order they were made. Feeds whose
 ticks are due on the same beat (within ``SAME_BEAT`` of each other) have their ticks handed over together, so that
-the hub can send each client one write carrying all of them: a tick is held until every feed of its beat has finished
+the hub can send each client one write carrying all of them: a tick waits until every feed of its beat has finished
 sampling, at most ``BATCH_WINDOW``, and so is a status change made on that beat, behind the tick before it. A tick
 with no other feed sampling on its beat goes out at once.
 """
@@ -74,7 +74,7 @@ class Publisher(Protocol):
 
 
 class Outbox(Protocol):
-    """A feed runner's one exit, for its ticks and its status changes alike: they may be held for the other feeds
+    """A feed runner's one exit, for its ticks and its status changes alike: they may wait for the other feeds
     of the same beat, and leave in the order they came."""
 
     def emit(self, event: Tick | FeedStatus) -> None: ...
@@ -344,8 +344,8 @@ class FailureLog:
         # Per kind of error, and for RECOVERY: a line the first time, the next only after a quiet interval.
         self._lines = LineBudget(1 / FAILURE_LOG_INTERVAL, 1, MAX_ERROR_KINDS, clock.time, quiet=True)
         self._next_summary: float | None = None  # due an interval after the first line
-        self._held_failures = 0
-        self._held_recoveries = 0
+        self._unlogged_failures = 0
+        self._unlogged_recoveries = 0
         self._streak = 0  # failures since the last recovery
         self._latest = ""
 
@@ -360,7 +360,7 @@ class FailureLog:
             self._logged(now)
             log.error("feed %s: %s", self._feed, reason, exc_info=cause if traceback else None)
         else:
-            self._held_failures += 1
+            self._unlogged_failures += 1
 
     def recovered(self) -> None:
         now = self._clock.time()
@@ -369,7 +369,7 @@ class FailureLog:
             self._logged(now)
             log.info("feed %s: recovered after %d failures", self._feed, self._streak)
         else:
-            self._held_recoveries += 1
+            self._unlogged_recoveries += 1
         self._streak = 0
 
     def _logged(self, now: float) -> None:
@@ -378,20 +378,20 @@ class FailureLog:
 
     def _summarize(self, now: float) -> None:
         """Say how many lines were held back, when a summary is due."""
-        if not (self._held_failures or self._held_recoveries):
+        if not (self._unlogged_failures or self._unlogged_recoveries):
             return
         if self._next_summary is not None and now < self._next_summary:
             return
         self._next_summary = now + FAILURE_LOG_INTERVAL
-        recoveries = f" and {self._held_recoveries} recoveries" if self._held_recoveries else ""
+        recoveries = f" and {self._unlogged_recoveries} recoveries" if self._unlogged_recoveries else ""
         log.error(
             "feed %s: %d more failures%s not logged since the last summary (latest: %s)",
             self._feed,
-            self._held_failures,
+            self._unlogged_failures,
             recoveries,
             self._latest,
         )
-        self._held_failures = self._held_recoveries = 0
+        self._unlogged_failures = self._unlogged_recoveries = 0
 
 
 def _kind(error: BaseException) -> tuple[str, str]:
@@ -428,16 +428,16 @@ class Producer:
         self._batch_window = batch_window
         sequencer = sequencer or LocalSequencer()
         self.runners = {feed.name: FeedRunner(feed, self, sequencer, self._clock) for feed in feeds}
-        self._held: list[Tick | FeedStatus] = []
-        self._beat = 0.0  # when the held ticks were due
+        self._batch: list[Tick | FeedStatus] = []
+        self._beat = 0.0  # when the batch's ticks were due
         self._deadline: object | None = None
 
     def emit(self, event: Tick | FeedStatus) -> None:
-        """A feed's tick or status change: published now, or held until the other feeds of its beat are done."""
-        if not self._held:
+        """A feed's tick or status change: published now, or batched until the other feeds of its beat are done."""
+        if not self._batch:
             beat = self.runners[event.feed].sampling_beat
             self._beat = self._clock.time() if beat is None else beat
-        self._held.append(event)
+        self._batch.append(event)
         if self._beat_is_sampling(event.feed):
             if self._deadline is None:
                 self._deadline = self._clock.call_at(self._clock.time() + self._batch_window, self.flush)
@@ -445,19 +445,19 @@ class Producer:
             self.flush()
 
     def tick_ended(self) -> None:
-        """A feed finished a tick, with or without a sample: held ticks may be waiting for it."""
-        if self._held and not self._beat_is_sampling():
+        """A feed finished a tick, with or without a sample: a batch may be waiting for it."""
+        if self._batch and not self._beat_is_sampling():
             self.flush()
 
     def _beat_is_sampling(self, besides: str = "") -> bool:
         return any(runner.samples_beat(self._beat) for name, runner in self.runners.items() if name != besides)
 
     def flush(self) -> None:
-        """Publish everything held now, in the order it came."""
+        """Publish the batch now, in the order it came."""
         if self._deadline is not None:
             self._clock.cancel(self._deadline)
             self._deadline = None
-        events, self._held = self._held, []
+        events, self._batch = self._batch, []
         if events:
             self._publisher.publish(events)
 

@@ -12,7 +12,7 @@ from feeds import Feed, Field
 from feeds.codec import Format
 from feeds.hub import Hub, Subscriber
 from feeds.tick import Tick
-from handlers.protocol.session import Server, Session
+from handlers.protocol.session import Session, Shared
 from handlers.security.auth import Authenticator
 from handlers.settings import Settings
 
@@ -63,7 +63,7 @@ def sink() -> Sink:
 
 @pytest.fixture
 def session(hub: Hub, sink: Sink) -> Session:
-    return Session(Server(hub), sink)
+    return Session(Shared(hub), sink)
 
 
 def ask(session: Session, sink: Sink, message: Any) -> dict[str, Any]:
@@ -77,7 +77,7 @@ def ask(session: Session, sink: Sink, message: Any) -> dict[str, Any]:
 
 
 def test_ping_gets_pong_with_its_id_and_the_servers_time(hub: Hub, sink: Sink) -> None:
-    session = Session(Server(hub, wall=lambda: 1764694800.25), sink)
+    session = Session(Shared(hub, wall=lambda: 1764694800.25), sink)
     assert ask(session, sink, {"op": "ping", "id": [1, "a"]}) == {"op": "pong", "id": [1, "a"], "ts": 1764694800.25}
 
 
@@ -110,7 +110,7 @@ def test_the_reply_goes_out_before_anything_the_hub_sends_on_subscribing(sink: S
             super().subscribe(feed, subscriber, fmt)
             self.publish([tick(1)])
 
-    session = Session(Server(Eager([Numbers()])), sink)
+    session = Session(Shared(Eager([Numbers()])), sink)
     session.receive('{"op": "subscribe", "feed": "numbers"}')
     assert [message["op"] for message in sink.replies()] == ["subscribed", "data"]
 
@@ -163,7 +163,7 @@ def test_a_bug_while_handling_is_an_internal_error_reply_and_a_log_line(
         def status(self, name: str) -> Any:
             raise RuntimeError("bug")
 
-    session = Session(Server(BrokenHub(hub.feeds)), sink)
+    session = Session(Shared(BrokenHub(hub.feeds)), sink)
     with caplog.at_level(logging.ERROR, logger="dashboard.session"):
         error = ask(session, sink, {"op": "subscribe", "feed": "numbers", "id": 1})
     assert error == {"op": "error", "code": "internal_error", "message": "internal error", "id": 1}
@@ -184,7 +184,7 @@ def test_closing_unsubscribes_everything_and_later_messages_are_ignored(hub: Hub
 
 def test_a_connection_over_its_message_rate_is_refused_then_closed(hub: Hub, sink: Sink) -> None:
     clock = FakeClock()
-    session = Session(Server(hub, Settings(max_rate=1.0, max_burst=3), clock=clock.time), sink)
+    session = Session(Shared(hub, Settings(max_rate=1.0, max_burst=3), clock=clock.time), sink)
     assert [ask(session, sink, {"op": "ping", "id": n})["op"] for n in range(3)] == ["pong"] * 3
     refused = ask(session, sink, {"op": "ping", "id": 3})
     assert (refused["code"], refused["message"]) == ("rate_limited", "more than 1 messages a second: slow down")
@@ -198,7 +198,7 @@ def test_a_connection_over_its_message_rate_is_refused_then_closed(hub: Hub, sin
 
 
 def test_subscriptions_per_connection_are_limited(hub: Hub, sink: Sink) -> None:
-    session = Session(Server(hub, Settings(max_subscriptions=1)), sink)
+    session = Session(Shared(hub, Settings(max_subscriptions=1)), sink)
     ask(session, sink, {"op": "subscribe", "feed": "numbers"})
     hub.publish([first()])  # its fields are known: no subscribe to it is held
     error = ask(session, sink, {"op": "subscribe", "feed": "undeclared", "id": 2})
@@ -221,7 +221,7 @@ def test_a_subscribe_is_held_until_the_first_tick_then_answered_and_given_that_t
 ) -> None:
     session.receive('{"op": "subscribe", "feed": "undeclared", "id": "s"}')
     assert sink.messages == []
-    assert session.held == {"undeclared": Format.JSON}
+    assert session.waiting == {"undeclared": Format.JSON}
     assert session.subscriptions == {}
     assert hub.waiting("undeclared") == [sink]
     assert ask(session, sink, {"op": "ping", "id": "p"})["op"] == "pong"  # other messages are answered meanwhile
@@ -242,7 +242,7 @@ def test_a_subscribe_is_held_until_the_first_tick_then_answered_and_given_that_t
         "id": "s",
     }
     assert [(message["op"], message.get("seq")) for message in replies[2:]] == [("data", 1), ("data", 2)]
-    assert session.held == {}
+    assert session.waiting == {}
     assert session.subscriptions == {"undeclared": Format.JSON}
     assert hub.waiting("undeclared") == []
 
@@ -273,7 +273,7 @@ def test_a_held_subscribe_with_no_tick_in_time_is_refused_feed_not_ready(
             "id": 5,
         }
     ]
-    assert session.held == session.subscriptions == {}
+    assert session.waiting == session.subscriptions == {}
     assert hub.waiting("undeclared") == []
     hub.publish([first(1)])
     assert len(sink.messages) == 1
@@ -303,7 +303,7 @@ def test_unsubscribe_while_held_answers_both_and_cancels_the_wait(
         {"op": "unsubscribed", "feed": "undeclared", "id": "s"},
         {"op": "unsubscribed", "feed": "undeclared", "id": "u"},
     ]
-    assert session.held == {}
+    assert session.waiting == {}
     assert hub.waiting("undeclared") == []
     assert clock.pending() == 0
     hub.publish([first(1)])
@@ -315,7 +315,7 @@ def test_unsubscribe_while_held_answers_both_and_cancels_the_wait(
 def test_closing_while_held_leaves_nothing_in_the_hub(hub: Hub, session: Session, sink: Sink, clock: FakeClock) -> None:
     session.receive('{"op": "subscribe", "feed": "undeclared"}')
     session.close()
-    assert session.held == {}
+    assert session.waiting == {}
     assert hub.waiting("undeclared") == []
     assert clock.pending() == 0
     hub.publish([first(1)])
@@ -323,7 +323,7 @@ def test_closing_while_held_leaves_nothing_in_the_hub(hub: Hub, session: Session
 
 
 def test_a_held_subscribe_counts_against_the_subscription_limit(hub: Hub, sink: Sink) -> None:
-    session = Session(Server(hub, Settings(max_subscriptions=1)), sink)
+    session = Session(Shared(hub, Settings(max_subscriptions=1)), sink)
     session.receive('{"op": "subscribe", "feed": "undeclared"}')
     error = ask(session, sink, {"op": "subscribe", "feed": "numbers", "id": 2})
     assert (error["code"], error["id"]) == ("too_many_subscriptions", 2)
@@ -338,13 +338,13 @@ def test_a_fresh_token_without_the_role_ends_a_held_subscribe_as_forbidden(sink:
     authenticator = Authenticator("a secret of at least thirty-two bytes")
     hub = Hub([Private()], clock=FakeClock())
     identity = authenticator.verify(authenticator.mint("alice", ("ops",), 60))
-    session = Session(Server(hub, authenticator=authenticator), sink, identity)
+    session = Session(Shared(hub, authenticator=authenticator), sink, identity)
     session.receive('{"op": "subscribe", "feed": "private", "id": "s"}')
     fresh = authenticator.mint("alice", ("viewer",), 60)
     session.receive(orjson.dumps({"op": "auth", "token": fresh, "id": "a"}).decode())
     assert ops(sink) == [("authed", "a"), ("unsubscribed", "s")]
     assert sink.replies()[1]["reason"] == "forbidden"
-    assert session.held == {}
+    assert session.waiting == {}
     assert hub.waiting("private") == []
 
 
@@ -356,7 +356,7 @@ def test_replays_are_charged_by_bytes_against_a_budget_that_refills(hub: Hub, si
     size = len(hub.history("numbers").last(1)[0].binary)
     clock = FakeClock()
     budget = 250 * size
-    session = Session(Server(hub, Settings(replay_budget=budget), clock=clock.time), sink)
+    session = Session(Shared(hub, Settings(replay_budget=budget), clock=clock.time), sink)
     replayed = []
     for _ in range(6):
         reply = ask(session, sink, {"op": "subscribe", "feed": "numbers", "format": "binary", "history": 1000})
@@ -373,7 +373,7 @@ def test_replays_are_charged_by_bytes_against_a_budget_that_refills(hub: Hub, si
 def test_a_replay_within_the_budget_is_whole(hub: Hub, sink: Sink) -> None:
     for seq in range(1, 101):
         hub.publish([tick(seq)])
-    Session(Server(hub), sink).receive('{"op": "subscribe", "feed": "numbers", "history": 100}')
+    Session(Shared(hub), sink).receive('{"op": "subscribe", "feed": "numbers", "history": 100}')
     reply, *replayed = sink.replies()
     assert (reply["replayed"], reply["gap"]) == (100, False)
     assert [data["seq"] for data in replayed] == list(range(1, 101))

@@ -9,7 +9,7 @@ from typing import Any
 from tornado.web import Application
 
 from feeds.hub import Hub
-from handlers.protocol.session import Server
+from handlers.protocol.session import Shared
 from handlers.security.accesslog import AccessLog
 from handlers.security.auth import Authenticator
 from handlers.security.guard import Guard
@@ -51,10 +51,10 @@ def make_app(
     authenticator = None if settings.auth_secret is None else Authenticator(settings.auth_secret)
     guard = Guard.of(settings.host, settings.allowed_hosts, settings.allowed_origins, authenticator)
     deps = {"hub": hub, "guard": guard}
-    sessions = Server(hub, settings, authenticator)
+    shared = Shared(hub, settings, authenticator)
     socket = {
         "guard": guard,
-        "sessions": sessions,
+        "shared": shared,
         "settings": settings,
         "connections": connections,
         "keepalive": keepalive,

@@ -18,7 +18,7 @@ from tornado.web import HTTPError
 from tornado.websocket import WebSocketHandler
 
 from handlers.protocol.codes import CloseCode
-from handlers.protocol.session import Server, Session
+from handlers.protocol.session import Session, Shared
 from handlers.security.accesslog import redact
 from handlers.security.auth import Identity
 from handlers.security.guard import Guard
@@ -43,13 +43,13 @@ class FeedSocket(Guarded, WebSocketHandler):
         self,
         *,
         guard: Guard,
-        sessions: Server,
+        shared: Shared,
         settings: Settings,
         connections: Connections[FeedSocket],
         keepalive: Keepalive[FeedSocket],
     ) -> None:
         self.initialize_guard(guard)
-        self.sessions = sessions  # what every connection's session shares
+        self.shared = shared  # what every connection's session shares
         self.server_settings = settings  # not `settings`: that is Tornado's application settings
         self.connections = connections
         self.keepalive = keepalive
@@ -75,7 +75,7 @@ class FeedSocket(Guarded, WebSocketHandler):
         stream = stream_of(self)
         assert stream is not None, "the WebSocket handshake is done, so the connection has a stream"
         self.writer = FrameWriter(stream, self.server_settings, self.end)
-        self.session = Session(self.sessions, self.writer, self.identity, renewed=self._expires_at)
+        self.session = Session(self.shared, self.writer, self.identity, renewed=self._expires_at)
         self._expires_at(self.identity)
         self.connections.add(self, self.request.remote_ip or "")
         self.keepalive.start()

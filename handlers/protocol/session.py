@@ -6,7 +6,7 @@ It is given each client message as it arrived (`Session.receive`), answers every
 hub delivers ticks to, so that a ``subscribed`` reply always goes out before the feed's first tick. Nothing a client
 sends raises out of here. `handlers.endpoints.socket` is the transport around it; tests drive it with a hub and a list.
 
-A subscribe to a feed whose fields are not known yet (it declares none and has not ticked) is held: the session
+A subscribe to a feed whose fields are not known yet (it declares none and has not ticked) waits: the session
 keeps the request, and its connection waits in the hub (`feeds.hub.Hub.wait_for_fields`), which tells the session,
 as the hub's `Waiter`, when the feed's first tick is next (the subscribe is answered then, as any other) or that none
 came in time (``feed_not_ready``). The session needs no timer of its own.
@@ -34,7 +34,7 @@ from handlers.settings import Settings
 from .codes import CloseCode, ErrorCode
 from .messages import Op, ProtocolError, Request, encode_message, parse_request
 
-__all__ = ["Connection", "Server", "Session"]
+__all__ = ["Connection", "Session", "Shared"]
 
 SECONDS_PER_MINUTE = 60.0
 # A bucket that was never used is full: refilled() caps infinity at the burst, and these two are shared constants.
@@ -51,7 +51,7 @@ class Connection(Subscriber, Protocol):
 
 
 @dataclass(frozen=True)
-class Server:
+class Shared:
     """What every session of a server shares: the hub, the limits, the token verifier (None: no tokens), the
     clock of the rate limits and the wall clock a ``pong`` tells the time by (the one ticks are stamped with). One
     object for all, so that each session holds a single reference to it."""
@@ -64,8 +64,8 @@ class Server:
 
 
 class Session:
-    """A connection's subscriptions (feed name -> format), its held subscribes, its message budget, and the handling
-    of its requests. It is the hub's `feeds.hub.Waiter` for its held subscribes.
+    """A connection's subscriptions (feed name -> format), its waiting subscribes, its message budget, and the handling
+    of its requests. It is the hub's `feeds.hub.Waiter` for its waiting subscribes.
 
     Each message takes a token from a bucket of ``max_burst`` that refills at ``max_rate`` a second (settings); a
     message that finds it empty is answered ``rate_limited`` and not read, and the ``max_burst``-th such answer in a
@@ -77,35 +77,35 @@ class Session:
     # bucket of two numbers (see feeds.tokenbucket) that starts full without a float of its own.
     __slots__ = (
         "_closed",
-        "_held",
         "_refused",
         "_renewed",
         "_replay_bytes",
         "_replay_bytes_at",
-        "_server",
+        "_shared",
         "_subscriptions",
         "_tokens",
         "_tokens_at",
+        "_waiting",
         "connection",
         "identity",
     )
 
     def __init__(
         self,
-        server: Server,
+        shared: Shared,
         connection: Connection,
         identity: Identity | None = None,
         renewed: Callable[[Identity], None] | None = None,
     ) -> None:
         """``renewed(identity)`` is told of every fresh token an ``auth`` message brings (the transport moves the
         connection's expiry by it)."""
-        self._server = server
+        self._shared = shared
         self.connection = connection
         self.identity = identity
         self._renewed = renewed
         self._subscriptions: dict[str, Format] = {}
-        # Subscribes held for their feed's first tick, by feed: None rather than an empty dict, as for nearly all.
-        self._held: dict[str, Request] | None = None
+        # Subscribes waiting for their feed's first tick, by feed: None rather than an empty dict, as for nearly all.
+        self._waiting: dict[str, Request] | None = None
         self._closed = False
         self._tokens = FULL
         self._tokens_at = NEVER
@@ -118,9 +118,9 @@ class Session:
         return self._subscriptions
 
     @property
-    def held(self) -> Mapping[str, Format]:
-        """The subscribes held for their feed's first tick: feed name -> format."""
-        return {feed: request.format for feed, request in (self._held or {}).items()}
+    def waiting(self) -> Mapping[str, Format]:
+        """The subscribes waiting for their feed's first tick: feed name -> format."""
+        return {feed: request.format for feed, request in (self._waiting or {}).items()}
 
     @property
     def closed(self) -> bool:
@@ -143,23 +143,23 @@ class Session:
             self._internal_error(request)
 
     def feed_ready(self, feed: str) -> None:
-        """The hub's word that ``feed``'s first tick is next: the held subscribe is answered as any other, then the
+        """The hub's word that ``feed``'s first tick is next: the waiting subscribe is answered as any other, then the
         tick follows."""
-        request = self._take_held(feed)
+        request = self._take_waiting(feed)
         if request is None:
             return
         try:
             self._accept(request)
         except Exception:
-            log.exception("unexpected error answering a held subscribe")
+            log.exception("unexpected error answering a waiting subscribe")
             self._internal_error(request)
 
     def feed_not_ready(self, feed: str) -> None:
-        """The hub's word that ``feed`` did not tick within the wait: the held subscribe is refused."""
-        request = self._take_held(feed)
+        """The hub's word that ``feed`` did not tick within the wait: the waiting subscribe is refused."""
+        request = self._take_waiting(feed)
         if request is None:
             return
-        seconds = wait_seconds(self._server.hub.feed(feed))
+        seconds = wait_seconds(self._shared.hub.feed(feed))
         error = ProtocolError(
             ErrorCode.FEED_NOT_READY,
             f"feed {feed!r} produced no sample within {seconds:g} s of the subscribe, so its fields are unknown; "
@@ -172,15 +172,15 @@ class Session:
         """The connection is closing: unsubscribe it from every feed and end its waits; later messages are
         ignored."""
         self._closed = True
-        for feed in [*self._subscriptions, *(self._held or ())]:
-            self._server.hub.unsubscribe(feed, self.connection)
+        for feed in [*self._subscriptions, *(self._waiting or ())]:
+            self._shared.hub.unsubscribe(feed, self.connection)
         self._subscriptions.clear()
-        self._held = None
+        self._waiting = None
 
     def _within_rate(self) -> bool:
         """Take a token for a message; without one, refuse it (and close the connection if it keeps on)."""
-        limits = self._server.limits
-        now = self._server.clock()
+        limits = self._shared.limits
+        now = self._shared.clock()
         self._tokens = refilled(self._tokens, self._tokens_at, now, limits.max_rate, limits.max_burst)
         self._tokens_at = now
         if self._tokens >= 1:
@@ -201,7 +201,7 @@ class Session:
     def _handle(self, request: Request) -> None:
         if request.op is Op.PING:
             # The server's time: a client sets its clock's offset by it, to tell how old a tick's `ts` is.
-            self._reply(encode_message("pong", request.raw, ts=self._server.wall()))
+            self._reply(encode_message("pong", request.raw, ts=self._shared.wall()))
         elif request.op is Op.SUBSCRIBE:
             self._subscribe(request)
         elif request.op is Op.UNSUBSCRIBE:
@@ -213,14 +213,14 @@ class Session:
 
     def _subscribe(self, request: Request) -> None:
         feed = self._known_feed(request)
-        held = self._held or {}
+        waiting = self._waiting or {}
         if request.feed in self._subscriptions:
             current = self._subscriptions[request.feed].value
             raise ProtocolError(
                 ErrorCode.ALREADY_SUBSCRIBED, f"already subscribed to {request.feed!r} ({current})", request.raw
             )
-        if request.feed in held:
-            current = held[request.feed].format.value
+        if request.feed in waiting:
+            current = waiting[request.feed].format.value
             raise ProtocolError(
                 ErrorCode.ALREADY_SUBSCRIBED,
                 f"already subscribed to {request.feed!r} ({current}), waiting for its first sample",
@@ -229,25 +229,25 @@ class Session:
         if not may_read(self.identity, feed.roles):
             # Which roles would do is the operator's business, not the client's.
             raise ProtocolError(ErrorCode.FORBIDDEN, f"not allowed to read {request.feed!r}", request.raw)
-        most = self._server.limits.max_subscriptions
-        if len(self._subscriptions) + len(held) >= most:
+        most = self._shared.limits.max_subscriptions
+        if len(self._subscriptions) + len(waiting) >= most:
             raise ProtocolError(
                 ErrorCode.TOO_MANY_SUBSCRIPTIONS,
                 f"at most {most} subscriptions per connection: unsubscribe from one first",
                 request.raw,
             )
-        if not self._server.hub.fields(request.feed):
-            # Nobody can say yet what its values are: held until the hub says its first tick is next.
-            if self._held is None:
-                self._held = {}
-            self._held[request.feed] = request
-            self._server.hub.wait_for_fields(request.feed, self.connection, self)
+        if not self._shared.hub.fields(request.feed):
+            # Nobody can say yet what its values are: it waits until the hub says its first tick is next.
+            if self._waiting is None:
+                self._waiting = {}
+            self._waiting[request.feed] = request
+            self._shared.hub.wait_for_fields(request.feed, self.connection, self)
             return
         self._accept(request)
 
     def _accept(self, request: Request) -> None:
         """Answer a subscribe to a feed whose fields are known, replay what it asked for, and subscribe."""
-        hub = self._server.hub
+        hub = self._shared.hub
         fields = [field.name for field in hub.fields(request.feed)]
         status = hub.status(request.feed).to_json()
         history = hub.history(request.feed)
@@ -280,8 +280,8 @@ class Session:
         """Take the replay's bytes from the connection's replay budget, a bucket of ``replay_budget`` bytes refilled
         at as many a minute; a replay past what is left is cut to its newest ticks that fit, and says ``gap``. What
         a subscribe costs the server to send is so bounded by what its connection has used, not by its 50 bytes."""
-        budget = self._server.limits.replay_budget
-        now = self._server.clock()
+        budget = self._shared.limits.replay_budget
+        now = self._shared.clock()
         left = refilled(self._replay_bytes, self._replay_bytes_at, now, budget / SECONDS_PER_MINUTE, budget)
         self._replay_bytes_at = now
         if replay.size(fmt) > left:
@@ -290,18 +290,18 @@ class Session:
 
     def _unsubscribe(self, request: Request) -> None:
         self._known_feed(request)
-        held = self._take_held(request.feed)
-        if held is None and self._subscriptions.pop(request.feed, None) is None:
+        waiting = self._take_waiting(request.feed)
+        if waiting is None and self._subscriptions.pop(request.feed, None) is None:
             raise ProtocolError(ErrorCode.NOT_SUBSCRIBED, f"not subscribed to {request.feed!r}", request.raw)
-        self._server.hub.unsubscribe(request.feed, self.connection)
-        if held is not None:
-            # The held subscribe gets its one answer too, ahead of the unsubscribe's: it ended before it began.
-            self._reply(encode_message("unsubscribed", held.raw, feed=request.feed))
+        self._shared.hub.unsubscribe(request.feed, self.connection)
+        if waiting is not None:
+            # The waiting subscribe gets its one answer too, ahead of the unsubscribe's: it ended before it began.
+            self._reply(encode_message("unsubscribed", waiting.raw, feed=request.feed))
         self._reply(encode_message("unsubscribed", request.raw, feed=request.feed))
 
     def _reauthenticate(self, request: Request) -> None:
         """A fresh token for the same ``sub``: the connection lives on to its new expiry, with its new roles."""
-        authenticator = self._server.authenticator
+        authenticator = self._shared.authenticator
         if authenticator is None or self.identity is None:
             raise ProtocolError(ErrorCode.INVALID_MESSAGE, "this server does not authenticate its clients", request.raw)
         try:
@@ -316,37 +316,37 @@ class Session:
         if self._renewed is not None:
             self._renewed(identity)  # the connection follows it to its new expiry
         self._reply(encode_message("authed", request.raw, exp=identity.exp))
-        # Roles may have shrunk: what they no longer cover stops, and the client is told; a held subscribe is
+        # Roles may have shrunk: what they no longer cover stops, and the client is told; a waiting subscribe is
         # answered so, with its id.
-        hub = self._server.hub
+        hub = self._shared.hub
         for feed in [name for name in self._subscriptions if not may_read(identity, hub.feed(name).roles)]:
             del self._subscriptions[feed]
             hub.unsubscribe(feed, self.connection)
             self._reply(encode_message("unsubscribed", {}, feed=feed, reason=ErrorCode.FORBIDDEN.value))
-        for feed, held in list((self._held or {}).items()):
+        for feed, waiting in list((self._waiting or {}).items()):
             if not may_read(identity, hub.feed(feed).roles):
-                self._take_held(feed)
+                self._take_waiting(feed)
                 hub.unsubscribe(feed, self.connection)
-                self._reply(encode_message("unsubscribed", held.raw, feed=feed, reason=ErrorCode.FORBIDDEN.value))
+                self._reply(encode_message("unsubscribed", waiting.raw, feed=feed, reason=ErrorCode.FORBIDDEN.value))
 
     def _known_feed(self, request: Request) -> Feed:
         try:
-            return self._server.hub.feed(request.feed)
+            return self._shared.hub.feed(request.feed)
         except KeyError:
             # Only the feeds this client may read: the others stay out of sight, as in /api/feeds.
-            readable = (feed.name for feed in self._server.hub.feeds if may_read(self.identity, feed.roles))
+            readable = (feed.name for feed in self._shared.hub.feeds if may_read(self.identity, feed.roles))
             known = ", ".join(sorted(readable))
             raise ProtocolError(
                 ErrorCode.UNKNOWN_FEED, f"unknown feed {request.feed!r} (known: {known})", request.raw
             ) from None
 
-    def _take_held(self, feed: str) -> Request | None:
-        """Forget the subscribe held for ``feed``, and return it; None when there is none."""
-        if self._held is None:
+    def _take_waiting(self, feed: str) -> Request | None:
+        """Forget the subscribe waiting for ``feed``, and return it; None when there is none."""
+        if self._waiting is None:
             return None
-        request = self._held.pop(feed, None)
-        if not self._held:
-            self._held = None
+        request = self._waiting.pop(feed, None)
+        if not self._waiting:
+            self._waiting = None
         return request
 
     def _internal_error(self, request: Request | None) -> None:
