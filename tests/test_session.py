@@ -78,7 +78,9 @@ def ask(session: Session, sink: Sink, message: Any) -> dict[str, Any]:
 
 def test_ping_gets_pong_with_its_id_and_the_servers_time(hub: Hub, sink: Sink) -> None:
     session = Session(Shared(hub, wall=lambda: 1764694800.25), sink)
-    assert ask(session, sink, {"op": "ping", "id": [1, "a"]}) == {"op": "pong", "id": [1, "a"], "ts": 1764694800.25}
+    assert ask(session, sink, {"op": "ping", "id": "p1"}) == {"op": "pong", "id": "p1", "ts": 1764694800.25}
+    refused = ask(session, sink, {"op": "ping", "id": [1, "a"]})  # not a scalar: refused, and not echoed
+    assert (refused["code"], "id" in refused) == ("invalid_message", False)
 
 
 def test_subscribe_replies_first_then_the_hub_delivers(hub: Hub, session: Session, sink: Sink) -> None:

@@ -8,6 +8,7 @@ subscribed is the session's business (`handlers.protocol.session`); the codes an
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,8 @@ OPS = ", ".join(op.value for op in Op)
 FORMATS = ", ".join(fmt.value for fmt in Format)
 FORMAT_VALUES = frozenset(fmt.value for fmt in Format)
 MAX_FEED_NAME = 32
-MAX_ID_DEPTH = 32
+MAX_ID_CHARS = 256
+MAX_ID_NUMBER = 2**53  # what a JSON number holds exactly
 # The longest client value an error message quotes: an error is never much bigger than a line.
 MAX_QUOTED = 80
 MAX_RUN = 2**32 - 1  # runs are 32-bit (see the binary frame's header)
@@ -113,31 +115,36 @@ def _count(name: str, most: int) -> Callable[[Any], str | None]:
 
 def _format(value: Any) -> str | None:
     known = isinstance(value, str) and value in FORMAT_VALUES
-    return None if known else f"unknown format {value!r:.{MAX_QUOTED}} (one of: {FORMATS})"
+    return None if known else f"unknown format {_quoted(value)} (one of: {FORMATS})"
 
 
-def _id(value: Any) -> str | None:
-    # orjson reads 1024 levels deep but writes only some 250: an id must be one a reply can echo.
-    return f"'id' is nested more than {MAX_ID_DEPTH} levels deep" if _depth(value) > MAX_ID_DEPTH else None
+def _quoted(value: Any) -> str:
+    """A client's value in an error message: a string or a number, cut to MAX_QUOTED characters, or its type (the
+    repr of a list or an object of thousands of elements would cost as much as the message to build)."""
+    if isinstance(value, str):
+        return repr(value[:MAX_QUOTED])[:MAX_QUOTED]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(value)[:MAX_QUOTED]
+    return f"({JSON_TYPES.get(type(value), type(value).__name__)})"
 
 
-def _depth(value: Any) -> int:
-    """How deep lists and objects nest in a JSON value (a scalar: 0), without recursion."""
-    deepest, todo = 0, [(value, 0)]
-    while todo:
-        item, depth = todo.pop()
-        deepest = max(deepest, depth)
-        if isinstance(item, dict):
-            todo.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            todo.extend((child, depth + 1) for child in item)
-    return deepest
+ID_RULE = f"'id' must be a number or a string of at most {MAX_ID_CHARS} characters"
+
+
+def _valid_id(value: Any) -> bool:
+    """Whether ``value`` may be an id: a scalar whose echo costs a reply next to nothing, checked in O(1)."""
+    kind = type(value)
+    if kind is str:
+        return len(value) <= MAX_ID_CHARS
+    if kind is int:
+        return bool(-MAX_ID_NUMBER <= value <= MAX_ID_NUMBER)
+    return kind is float and bool(math.isfinite(value))
 
 
 # Every op's keys, declared: a message is checked against its op's before anything acts on it. A key not listed is
-# refused, so that a typo such as "fromat" is reported rather than ignored. An id may be any JSON value nested at
-# most MAX_ID_DEPTH deep (it is echoed as it came); the message size limit bounds its size.
-ID = Key(check=_id)
+# refused, so that a typo such as "fromat" is reported rather than ignored. The id is checked before anything else
+# (parse_request), so that no reply ever echoes one that is not a bounded scalar.
+ID = Key()
 FEED = Key((str,), required=True, check=_feed_name)
 SCHEMAS: dict[Op, dict[str, Key]] = {
     Op.SUBSCRIBE: {
@@ -156,12 +163,14 @@ SCHEMAS: dict[Op, dict[str, Key]] = {
 
 def _check_keys(op: Op, raw: dict[str, Any]) -> None:
     schema = SCHEMAS[op]
-    unexpected = sorted(key for key in raw if key != "op" and key not in schema)
-    if unexpected:
+    # The first key the schema does not list: found among the first len(schema) + 2 keys if there is one, so the
+    # cost does not grow with a message of thousands of keys.
+    unexpected = next((key for key in raw if key != "op" and key not in schema), None)
+    if unexpected is not None:
         allowed = ", ".join(sorted(schema))
         raise ProtocolError(
             ErrorCode.INVALID_MESSAGE,
-            f"unexpected key {unexpected[0]!r:.{MAX_QUOTED}} in {op.value} (allowed: {allowed})",
+            f"unexpected key {_quoted(unexpected)} in {op.value} (allowed: {allowed})",
             raw,
         )
     for name, key in schema.items():
@@ -190,14 +199,14 @@ def parse_request(text: str) -> Request:
         raise ProtocolError(ErrorCode.INVALID_JSON, f"invalid JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise ProtocolError(ErrorCode.NOT_AN_OBJECT, f"expected a JSON object, got {type(raw).__name__}")
+    if "id" in raw and not _valid_id(raw["id"]):
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, ID_RULE)  # answered without it: it cannot be echoed
     if "op" not in raw:
         raise ProtocolError(ErrorCode.MISSING_OP, f"missing 'op' (one of: {OPS})", raw)
     try:
         op = Op(raw["op"])
     except (ValueError, TypeError):
-        raise ProtocolError(
-            ErrorCode.UNKNOWN_OP, f"unknown op {raw['op']!r:.{MAX_QUOTED}} (one of: {OPS})", raw
-        ) from None
+        raise ProtocolError(ErrorCode.UNKNOWN_OP, f"unknown op {_quoted(raw['op'])} (one of: {OPS})", raw) from None
     _check_keys(op, raw)
     if "history" in raw and "since" in raw:
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, "give 'history' or 'since' in subscribe, not both", raw)
