@@ -152,14 +152,16 @@ async def test_subscribe_again_after_unsubscribe_in_another_format(connect: Conn
 
 
 @pytest.mark.gen_test
-async def test_ping_gets_pong_with_any_id(connect: Connect) -> None:
+async def test_ping_gets_pong_with_its_id(connect: Connect) -> None:
     client = await connect()
     before = time.time()
     pong = await client.request({"op": "ping"})
     assert pong.keys() == {"op", "ts"} and pong["op"] == "pong"
     assert before <= pong["ts"] <= time.time()  # the server's clock, which stamps the ticks
-    identifier = {"nested": [1, 2.5, None, "x"]}
-    assert (await client.request({"op": "ping", "id": identifier}))["id"] == identifier
+    for identifier in ("p-1", 42, 2.5):
+        assert (await client.request({"op": "ping", "id": identifier}))["id"] == identifier
+    refused = await client.request({"op": "ping", "id": {"nested": [1, 2.5, None, "x"]}})
+    assert (refused["code"], "id" in refused) == ("invalid_message", False)
 
 
 BAD_INPUTS = [
@@ -235,8 +237,9 @@ async def test_oversized_message_closes_that_connection_only(connect: Connect) -
 @pytest.mark.gen_test
 async def test_message_just_under_the_limit_is_accepted(connect: Connect) -> None:
     client = await connect()
-    identifier = "x" * (MAX_MESSAGE_BYTES - 100)
-    assert (await client.request({"op": "ping", "id": identifier})).items() >= {"op": "pong", "id": identifier}.items()
+    padded = '{"op": "ping", "id": 7' + " " * (MAX_MESSAGE_BYTES - 100) + "}"  # JSON may be this wide
+    client.send(padded)
+    assert (await client.reply()).items() >= {"op": "pong", "id": 7}.items()
 
 
 @pytest.mark.gen_test
