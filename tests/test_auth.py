@@ -1,4 +1,4 @@
-"""handlers.security.auth in use: tokens at the door (401), roles per feed (forbidden), expiry (4001), refresh."""
+"""handlers.security.auth in use: tokens at the door (401), roles per feed (hidden), expiry (4001), refresh."""
 
 from __future__ import annotations
 
@@ -164,16 +164,21 @@ async def test_the_feed_list_shows_only_what_the_token_may_read(http_server: obj
 
 
 @pytest.mark.gen_test
-async def test_a_feed_needing_another_role_is_forbidden(http_server: object, http_port: int) -> None:
+async def test_a_feed_needing_another_role_is_answered_as_a_feed_that_does_not_exist(
+    http_server: object, http_port: int
+) -> None:
+    """A client cannot tell a hidden feed from a made-up name: the same code and the same words, for subscribe and
+    unsubscribe alike."""
     client = Client(await websocket_connect(f"ws://127.0.0.1:{http_port}/ws?token={token()}"))
-    error = await client.request({"op": "subscribe", "feed": "system", "id": 1})
-    assert (error["code"], error["message"], error["id"]) == (
-        "forbidden",
-        "not allowed to read 'system'",
-        1,
-    )
-    unknown = await client.request({"op": "subscribe", "feed": "nope"})
-    assert unknown["message"] == "unknown feed 'nope' (known: stocks)"  # the forbidden feed stays out of sight
+    for op in ("subscribe", "unsubscribe"):
+        hidden = await client.request({"op": op, "feed": "system", "id": 1})
+        made_up = await client.request({"op": op, "feed": "nope", "id": 1})
+        assert (hidden["code"], hidden["message"], hidden["id"]) == (
+            "unknown_feed",
+            "unknown feed 'system' (known: stocks)",
+            1,
+        )
+        assert made_up == {**hidden, "message": "unknown feed 'nope' (known: stocks)"}
     await client.subscribe("stocks")
     ticks = await client.ticks(3)
     assert [tick.seq for tick in ticks] == list(range(ticks[0].seq, ticks[0].seq + 3))

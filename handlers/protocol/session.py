@@ -212,7 +212,7 @@ class Session:
             raise AssertionError(f"unhandled op {request.op}")
 
     def _subscribe(self, request: Request) -> None:
-        feed = self._known_feed(request)
+        self._known_feed(request)
         waiting = self._waiting or {}
         if request.feed in self._subscriptions:
             current = self._subscriptions[request.feed].value
@@ -226,9 +226,6 @@ class Session:
                 f"already subscribed to {request.feed!r} ({current}), waiting for its first sample",
                 request.raw,
             )
-        if not may_read(self.identity, feed.roles):
-            # Which roles would do is the operator's business, not the client's.
-            raise ProtocolError(ErrorCode.FORBIDDEN, f"not allowed to read {request.feed!r}", request.raw)
         most = self._shared.limits.max_subscriptions
         if len(self._subscriptions) + len(waiting) >= most:
             raise ProtocolError(
@@ -330,15 +327,18 @@ class Session:
                 self._reply(encode_message("unsubscribed", waiting.raw, feed=feed, reason=ErrorCode.FORBIDDEN.value))
 
     def _known_feed(self, request: Request) -> Feed:
+        """The feed a request names, if this client may read it; else `unknown_feed`, the same answer for a feed it
+        may not read as for one that does not exist, so that no client can learn the names of hidden feeds."""
+        hub = self._shared.hub
         try:
-            return self._shared.hub.feed(request.feed)
+            feed: Feed | None = hub.feed(request.feed)
         except KeyError:
+            feed = None
+        if feed is None or not may_read(self.identity, feed.roles):
             # Only the feeds this client may read: the others stay out of sight, as in /api/feeds.
-            readable = (feed.name for feed in self._shared.hub.feeds if may_read(self.identity, feed.roles))
-            known = ", ".join(sorted(readable))
-            raise ProtocolError(
-                ErrorCode.UNKNOWN_FEED, f"unknown feed {request.feed!r} (known: {known})", request.raw
-            ) from None
+            known = ", ".join(sorted(other.name for other in hub.feeds if may_read(self.identity, other.roles)))
+            raise ProtocolError(ErrorCode.UNKNOWN_FEED, f"unknown feed {request.feed!r} (known: {known})", request.raw)
+        return feed
 
     def _take_waiting(self, feed: str) -> Request | None:
         """Forget the subscribe waiting for ``feed``, and return it; None when there is none."""
