@@ -16,6 +16,8 @@ from handlers.endpoints.app import make_app
 from handlers.endpoints.socket import FeedSocket
 from handlers.transport.connections import Connections
 
+from .waiting import changed
+
 # Fast ticks keep the tests short; the seed makes the stock prices reproducible.
 SYSTEM_INTERVAL = 0.05
 STOCKS_INTERVAL = 0.02
@@ -27,10 +29,22 @@ def hub() -> Hub:
     return Hub([SystemFeed(interval=SYSTEM_INTERVAL), StocksFeed(interval=STOCKS_INTERVAL, seed=STOCKS_SEED)])
 
 
+class Registry(Connections[FeedSocket]):
+    """The registry of open connections, telling a test's `until` as each one opens or closes."""
+
+    def add(self, connection: FeedSocket, client: str = "") -> None:
+        super().add(connection, client)
+        changed()
+
+    def discard(self, connection: FeedSocket) -> None:
+        super().discard(connection)
+        changed()
+
+
 @pytest.fixture
 def connections() -> Connections[FeedSocket]:
     """The app's registry of open connections: the server side of each test client."""
-    return Connections()
+    return Registry()
 
 
 @pytest.fixture

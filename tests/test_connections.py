@@ -7,7 +7,8 @@ import pytest
 from handlers.endpoints.socket import FeedSocket
 from handlers.transport.connections import Connections
 
-from .wsclient import Client, until
+from .waiting import until
+from .wsclient import Client
 
 
 @pytest.mark.gen_test(timeout=10)

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
 import orjson
 import pytest
 
 from feeds import Feed
-from feeds.hub import Hub, wait_seconds
+from feeds.codec import Format
+from feeds.encoded import Encoded
+from feeds.hub import Hub, Subscriber, Waiter, wait_seconds
 from feeds.stocks import StocksFeed
 from handlers.endpoints.socket import FeedSocket
 from handlers.transport.connections import Connections
 
 from .conftest import STOCKS_INTERVAL, STOCKS_SEED
-from .wsclient import Client, until
+from .waiting import changed, until
+from .wsclient import Client
 
 Connect = Callable[[], Coroutine[Any, Any, Client]]
 
@@ -61,9 +64,29 @@ def gated() -> Gated:
     return Gated()
 
 
+class Telling(Hub):
+    """The hub, telling a test's `until` after each subscription, wait and delivery it takes."""
+
+    def subscribe(self, feed: str, subscriber: Subscriber, fmt: Format) -> None:
+        super().subscribe(feed, subscriber, fmt)
+        changed()
+
+    def unsubscribe(self, feed: str, subscriber: Subscriber) -> None:
+        super().unsubscribe(feed, subscriber)
+        changed()
+
+    def wait_for_fields(self, feed: str, subscriber: Subscriber, waiter: Waiter) -> None:
+        super().wait_for_fields(feed, subscriber, waiter)
+        changed()
+
+    def deliver(self, messages: Sequence[Encoded]) -> None:
+        super().deliver(messages)
+        changed()
+
+
 @pytest.fixture
 def hub(gated: Gated) -> Hub:
-    return Hub([StocksFeed(interval=STOCKS_INTERVAL, seed=STOCKS_SEED), gated, Never()])
+    return Telling([StocksFeed(interval=STOCKS_INTERVAL, seed=STOCKS_SEED), gated, Never()])
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ from handlers.settings import Settings
 from handlers.transport.connections import Connections
 
 from .rawws import RawClient
-from .wsclient import Client, until
+from .waiting import until
+from .wsclient import Client
 
 LIMITS = Settings(max_connections=4, max_connections_per_ip=2, max_rate=50.0, max_burst=10, max_subscriptions=1)
 

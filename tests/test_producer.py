@@ -18,7 +18,7 @@ from feeds.status import FeedStatus
 from feeds.tick import Tick
 
 from .fakeclock import FakeClock
-from .wsclient import until
+from .waiting import changed, until
 
 INTERVAL = 0.01
 
@@ -30,7 +30,6 @@ class Collector:
         self.ticks: list[Tick] = []
         self.statuses: list[FeedStatus] = []
         self.batches: list[list[Tick]] = []
-        self._changed = asyncio.Event()
 
     def publish(self, events: Sequence[Tick | FeedStatus]) -> None:
         ticks = [event for event in events if isinstance(event, Tick)]
@@ -38,12 +37,29 @@ class Collector:
             self.batches.append(ticks)
         self.ticks.extend(ticks)
         self.statuses.extend(event for event in events if isinstance(event, FeedStatus))
-        self._changed.set()
+        changed()
 
     async def wait_for(self, condition: Callable[[list[Tick]], bool]) -> None:
-        while not condition(self.ticks):
-            self._changed.clear()
-            await self._changed.wait()
+        await until(lambda: condition(self.ticks))
+
+
+class Signalling(Producer):
+    """A producer that tells `until` whenever a feed's tick has ended, whether it published anything or not."""
+
+    def tick_ended(self) -> None:
+        super().tick_ended()
+        changed()
+
+
+# Beats are due at start + n x interval; a clock moved on by interval after interval, just past each, reaches every
+# one of them whatever the rounding of the sums.
+JUST_PAST = 1e-9
+
+
+async def beat(clock: FakeClock, producer: Signalling, seconds: float = INTERVAL) -> None:
+    """Move the clock on by ``seconds`` (just past) and wait until every tick that started on the way has ended."""
+    clock.advance(seconds + JUST_PAST)
+    await until(lambda: all(runner.sampling_beat is None for runner in producer.runners.values()))
 
 
 class Counter(Feed):
@@ -474,18 +490,12 @@ async def test_a_feed_failing_every_other_sample_logs_its_traceback_once_then_a_
             return sample
 
     clock, collector = FakeClock(), Collector()
-    producer = Producer([Flapping()], collector, clock=clock)
-    runner = producer.runners["flapping"]
-
-    async def beat(seconds: float = 0.1) -> None:
-        clock.advance(seconds + 1e-9)  # just past the beat, whatever the rounding of many sums
-        await until(lambda: runner.sampling_beat is None)
-
+    producer = Signalling([Flapping()], collector, clock=clock)
     producer.start()
     with caplog.at_level(logging.INFO, logger="dashboard.producer"):
-        await beat(0.0)
+        await beat(clock, producer, 0.0)
         for _ in range(1249):  # 125 s of flapping: samples 2 to 1250, half of them failing
-            await beat()
+            await beat(clock, producer, Flapping.interval)
     await producer.stop()
     lines = [record.getMessage() for record in caplog.records]
     # The traceback once and the recovery once; then a summary a minute, never a line per failure.

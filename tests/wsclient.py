@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -102,9 +100,3 @@ class Client:
 
     def close(self) -> None:
         self.connection.close()
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Let the event loop run until ``condition()`` holds (the server side of a close lands a few turns later)."""
-    while not condition():
-        await asyncio.sleep(0)
