@@ -1,4 +1,9 @@
-"""feeds.producer: scheduling, run identity and seq, validation, and faults, on a real IOLoop."""
+"""feeds.producer: scheduling, run identity and seq, validation, and faults, on a real IOLoop and a fake clock.
+
+Time moves only when a test advances the clock (tests/fakeclock.py); the test then waits for what that started, a
+tick published or ended, to happen (tests/waiting.py). The event loop's own clock, the producer's default, runs under
+every protocol test (tests/conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -87,7 +92,7 @@ class AsyncCounter(Counter):
     name = "async_counter"
 
     async def sample(self) -> dict[str, float]:  # type: ignore[override]
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # the feed's own await (a socket read, say) gives the loop a turn: not the test waiting
         self.n += 1
         return {"n": self.n, "thread": float(threading.get_ident() == MAIN_THREAD)}
 
@@ -111,13 +116,15 @@ MAIN_THREAD = threading.get_ident()
 
 @pytest.mark.gen_test
 async def test_ticks_carry_consecutive_seq_one_run_and_increasing_time() -> None:
-    collector = Collector()
-    feed = Counter()
-    producer = Producer([feed], collector)
+    clock, collector, feed = FakeClock(), Collector(), Counter()
+    producer = Signalling([feed], collector, clock=clock)
     producer.start()
-    await collector.wait_for(lambda ticks: len(ticks) >= 5)
+    await beat(clock, producer, 0.0)  # the first sample, at once
+    for _ in range(4):
+        await beat(clock, producer)
     await producer.stop()
     ticks = collector.ticks
+    assert len(ticks) == 5  # one a beat
     assert [tick.seq for tick in ticks] == list(range(1, len(ticks) + 1))
     assert len({tick.run for tick in ticks}) == 1
     assert all(later.ts >= earlier.ts for earlier, later in itertools.pairwise(ticks))
@@ -128,9 +135,10 @@ async def test_ticks_carry_consecutive_seq_one_run_and_increasing_time() -> None
 
 @pytest.mark.gen_test
 async def test_sync_samples_run_off_the_event_loop_and_async_ones_on_it() -> None:
-    collector = Collector()
-    producer = Producer([Counter(), AsyncCounter()], collector)
+    clock, collector = FakeClock(), Collector()
+    producer = Producer([Counter(), AsyncCounter()], collector, clock=clock)
     producer.start()
+    clock.advance()
     await collector.wait_for(lambda ticks: {tick.feed for tick in ticks} == {"counter", "async_counter"})
     await producer.stop()
     on_loop = {tick.feed: tick.values[1] for tick in collector.ticks}
@@ -147,12 +155,15 @@ async def test_each_run_has_its_own_identity() -> None:
 
 @pytest.mark.gen_test
 async def test_failed_and_malformed_samples_are_skipped_without_a_seq_gap() -> None:
-    collector = Collector()
-    producer = Producer([Flaky()], collector)
+    clock, collector = FakeClock(), Collector()
+    producer = Signalling([Flaky()], collector, clock=clock)
     producer.start()
-    await collector.wait_for(lambda ticks: len(ticks) >= 8)
+    await beat(clock, producer, 0.0)
+    for _ in range(13):  # samples 2 to 14: eight of the fourteen are good
+        await beat(clock, producer)
     await producer.stop()
     published = [int(tick.values[0]) for tick in collector.ticks]
+    assert len(published) == 8
     assert all(n % 3 and n % 5 for n in published)
     assert [tick.seq for tick in collector.ticks] == list(range(1, len(published) + 1))
     assert producer.runners["flaky"].status.failures >= 3
@@ -311,10 +322,12 @@ async def test_a_sample_raising_stop_iteration_fails_and_the_feed_goes_on() -> N
                 raise StopIteration  # next() on an empty iterator, say
             return {"n": self.n, "thread": 0.0}
 
-    collector = Collector()
-    producer = Producer([Exhausted()], collector)
+    clock, collector = FakeClock(), Collector()
+    producer = Signalling([Exhausted()], collector, clock=clock)
     producer.start()
-    await collector.wait_for(lambda ticks: len(ticks) >= 3)
+    await beat(clock, producer, 0.0)
+    for _ in range(3):  # samples 2 (raising) to 4
+        await beat(clock, producer)
     await producer.stop()
     assert [status.error for status in collector.statuses if status.error] == [
         "RuntimeError: sample() raised StopIteration"
@@ -337,11 +350,13 @@ async def test_a_status_never_overtakes_the_tick_before_it() -> None:
     class Other(Counter):
         name = "other"
 
-    collector = Ordered()
-    producer = Producer([Counter(), Other()], collector)  # two feeds: ticks are held for batching
+    clock, collector = FakeClock(), Ordered()
+    producer = Signalling([Counter(), Other()], collector, clock=clock)  # two feeds: ticks are held for batching
     producer.start()
-    await collector.wait_for(lambda ticks: len(ticks) >= 4)
+    await beat(clock, producer, 0.0)
+    await beat(clock, producer)
     await producer.stop()
+    assert len(collector.ticks) == 4
     for feed in ("counter", "other"):
         assert events_seen.index(f"tick {feed}") < events_seen.index(f"ok {feed}")
 
@@ -362,11 +377,12 @@ async def test_a_refused_first_sample_does_not_fix_the_inferred_fields() -> None
             self.n += 1
             return {"temp": None} if self.n == 1 else {"temp": 20.0, "hum": 50.0}
 
-    collector = Collector()
-    feed = Undeclared()
-    producer = Producer([feed], collector)
+    clock, collector, feed = FakeClock(), Collector(), Undeclared()
+    producer = Signalling([feed], collector, clock=clock)
     producer.start()
-    await collector.wait_for(lambda ticks: len(ticks) >= 2)
+    await beat(clock, producer, 0.0)
+    for _ in range(2):  # samples 2 and 3, both good
+        await beat(clock, producer)
     await producer.stop()
     assert [tick.fields for tick in collector.ticks[:2]] == [("temp", "hum")] * 2
     assert feed.fields == ()  # the fields travel with the ticks: nothing is written back onto the feed
@@ -438,11 +454,10 @@ async def test_a_failure_downstream_of_the_feed_is_logged_when_it_happens(caplog
             raise RuntimeError("hub bug")
 
     clock, collector = FakeClock(), Refusing()
-    producer = Producer([AsyncCounter()], collector, clock=clock)
+    producer = Signalling([AsyncCounter()], collector, clock=clock)
     producer.start()
-    clock.advance()
-    await collector.wait_for(lambda ticks: len(ticks) == 1)
-    await asyncio.sleep(0)  # the tick's task ends a turn after it published
+    await beat(clock, producer, 0.0)  # the tick is handed over, and its task ends
+    assert len(collector.ticks) == 1
     assert [record.getMessage() for record in caplog.records] == ["feed async_counter: handing over a tick failed"]
     await producer.stop()
 
@@ -453,9 +468,12 @@ async def test_stop_abandons_a_sample_in_progress_and_nothing_follows() -> None:
         """Its second sample never finishes by itself."""
 
         name = "hanging"
+        hanging = False
 
         async def sample(self) -> dict[str, float]:  # type: ignore[override]
             if self.n:
+                self.hanging = True
+                changed()
                 await asyncio.Event().wait()
             return await super().sample()
 
@@ -464,8 +482,8 @@ async def test_stop_abandons_a_sample_in_progress_and_nothing_follows() -> None:
     producer.start()
     clock.advance()
     await collector.wait_for(lambda ticks: len(ticks) == 1)
-    clock.advance(INTERVAL)  # the second sample starts, and hangs
-    await asyncio.sleep(0)
+    clock.advance(INTERVAL)
+    await until(lambda: feed.hanging)  # the second sample has started, and hangs
     assert producer.runners["hanging"].sampling_beat is not None
     await producer.stop()
     assert producer.runners["hanging"].sampling_beat is None
