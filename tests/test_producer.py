@@ -443,6 +443,7 @@ async def test_starting_twice_keeps_one_schedule() -> None:
     await collector.wait_for(lambda ticks: len(ticks) == 1)
     await producer.stop()
     clock.advance(10 * INTERVAL)  # no beat is left to run after stop()
+    assert producer.runners["async_counter"].sampling_beat is None  # no tick started (it would publish later)
     assert len(collector.ticks) == 1
 
 
