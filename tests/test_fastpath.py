@@ -33,6 +33,7 @@ from handlers.settings import Settings
 from handlers.transport.writer import CHUNK_BYTES, FrameWriter
 
 from .rawws import CLOSE, RawClient
+from .waiting import changed, until
 from .wsclient import Client
 
 MAX_BACKLOG = 64 * 1024
@@ -320,7 +321,8 @@ async def test_frames_queue_behind_a_pong_tornado_left_in_the_stream() -> None:
 
 
 class Kernel:
-    """The socket's send buffer, as a byte budget: partial writes exactly where a test wants them."""
+    """The socket's send buffer, as a byte budget: partial writes exactly where a test wants them. Tells `until`
+    whenever it takes bytes."""
 
     def __init__(self) -> None:
         self.room = 0
@@ -332,7 +334,19 @@ class Kernel:
         taken = bytes(data[: self.room])
         self.wire += taken
         self.room -= len(taken)
+        changed()
         return len(taken)
+
+
+class Settling(FrameWriter):
+    """A writer that counts, and tells `until`, each time it looks at the stream again after a write finished."""
+
+    settled = 0
+
+    def _settle(self) -> None:
+        super()._settle()
+        self.settled += 1
+        changed()
 
 
 def parse_frames(wire: bytes) -> list[tuple[int, bytes]]:
@@ -355,7 +369,7 @@ async def test_frames_queue_behind_a_pong_tornado_had_put_off() -> None:
     stream = IOStream(server_side)
     kernel = Kernel()
     stream.write_to_fd = kernel.send  # type: ignore[method-assign]
-    writer = FrameWriter(stream, Settings(max_backlog_bytes=MAX_BACKLOG, stall_timeout=60), lambda code, reason: None)
+    writer = Settling(stream, Settings(max_backlog_bytes=MAX_BACKLOG, stall_timeout=60), lambda code, reason: None)
     writer._send = kernel.send
     handler = types.SimpleNamespace(writer=writer, log_exception=lambda *args: None, ws_connection=None)
     handler.on_ping = lambda data: FeedSocket.on_ping(handler, data)  # type: ignore[arg-type]
@@ -365,16 +379,16 @@ async def test_frames_queue_behind_a_pong_tornado_had_put_off() -> None:
     writer.send(first, ("tick", "x"))  # the socket is full: it waits in the stream
     protocol._handle_message(0x9, b"A")  # a ping: its pong waits behind the tick
     protocol._handle_message(0x9, b"B")  # another while that pong is unsent: Tornado puts its pong off
-    pong_a = bytes((0x8A, 1)) + b"A"
+    pong_a, pong_b = bytes((0x8A, 1)) + b"A", bytes((0x8A, 1)) + b"B"
     kernel.room = len(first) + len(pong_a) + 1  # room for the tick, pong A, and one byte of pong B
     stream._handle_write()
-    for _ in range(5):
-        await asyncio.sleep(0)  # the writes' callbacks: Tornado sends pong B, which the kernel takes one byte of
+    # The writes' callbacks: Tornado sends pong B, which the kernel takes one byte of, and the writer looks at the
+    # stream again.
+    await until(lambda: len(kernel.wire) == len(first) + len(pong_a) + 1 and writer.settled == 1)
     kernel.room = 1 << 16
     writer.send(second, ("tick", "x"))
-    for _ in range(5):
-        stream._handle_write()
-        await asyncio.sleep(0)
+    stream._handle_write()  # what the loop does once the socket takes more
+    await until(lambda: len(kernel.wire) == len(first) + len(pong_a) + len(pong_b) + len(second))
     assert parse_frames(kernel.wire) == [(0x1, b'{"seq":1}'), (0xA, b"A"), (0xA, b"B"), (0x1, b'{"seq":2}')]
     writer.close()
     stream.close()
