@@ -98,7 +98,10 @@ class Watcher:
             if message["op"] == "data":
                 self.seqs.append(message["seq"])
 
-    def join(self) -> None:
+    def close(self) -> None:
+        """Close the connection, then wait for the reading thread to see it end (not the other way round: a join
+        while the connection is open only waits out its timeout)."""
+        self._ws.close()
         self._thread.join(5)
 
 
@@ -107,7 +110,7 @@ def fuzzed() -> Iterator[tuple[Server, list[ClientConnection], Watcher]]:
     with Server(*FUZZ_SERVER) as server, ExitStack() as stack:
         url = server.url.replace("http://", "ws://") + "ws"
         watcher = Watcher(stack.enter_context(connect(url, open_timeout=5)))
-        stack.callback(watcher.join)  # runs after the watcher's connection closed (callbacks run last in, first out)
+        stack.callback(watcher.close)
         clients = [stack.enter_context(connect(url, open_timeout=5, max_size=None)) for _ in range(CONNECTIONS)]
         assert server.process is not None
         watcher.start_rss = psutil.Process(server.process.pid).memory_info().rss
