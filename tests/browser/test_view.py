@@ -385,7 +385,6 @@ def test_the_span_the_page_was_disconnected_is_shaded(server: Server, page: Page
     open_live(page, server.url)
     with problems.server_down():
         assert server.stop() == 0
-        page.wait_for_timeout(0)
         expect(page.locator(BADGE)).to_have_attribute("data-state", "reconnecting")
         # While away, the span grows at the right edge of every chart.
         page.wait_for_function(
