@@ -24,8 +24,18 @@ from typing import overload
 
 from .codec import Format
 from .encoded import EncodedTick
+from .tick import Tick
 
-__all__ = ["HELD_TICK_OVERHEAD", "HISTORY_BYTES", "HISTORY_SECONDS", "HISTORY_TICKS", "History", "Replay"]
+__all__ = [
+    "HELD_TICK_OVERHEAD",
+    "HISTORY_BYTES",
+    "HISTORY_SECONDS",
+    "HISTORY_TICKS",
+    "History",
+    "Replay",
+    "held_bytes",
+    "typical_tick",
+]
 
 # What a feed's history holds by default: an hour, at most an hour of a 10 Hz feed, and at most 64 MiB.
 HISTORY_SECONDS = 3600.0
@@ -36,6 +46,12 @@ HISTORY_BYTES = 64 * 1024 * 1024
 HELD_TICK_OVERHEAD = 2 * sys.getsizeof(b"") + 208
 # Dropped ticks are let go of in batches of at least this many, so that dropping the oldest costs O(1) a tick.
 COMPACT_AFTER = 1024
+
+
+def typical_tick(feed: str, fields: tuple[str, ...]) -> EncodedTick:
+    """A tick of ``fields`` whose values are as wide as a price or a byte count usually is: what one of the feed's
+    ticks costs held, before it has any (`held_bytes`)."""
+    return EncodedTick.of(Tick(feed, 1, 1, 1764694800.0, fields, (123456.789,) * len(fields)))
 
 
 def held_bytes(tick: EncodedTick) -> int:

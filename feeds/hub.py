@@ -29,7 +29,7 @@ from .clock import Clock, LoopClock
 from .codec import Format
 from .encoded import Encoded, EncodedStatus, EncodedTick, encode_event
 from .feed import Feed, Field
-from .history import HISTORY_BYTES, HISTORY_SECONDS, HISTORY_TICKS, History, Replay
+from .history import HISTORY_BYTES, HISTORY_SECONDS, HISTORY_TICKS, History, Replay, held_bytes, typical_tick
 from .status import FeedStatus
 from .tick import Tick
 
@@ -119,6 +119,9 @@ class Hub:
         # long, also the order they end in. Each such feed has one timer, set for its oldest wait's deadline.
         self._waits: dict[str, dict[Subscriber, Wait]] = {}
         self._wait_timers: dict[str, object] = {}
+        for name, fields in self._fields.items():
+            if fields:
+                self._say_if_wide(name, typical_tick(name, tuple(field.name for field in fields)))
 
     @property
     def feeds(self) -> list[Feed]:
@@ -211,8 +214,25 @@ class Hub:
             if isinstance(message, EncodedTick) and message.feed in self._fieldless:
                 self._fieldless.discard(message.feed)
                 self._fields[message.feed] = tuple(Field(name) for name in message.fields)
+                self._say_if_wide(message.feed, message)
                 for wait in self._end_waits(message.feed):
                     self._tell(wait.waiter.feed_ready, message.feed)
+
+    def _say_if_wide(self, feed: str, tick: EncodedTick) -> None:
+        """Warn once when ``feed``'s ticks are so wide that its history is bounded by its bytes, not its ticks."""
+        history = self._histories[feed]
+        each = held_bytes(tick)
+        if history.max_ticks and each * history.max_ticks > history.max_bytes:
+            log.warning(
+                "feed %s: a tick of its %d fields takes about %d bytes held, so its history holds about %d ticks "
+                "(--history-bytes %d), not %d (--history-ticks)",
+                feed,
+                len(tick.fields),
+                each,
+                history.max_bytes // each,
+                history.max_bytes,
+                history.max_ticks,
+            )
 
     def _set_wait_timer(self, feed: str) -> None:
         """Time the oldest wait of ``feed``: the one to end first."""

@@ -400,3 +400,42 @@ def test_waiting_for_several_feeds_is_timed_feed_by_feed(clock: FakeClock) -> No
     clock.advance(wait_seconds(hub.feed("other")))
     assert waiter.news == [("ready", "undeclared"), ("not ready", "other")]
     assert clock.pending() == 0
+
+
+WIDE_FIELDS = tuple(f"field_{index:058d}" for index in range(256))  # the widest a feed may declare: 256 x 64 chars
+
+
+class Wide(Feed):
+    name = "wide"
+    fields = tuple(Field(name) for name in WIDE_FIELDS)
+
+
+def test_a_feed_whose_ticks_are_too_wide_for_its_history_is_named_at_start(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="dashboard.hub"):
+        Hub([Wide(), Numbers()], history_ticks=36_000, history_bytes=64 * 1024 * 1024, clock=clock)
+    (line,) = [record.getMessage() for record in caplog.records]
+    assert line.startswith("feed wide: a tick of its 256 fields takes about ")
+    assert "(--history-bytes 67108864), not 36000 (--history-ticks)" in line
+    held = int(line.split("holds about ")[1].split()[0])
+    assert 1_000 < held < 36_000
+
+
+def test_a_feed_without_declared_fields_is_named_at_its_first_wide_tick(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Later(Feed):
+        name = "later"
+
+    hub = Hub([Later()], history_ticks=36_000, history_bytes=1024 * 1024, clock=clock)
+    with caplog.at_level(logging.WARNING, logger="dashboard.hub"):
+        hub.publish([Tick("later", 1, 1, 100.0, WIDE_FIELDS, (1.0,) * len(WIDE_FIELDS))])
+        hub.publish([Tick("later", 1, 2, 101.0, WIDE_FIELDS, (1.0,) * len(WIDE_FIELDS))])
+    assert [record.getMessage().split(":")[0] for record in caplog.records] == ["feed later"]
+
+
+def test_narrow_feeds_are_not_named(clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="dashboard.hub"):
+        Hub([Numbers()], clock=clock)
+    assert caplog.records == []
