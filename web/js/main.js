@@ -24,6 +24,7 @@ import { ServerClock } from "./clock.js";
 import { Controls } from "./controls.js";
 import { forgivingStorage, showMessage } from "./dom.js";
 import { Draw, FrameScheduler } from "./frames.js";
+import { PanelGrid } from "./grid.js";
 import { Outages } from "./outages.js";
 import { Health, Panel, State, feedSignature, setBadgeState } from "./panel.js";
 import { CloseCode, ErrorCode } from "./protocol.js";
@@ -38,8 +39,6 @@ const STALE_CHECK_MS = 500;
 // A zoom narrower than this shows too few ticks to read.
 const MIN_ZOOM_SECONDS = 1;
 const MIN_SPAN_SECONDS = 10;
-// Panels this close to the viewport count as in view, so that scrolling finds them drawn.
-const OFFSCREEN_MARGIN = "200px";
 // Disconnected spans older than the longest window cannot be seen.
 const LONGEST_WINDOW_SECONDS = WINDOWS[WINDOWS.length - 1].seconds;
 const TOKEN_EXPIRED_TEXT = "Your access token has expired: open the dashboard again with a new link.";
@@ -61,7 +60,14 @@ class Dashboard {
       () => this.onThemeChange(),
     );
     this.chartTheme = readTheme(root);
-    this.panels = new Map();
+    this.panels = new PanelGrid(grid, {
+      create: (feed, element) => this.createPanel(feed, element),
+      removed: (panel) => {
+        this.subscriptions.forget(panel.name);
+        this.frames.forget(panel);
+      },
+      changed: (panel) => (panel === undefined ? this.frames.request() : this.frames.resized(panel)),
+    });
     this.clock = new ServerClock();
     this.outages = new Outages({ keepSeconds: LONGEST_WINDOW_SECONDS });
     this.range = this.liveRange();
@@ -69,14 +75,6 @@ class Dashboard {
     this.hasDisconnected = false;
     this.isSignedOut = false;
     this.frames = new FrameScheduler((frame) => this.drawFrame(frame), { catchUpMs: STALE_CHECK_MS });
-    this.panelsByChartsElement = new WeakMap();
-    this.panelsByElement = new WeakMap();
-    this.resizeObserver = new ResizeObserver((entries) => this.onResize(entries));
-    // Panels scrolled out of sight store their ticks but do not draw; they draw as they come into view.
-    this.onScreen = new WeakSet();
-    this.visibilityObserver = new IntersectionObserver((entries) => this.onVisibility(entries), {
-      rootMargin: OFFSCREEN_MARGIN,
-    });
     this.token = takeToken(window.location, window.history, window.sessionStorage);
     this.connection = new FeedConnection(
       withToken(socketUrl(window.location), this.token),
@@ -213,7 +211,7 @@ class Dashboard {
   }
 
   toggleFeed(name) {
-    const names = [...this.panels.keys()];
+    const names = [...this.panels.names()];
     const shown = new Set(this.view.feeds ?? names);
     if (shown.has(name)) {
       shown.delete(name);
@@ -308,7 +306,7 @@ class Dashboard {
         }
         this.syncPanels(feeds);
         this.hideNotice();
-        for (const name of this.panels.keys()) {
+        for (const name of this.panels.names()) {
           this.subscriptions.subscribe(name);
         }
       })
@@ -452,35 +450,16 @@ class Dashboard {
     }
   }
 
-  /** Makes the panels match `feeds`: keeps unchanged ones (and their history), rebuilds changed ones. */
+  /** Makes the panels match `feeds` (the grid keeps unchanged ones and their history), and the controls too. */
   syncPanels(feeds) {
-    const wanted = new Set(feeds.map((feed) => feed.name));
-    for (const [name, panel] of this.panels) {
-      if (!wanted.has(name)) {
-        this.removePanel(panel);
-      }
-    }
-    for (const feed of feeds) {
-      let panel = this.panels.get(feed.name);
-      if (panel !== undefined && panel.signature !== feedSignature(feed)) {
-        this.removePanel(panel);
-        panel = undefined;
-      }
-      if (panel === undefined) {
-        this.addPanel(feed);
-      } else {
-        panel.describe(feed);
-        // Appending an existing node moves it, so the page follows the server's order.
-        this.grid.append(panel.element);
-      }
-    }
+    this.panels.sync(feeds, feedSignature);
     if (this.controls.setFeeds(feeds.map((feed) => feed.name))) {
       this.renderControls();
     }
     this.updateBadge();
   }
 
-  addPanel(feed) {
+  createPanel(feed, element) {
     const panel = new Panel(feed, {
       windowSeconds: this.view.window.seconds,
       timeline: this.timeline,
@@ -494,21 +473,8 @@ class Dashboard {
     if (this.view.paused) {
       panel.pause(this.view.range); // before it subscribes: its history must reach back to the range
     }
-    panel.mount(this.grid, this.chartTheme);
-    this.panels.set(feed.name, panel);
-    this.panelsByChartsElement.set(panel.chartsElement, panel);
-    this.panelsByElement.set(panel.element, panel);
-    this.resizeObserver.observe(panel.chartsElement);
-    this.visibilityObserver.observe(panel.element);
-  }
-
-  removePanel(panel) {
-    this.subscriptions.forget(panel.name);
-    this.resizeObserver.unobserve(panel.chartsElement);
-    this.visibilityObserver.unobserve(panel.element);
-    this.frames.forget(panel);
-    this.panels.delete(panel.name);
-    panel.destroy();
+    panel.mount(element, this.chartTheme);
+    return panel;
   }
 
   updateBadge() {
@@ -534,33 +500,6 @@ class Dashboard {
     showMessage(this.notice, null);
   }
 
-  onResize(entries) {
-    // Resizing a chart inside the observer's callback would resize what it observes again; defer to the frame.
-    for (const entry of entries) {
-      const panel = this.panelsByChartsElement.get(entry.target);
-      if (panel !== undefined) {
-        this.frames.resized(panel);
-      }
-    }
-    this.frames.request();
-  }
-
-  onVisibility(entries) {
-    for (const entry of entries) {
-      const panel = this.panelsByElement.get(entry.target);
-      if (panel === undefined) {
-        continue;
-      }
-      if (entry.isIntersecting) {
-        this.onScreen.add(panel);
-        this.frames.resized(panel); // drawn in full at the next frame
-      } else {
-        this.onScreen.delete(panel);
-      }
-    }
-    this.frames.request();
-  }
-
   /** Draws one frame (frames.js says which panels draw, and how much) over the view's range. */
   drawFrame(frame) {
     const range = this.view.paused ? this.view.range : this.liveRange();
@@ -573,7 +512,7 @@ class Dashboard {
     }
     const now = this.clock.nowMs();
     for (const panel of this.panels.values()) {
-      if (panel.element.hidden || !this.onScreen.has(panel)) {
+      if (panel.element.hidden || !this.panels.isOnScreen(panel)) {
         panel.renderCounts(); // what it holds, for tests: a few attributes, nothing drawn
         frame.skip(panel);
         continue;
