@@ -8,6 +8,10 @@ each, so the cost of encoding does not grow with the number of clients, and keep
 second; a broker will take over between them (the producing node encodes, every node delivers), without the
 producer or the subscribers noticing.
 
+A status goes to subscribers when it changes the feed's health or its error, not when it only counts one more failure
+of a feed failing the same way: a feed that fails on every beat sends each subscriber one status, not one a beat. The
+hub keeps the latest one, count included, for whoever asks (`Hub.status`).
+
 The hub is also where the rest of the server asks what a feed is now: its status, its history, and its fields
 (`Hub.fields`): the ones the feed declares, or, for a feed that declares none, the ones its first tick carries. Data
 flows one way, feed -> producer -> hub -> readers: nothing writes back onto a `Feed` once it is built.
@@ -138,7 +142,8 @@ class Hub:
         return self._fields[name]
 
     def status(self, name: str) -> FeedStatus:
-        """The latest status published for the feed called ``name``."""
+        """The latest status published for the feed called ``name``, with its current count of failures (a status
+        that changes only that count is recorded, not sent to subscribers)."""
         return self._statuses[name]
 
     def history(self, feed: str) -> History:
@@ -199,7 +204,9 @@ class Hub:
         """
         if self._fieldless:
             self._first_ticks(messages)
-        self._record(messages)
+        messages = self._record(messages)
+        if not messages:
+            return
         if len(messages) == 1:
             (message,) = messages
             for fmt, group in self._subscribers[message.feed].items():
@@ -279,13 +286,20 @@ class Hub:
         except Exception:
             log.exception("telling a subscriber waiting for %s's first tick failed", feed)
 
-    def _record(self, messages: Sequence[Encoded]) -> None:
-        """A status becomes the feed's; a tick joins its history."""
+    def _record(self, messages: Sequence[Encoded]) -> Sequence[Encoded]:
+        """A status becomes the feed's; a tick joins its history. What the subscribers are sent: the ticks, and the
+        statuses that change a feed's health or error; one that only counts another failure is not news enough to
+        send to every subscriber on every failure (the count is read where it is asked for: `status`)."""
+        news: list[Encoded] = []
         for message in messages:
             if isinstance(message, EncodedStatus):
-                self._statuses[message.feed] = message.status
+                before, self._statuses[message.feed] = self._statuses[message.feed], message.status
+                if not message.status.changes(before):
+                    continue
             else:
                 self._histories[message.feed].append(message)
+            news.append(message)
+        return news
 
     def _deliver_batch(self, messages: Sequence[Encoded]) -> None:
         batches: dict[Subscriber, list[tuple[bytes, Hashable]]] = {}

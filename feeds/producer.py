@@ -6,6 +6,8 @@ loop or another feed; an ``async def sample()`` runs on the loop. Either is aban
 (an async one is cancelled), and a sample still running when the next beat comes is not started twice. A sample that
 raises or returns something malformed is skipped and logged (each kind of error once, with its traceback, then a
 summary at most once a minute: `FailureLog`): the feed keeps its schedule, and nothing malformed reaches a client.
+Its reason, in the log and the feed's status, is one line of a few hundred characters however large the exception's
+message or the sample (`describe`, `validate`).
 A failing ``setup()`` is retried with a growing delay. Each tick's run and seq come from a `Sequencer`, not from the
 feed's runner.
 
@@ -21,9 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import logging
 import math
 import queue
+import reprlib
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,7 +37,7 @@ from typing import Any, Protocol
 from .clock import Clock, LoopClock
 from .feed import MAX_FIELDS, Feed, Field, check_fields
 from .sequencer import LocalSequencer, Sequencer
-from .status import FeedStatus, Health
+from .status import MAX_ERROR_CHARS, FeedStatus, Health, error_line
 from .tick import Tick
 from .tokenbucket import LineBudget
 
@@ -53,6 +57,12 @@ SAME_BEAT = 0.001
 BATCH_WINDOW = 0.005
 # A failing setup() is retried after interval, 2 x interval, 4 x interval ..., at most this many seconds apart.
 MAX_SETUP_DELAY = 60.0
+# A refused sample's reason names at most this many of its missing or unexpected fields, and counts the rest.
+NAMED_FIELDS = 3
+# How a refused value or field name is quoted: its repr, of at most about this many characters whatever its size.
+QUOTE_CHARS = 40
+# A failed setup()'s reason is this and its error, in MAX_ERROR_CHARS (and a count of what was cut) in all.
+SETUP_FAILED = "setup() failed: "
 
 
 class SampleError(ValueError):
@@ -95,19 +105,49 @@ def _require_mapping(sample: object) -> Mapping[Any, Any]:
 
 
 def validate(sample: object, fields: tuple[str, ...]) -> tuple[float, ...]:
-    """The sample's values in ``fields`` order, or `SampleError` saying what is wrong with it."""
+    """The sample's values in ``fields`` order, or `SampleError` saying what is wrong with it, in a few words
+    whatever the size of the sample: wrong fields are counted and the first few named, a bad value quoted short."""
     sample = _require_mapping(sample)
     if len(sample) != len(fields) or any(name not in sample for name in fields):
-        missing = sorted(set(fields) - set(sample))
-        extra = sorted(set(map(str, sample)) - set(fields))
-        raise SampleError(f"sample fields do not match the feed's (missing: {missing}, unexpected: {extra})")
+        raise SampleError(f"sample fields do not match the feed's ({_mismatch(sample, fields)})")
     values = []
     for name in fields:
         value = sample[name]
         if not _is_number(value):
-            raise SampleError(f"field {name!r} is {value!r}, expected a finite number")
+            raise SampleError(f"field {name!r} is {_quote(value)}, expected a finite number")
         values.append(float(value))
     return tuple(values)
+
+
+def _mismatch(sample: Mapping[Any, Any], fields: tuple[str, ...]) -> str:
+    """The fields missing from ``sample`` and those it should not have, counted: what it costs depends on the
+    feed's fields, not on how many the sample has."""
+    missing = [name for name in fields if name not in sample]  # at most MAX_FIELDS
+    parts = [f"missing: {_some(missing, len(missing))}"] if missing else []
+    # Every declared field present is a key of the sample: the rest of its keys are unexpected.
+    unexpected = len(sample) - (len(fields) - len(missing))
+    if unexpected > 0:
+        declared = set(fields)
+        parts.append(f"unexpected: {_some((key for key in sample if key not in declared), unexpected)}")
+    return "; ".join(parts)
+
+
+def _some(names: Iterable[object], count: int) -> str:
+    """``names`` quoted, or when there are more than `NAMED_FIELDS`, how many and the first few."""
+    named = ", ".join(_quote(name) for name in itertools.islice(names, NAMED_FIELDS))
+    return named if count <= NAMED_FIELDS else f"{count} fields, first: {named}"
+
+
+_short_repr = reprlib.Repr()
+_short_repr.maxstring = _short_repr.maxother = _short_repr.maxlong = QUOTE_CHARS
+
+
+def _quote(value: object) -> str:
+    """``repr(value)`` in about `QUOTE_CHARS` characters; a string of any length costs no more than a short one."""
+    try:
+        return _short_repr.repr(value)
+    except Exception:  # an object whose repr fails, an int too long to print
+        return f"a value of type {type(value).__name__}"
 
 
 def infer_fields(sample: object) -> tuple[Field, ...]:
@@ -175,12 +215,13 @@ def _overridden(feed: Feed, method: str) -> bool:
     return getattr(type(feed), method) is not getattr(Feed, method)
 
 
-def describe(exc: BaseException) -> str:
-    """An error as one short line for statuses and logs."""
-    text = " ".join(str(exc).split())
-    if isinstance(exc, (SampleError, SampleTimeoutError)):
-        return text
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+def describe(exc: BaseException, limit: int = MAX_ERROR_CHARS) -> str:
+    """An error as one short line for statuses and logs: its first ``limit`` characters, and how many more were cut
+    (`feeds.status.error_line`), however long its message."""
+    text = str(exc)
+    if not isinstance(exc, (SampleError, SampleTimeoutError)):
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return error_line(text, limit)
 
 
 class FeedRunner:
@@ -310,7 +351,7 @@ class FeedRunner:
         except Exception as exc:
             self._setup_retry_at = self._clock.time() + self._setup_delay
             self._setup_delay = min(self._setup_delay * 2, MAX_SETUP_DELAY)
-            raise SetupError(f"setup() failed: {describe(exc)}") from exc
+            raise SetupError(SETUP_FAILED + describe(exc, MAX_ERROR_CHARS - len(SETUP_FAILED))) from exc
         self._set_up = True
         self._setup_delay = self.feed.interval
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from handlers.security.accesslog import AccessLog, LogBudget, redact
+from handlers.security.accesslog import MAX_LINE_CHARS, MAX_TRACEBACK_CHARS, AccessLog, LogBudget, redact
 
 from .fakeclock import FakeClock
 
@@ -93,3 +94,28 @@ def test_every_kind_of_line_has_a_budget_and_long_lines_are_cut() -> None:
         "Malformed HTTP message from 10.0.0.1: yyyyyyyyyyyy... (88 more characters) "
         "(3 more lines like this were not logged)"
     )
+
+
+def test_a_traceback_of_any_size_is_cut_keeping_its_start_and_end() -> None:
+    """A plugin raising with a 1 MiB message: the traceback's last line repeats the message, and is cut too."""
+    output = io.StringIO()
+    handler = logging.StreamHandler(output)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))  # as server.py's
+    handler.addFilter(LogBudget())
+    logger = logging.getLogger("dashboard.test_accesslog")
+    logger.addHandler(handler)
+    try:
+        try:
+            raise RuntimeError("x" * 2**20)
+        except RuntimeError as exc:
+            logger.error("feed hostile: %s", exc, exc_info=exc)
+    finally:
+        logger.removeHandler(handler)
+    text = output.getvalue()
+    assert len(text) < MAX_LINE_CHARS + MAX_TRACEBACK_CHARS + 200
+    lines = text.splitlines()
+    assert lines[0].startswith("ERROR dashboard.test_accesslog: feed hostile: xxx")
+    assert lines[0].endswith(f"... ({len('feed hostile: ') + 2**20 - MAX_LINE_CHARS} more characters)")
+    assert lines[1] == "Traceback (most recent call last):"
+    assert any(line.startswith("RuntimeError: xxx") for line in lines)
+    assert any(line.endswith(" characters cut) ...") for line in lines)

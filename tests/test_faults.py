@@ -22,6 +22,7 @@ from tornado.ioloop import IOLoop
 
 from feeds import Feed, Field
 from feeds.hub import Hub
+from feeds.status import MAX_ERROR_CHARS
 from feeds.stocks import StocksFeed
 from feeds.tick import Tick
 
@@ -53,6 +54,17 @@ class Raising(Feed):
         if self.failing.is_set():
             raise RuntimeError(f"sensor offline at sample {self.n}")
         return {"x": self.n}
+
+
+class Verbose(Raising):
+    """Raises with a 1 MiB message while ``failing`` is set."""
+
+    name = "verbose"
+
+    def sample(self) -> dict[str, float]:
+        if self.failing.is_set():
+            raise RuntimeError("x" * 2**20)
+        return {"x": 1.0}
 
 
 GOOD = {"x": 1.0, "y": 2.0}
@@ -174,6 +186,7 @@ class FailingSetup(Feed):
 
 FAULTY: dict[str, Callable[[], Feed]] = {
     "raising": Raising,
+    "verbose": Verbose,
     "malformed": Malformed,
     "too_wide": TooWide,
     "blocking": Blocking,
@@ -270,6 +283,42 @@ async def test_a_raising_sample_is_skipped_reported_and_recovers(
     # The feed kept its schedule and its subscribers saw consecutive seq across the failure.
     raising = [tick for tick in watch.ticks if tick.feed == "raising"]
     assert [tick.seq for tick in raising] == list(range(raising[0].seq, raising[0].seq + len(raising)))
+    watch.assert_healthy()
+
+
+@pytest.mark.gen_test(timeout=20)
+@pytest.mark.parametrize("faulty", ["verbose"], indirect=True)
+async def test_an_error_of_1_mib_reaches_subscribers_and_the_api_in_a_few_hundred_bytes(
+    faulty: Verbose, watcher: Client, hub: Hub, http_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    await watcher.subscribe("verbose")
+    watch = Watch(watcher)
+    await watch.until(lambda: hub.status("verbose").health.value == "ok")
+    seen = len(watcher.statuses)
+    with caplog.at_level(logging.ERROR, logger="dashboard.producer"):
+        faulty.failing.set()
+        await watch.until(lambda: hub.status("verbose").failures >= 10)
+    # Before: a status of 1 MiB to each subscriber on every failure, and /api/feeds over 1 MiB.
+    pushed = [status for status in watcher.statuses[seen:] if status["feed"] == "verbose"]
+    assert sum(len(orjson.dumps(status)) for status in pushed) < 500
+    api = await AsyncHTTPClient().fetch(f"http://127.0.0.1:{http_port}/api/feeds")
+    assert len(api.body) < 2000
+    (status,) = pushed
+    assert (status["status"], status["failures"]) == ("failing", 1)
+    kept = len("RuntimeError: ")
+    assert (
+        status["error"]
+        == f"RuntimeError: {'x' * (MAX_ERROR_CHARS - kept)}... ({2**20 + kept - MAX_ERROR_CHARS} more characters)"
+    )
+    # Whoever asks now is told the count as it is: a subscribe, and /api/feeds.
+    other = await Client.connect(http_port)
+    reply = await other.subscribe("verbose")
+    other.close()
+    assert (reply["status"], reply["error"]) == ("failing", status["error"])
+    assert reply["failures"] >= 10
+    assert next(feed for feed in orjson.loads(api.body) if feed["name"] == "verbose")["failures"] >= 10
+    # The log has the feed's line once, cut as the status is (the server's handler cuts its traceback).
+    assert [record.getMessage() for record in caplog.records] == [f"feed verbose: sample skipped: {status['error']}"]
     watch.assert_healthy()
 
 

@@ -193,6 +193,24 @@ def test_a_status_is_recorded_and_goes_out_as_text_in_order_with_the_ticks(hub: 
     assert hub.status("letters") == FeedStatus("letters")
 
 
+def test_a_status_that_only_counts_another_failure_is_recorded_not_sent(hub: Hub) -> None:
+    sink = Sink()
+    hub.subscribe("numbers", sink, Format.JSON)
+    offline = [FeedStatus("numbers", Health.FAILING, n, "RuntimeError: offline") for n in (1, 2, 3)]
+    changed = FeedStatus("numbers", Health.FAILING, 4, "RuntimeError: refused")
+    recovered = FeedStatus("numbers", Health.OK, 4)
+    hub.publish(offline[:1])
+    hub.publish(offline[1:])
+    assert hub.status("numbers") == offline[2]  # the count is current for those who ask (subscribed, /api/feeds)
+    hub.publish([changed, tick(1), recovered])
+    assert [(reply["status"], reply["failures"], reply["error"]) for reply in sink.replies() if "error" in reply] == [
+        ("failing", 1, "RuntimeError: offline"),
+        ("failing", 4, "RuntimeError: refused"),
+        ("ok", 4, None),
+    ]
+    assert hub.status("numbers") == recovered
+
+
 def test_fields_are_the_declared_ones_with_their_units() -> None:
     class Units(Feed):
         name = "units"

@@ -17,12 +17,15 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from feeds import Feed, Field
-from feeds.producer import Producer, SampleError, validate
+from feeds.codec import Format
+from feeds.hub import Hub
+from feeds.producer import Producer, SampleError, describe, validate
 from feeds.sequencer import LocalSequencer
-from feeds.status import FeedStatus
+from feeds.status import MAX_ERROR_CHARS, FeedStatus, Health
 from feeds.tick import Tick
 
 from .fakeclock import FakeClock
+from .sinks import Sink
 from .waiting import changed, until
 
 INTERVAL = 0.01
@@ -173,8 +176,9 @@ async def test_failed_and_malformed_samples_are_skipped_without_a_seq_gap() -> N
     ("sample", "reason"),
     [
         ([1.0], "returned list, expected a mapping"),
-        ({"n": 1.0}, r"missing: \['m'\]"),
-        ({"n": 1.0, "m": 2.0, "z": 3.0}, r"unexpected: \['z'\]"),
+        ({"n": 1.0}, r"\(missing: 'm'\)"),
+        ({"n": 1.0, "m": 2.0, "z": 3.0}, r"\(unexpected: 'z'\)"),
+        ({"z": 1.0, "y": 2.0}, r"\(missing: 'n', 'm'; unexpected: 'z', 'y'\)"),
         ({"n": 1.0, "m": "2"}, "field 'm' is '2', expected a finite number"),
         ({"n": 1.0, "m": math.inf}, "field 'm' is inf"),
         ({"n": 1.0, "m": math.nan}, "field 'm' is nan"),
@@ -188,6 +192,82 @@ def test_validate_refuses_malformed_samples(sample: object, reason: str) -> None
 
 def test_validate_orders_values_by_fields() -> None:
     assert validate({"m": 2, "n": 1.5}, ("n", "m")) == (1.5, 2.0)
+
+
+MIB = 2**20
+
+
+def test_validate_counts_wrong_fields_and_quotes_a_value_short_whatever_their_size() -> None:
+    wide = {"n": 1.0, **dict.fromkeys((f"x{i}" for i in range(100_001)), 1.0)}
+    with pytest.raises(SampleError) as refused:
+        validate(wide, ("n", "m"))
+    assert str(refused.value) == (
+        "sample fields do not match the feed's (missing: 'm'; unexpected: 100001 fields, first: 'x0', 'x1', 'x2')"
+    )
+    fields = tuple(f"f{i}" for i in range(10))
+    with pytest.raises(SampleError) as refused:
+        validate({}, fields)
+    assert str(refused.value) == "sample fields do not match the feed's (missing: 10 fields, first: 'f0', 'f1', 'f2')"
+    with pytest.raises(SampleError) as refused:
+        validate({"n": 1.0, "m": "x" * MIB}, ("n", "m"))
+    assert str(refused.value) == f"field 'm' is '{'x' * 17}...{'x' * 18}', expected a finite number"
+
+
+def test_an_error_of_any_size_becomes_one_line_of_a_few_hundred_characters() -> None:
+    message = "sensor offline\n" * (MIB // 15)
+    line = describe(RuntimeError(message))
+    kept = " ".join(f"RuntimeError: {message}"[:MAX_ERROR_CHARS].split())
+    assert line == f"{kept}... ({len('RuntimeError: ') + len(message) - MAX_ERROR_CHARS} more characters)"
+    assert describe(RuntimeError("short\n  and plain")) == "RuntimeError: short and plain"
+
+
+# Each failure of these made a status of a megabyte, sent to every subscriber: by its message, its fields, a value.
+HOSTILE = {
+    "raises with a 1 MiB message": RuntimeError("x" * MIB),
+    "returns 100,001 undeclared fields": {"n": 1.0, **dict.fromkeys((f"x{i}" for i in range(100_001)), 1.0)},
+    "returns a 1 MiB string": {"n": "sensor offline\n" * (MIB // 15)},
+}
+
+
+class Hostile(Feed):
+    """Fails every sample the same way: one of `HOSTILE`."""
+
+    name = "hostile"
+    interval = INTERVAL
+    fields = (Field("n"),)
+
+    def __init__(self, shape: str) -> None:
+        super().__init__()
+        self.outcome = HOSTILE[shape]
+
+    def sample(self) -> object:
+        if isinstance(self.outcome, Exception):
+            raise type(self.outcome)(*self.outcome.args)  # a new one: raised again, one would grow its traceback
+        return self.outcome
+
+
+FAILURES = 20
+
+
+@pytest.mark.gen_test(timeout=30)
+@pytest.mark.parametrize("shape", list(HOSTILE))
+async def test_a_feed_failing_with_a_huge_error_sends_a_subscriber_one_short_status(shape: str) -> None:
+    clock, feed = FakeClock(), Hostile(shape)
+    hub, subscriber = Hub([feed], clock=clock), Sink()
+    hub.subscribe("hostile", subscriber, Format.JSON)
+    producer = Signalling([feed], hub, clock=clock)
+    producer.start()
+    await beat(clock, producer, 0.0)
+    for _ in range(FAILURES - 1):
+        await beat(clock, producer)
+    await producer.stop()
+    # Before: every failure sent a status of 1 to 1.5 MiB, 20 to 30 MiB in all. Now one status, of a few hundred
+    # bytes, as the feed started failing; the failures after it, failing the same way, are only counted.
+    assert sum(len(data) for data, _ in subscriber.messages) < 500
+    (status,) = subscriber.replies()
+    assert (status["status"], status["failures"]) == ("failing", 1)
+    assert len(status["error"]) <= MAX_ERROR_CHARS + len("... (1048576 more characters)")
+    assert hub.status("hostile") == FeedStatus("hostile", Health.FAILING, FAILURES, status["error"])
 
 
 @pytest.mark.gen_test

@@ -7,7 +7,8 @@ write ``rate`` lines a second with bursts of ``burst``; what it holds back is co
 that client's next line. The same budget covers the error lines about a client's requests
 (`handlers.endpoints.base`) and connections (`handlers.endpoints.socket`). It remembers at most ``max_clients``
 clients, the least recent forgotten first.
-`LogBudget`, on the server's log handler, bounds every kind of line besides, whoever it is about, and cuts long ones.
+`LogBudget`, on the server's log handler, bounds every kind of line besides, whoever it is about, and cuts long ones,
+with the traceback they carry (whose last line repeats an exception's message, of any size).
 Both are a `feeds.tokenbucket.LineBudget`, keyed by client and by kind of line.
 """
 
@@ -35,6 +36,8 @@ KIND_LINES_PER_SECOND = 2.0
 KIND_BURST = 20
 MAX_LINE_CHARS = 2000
 MAX_KINDS = 1000
+# The longest traceback (or stack) written after a line: its start and its end are kept, the middle cut.
+MAX_TRACEBACK_CHARS = 10_000
 
 
 def redact(uri: str) -> str:
@@ -108,8 +111,10 @@ class AccessLog:
 class LogBudget(logging.Filter):
     """A budget for every kind of log line, on the server's log handler: at most ``rate`` lines a second of each
     (logger, level, message template), with bursts of ``burst``; what it holds back is counted on the next line of
-    its kind. Lines are cut to ``max_chars``. It bounds what no per-client budget sees: Tornado's and asyncio's own
-    lines about malformed requests, TLS errors or refused sockets, whose client a line does not name reliably."""
+    its kind. Lines are cut to ``max_chars``, and a traceback or stack they carry to ``max_traceback_chars`` (its
+    middle cut: a traceback's end names the exception). It bounds what no per-client budget sees: Tornado's and
+    asyncio's own lines about malformed requests, TLS errors or refused sockets, whose client a line does not name
+    reliably; and a feed plugin's exception, whose message may be of any size."""
 
     def __init__(
         self,
@@ -118,9 +123,12 @@ class LogBudget(logging.Filter):
         max_chars: int = MAX_LINE_CHARS,
         max_kinds: int = MAX_KINDS,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        max_traceback_chars: int = MAX_TRACEBACK_CHARS,
     ) -> None:
         super().__init__()
         self.max_chars = max_chars
+        self.max_traceback_chars = max_traceback_chars
         self._budgets = LineBudget(rate, burst, max_kinds, clock)
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -135,4 +143,22 @@ class LogBudget(logging.Filter):
         if held:
             message = f"{message} ({held} more lines like this were not logged)"
         record.msg, record.args = message, None
+        # Rendered here, once, as the handler's formatter would (it keeps a record's exc_text): then cut.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = _cut_middle(record.exc_text, self.max_traceback_chars)
+        if record.stack_info:
+            record.stack_info = _cut_middle(record.stack_info, self.max_traceback_chars)
         return True
+
+
+_TRACEBACKS = logging.Formatter()
+
+
+def _cut_middle(text: str, max_chars: int) -> str:
+    """``text`` if it has at most ``max_chars`` characters, else its start and its end with how much was cut between."""
+    if len(text) <= max_chars:
+        return text
+    head = max_chars // 2
+    return f"{text[:head]}\n... ({len(text) - max_chars} characters cut) ...\n{text[head - max_chars :]}"

@@ -372,13 +372,15 @@ export class Panel {
     setBadgeState(this.stateBadge, shown);
   }
 
-  /** Shows the feed's health: nothing while it is fine, the last error and the count while it fails. */
-  setHealth({ status, failures, error }) {
+  /**
+   * Shows the feed's health: nothing while it is fine, the last error while it fails. Not the count of failures:
+   * the server pushes a status when the error changes, not on each failure, so the count it carries is soon old.
+   */
+  setHealth({ status, error }) {
     this.health = status;
     this.element.dataset.health = status;
     if (status === Health.FAILING) {
-      const count = failures === 1 ? "1 failure" : `${failures.toLocaleString()} failures`;
-      showMessage(this.healthLine, `Feed failing (${count} so far): ${error}`);
+      showMessage(this.healthLine, `Feed failing: ${error}`);
     } else if (status === Health.STARTING && this.fieldNames.length === 0) {
       showMessage(this.healthLine, "Waiting for the feed's first sample…");
     } else {
