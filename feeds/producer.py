@@ -3,7 +3,8 @@
 Each feed samples on its beats, start + n x interval, on timers of the producer's `Clock` (the event loop's, or a
 test's). A plain ``sample()`` runs in a thread of the feed's own, so a slow or blocked one never stalls the event
 loop or another feed; an ``async def sample()`` runs on the loop. Either is abandoned after the feed's ``timeout``
-(an async one is cancelled), and a sample still running when the next beat comes is not started twice. A sample that
+(an async one is cancelled, and not waited for: one that ignores its cancellation fails at its timeout all the
+same), and a sample still running when the next beat comes is not started twice. A sample that
 raises or returns something malformed is skipped and logged (each kind of error once, with its traceback, then a
 summary at most once a minute: `FailureLog`): the feed keeps its schedule, and nothing malformed reaches a client.
 Its reason, in the log and the feed's status, is one line of a few hundred characters however large the exception's
@@ -266,8 +267,9 @@ class FeedRunner:
         self._timer = self._clock.call_at(self._epoch, self._on_beat)
 
     async def stop(self) -> None:
-        """No more beats; a tick in progress is abandoned (a sync sample's thread is left to finish on its own),
-        then the feed is torn down."""
+        """No more beats; a tick in progress is abandoned (a sync sample's thread is left to finish on its own, an
+        async one is cancelled and given its timeout to end), then the feed is torn down, unless its sample still
+        runs."""
         if self._timer is not None:
             self._clock.cancel(self._timer)
             self._timer = None
@@ -292,25 +294,37 @@ class FeedRunner:
         due = max(self._next_beat, math.floor((self._clock.time() - self._epoch) / interval))
         self._next_beat = due + 1
         self._timer = self._clock.call_at(self._epoch + self._next_beat * interval, self._on_beat)
-        # Samples never overlap: not while a tick is in progress, nor while a sync sample abandoned at its timeout
-        # still holds the feed's thread.
+        # Samples never overlap: not while a tick is in progress, nor while a sample abandoned at its timeout still
+        # runs (a plain one in the feed's thread, an async one that ignores its cancellation).
         if self.sampling_beat is not None or (self._busy is not None and not self._busy.done()):
             return
         self.sampling_beat = self._epoch + due * interval
         self._task = asyncio.ensure_future(self._tick())
 
     async def _call(self, method: Callable[[], Any], what: str) -> Any:
-        """Run a feed method within the feed's timeout: a coroutine on the loop, a plain one in the feed's thread."""
+        """Run a feed method within the feed's timeout: a coroutine as a task on the loop, a plain one in the feed's
+        thread. At the timeout it is abandoned, not waited for: a task is cancelled (it may ignore that), a thread
+        cannot be stopped. Either stays `_busy` until it ends, and no other call of the feed starts meanwhile."""
         timeout = self.feed.timeout
+        if inspect.iscoroutinefunction(method):
+            busy = self._busy = asyncio.ensure_future(method())
+        else:
+            busy = self._busy = self._thread.call(method)
+        busy.add_done_callback(_retrieve)
         try:
-            if inspect.iscoroutinefunction(method):
-                return await asyncio.wait_for(method(), timeout)
-            self._busy = self._thread.call(method)
-            self._busy.add_done_callback(_retrieve)
-            # shield: on timeout the thread cannot be stopped; keep its future to know when it is free again.
-            return await asyncio.wait_for(asyncio.shield(self._busy), timeout)
-        except asyncio.TimeoutError:
-            raise SampleTimeoutError(f"{what} took longer than {timeout:g} s") from None
+            # Not wait_for: it waits for the task it cancels to end, and one that swallows CancelledError never does.
+            await asyncio.wait([busy], timeout=timeout)
+        except asyncio.CancelledError:
+            # stop(): a task is cancelled with the tick, and given its timeout to end, so that teardown() may follow.
+            if isinstance(busy, asyncio.Task):
+                busy.cancel()
+                await asyncio.wait([busy], timeout=timeout)
+            raise
+        if not busy.done():
+            if isinstance(busy, asyncio.Task):
+                busy.cancel()
+            raise SampleTimeoutError(f"{what} took longer than {timeout:g} s")
+        return busy.result()
 
     async def _tick(self) -> None:
         try:

@@ -22,7 +22,7 @@ from tornado.ioloop import IOLoop
 
 from feeds import Feed, Field
 from feeds.hub import Hub
-from feeds.status import MAX_ERROR_CHARS
+from feeds.status import MAX_ERROR_CHARS, FeedStatus, Health
 from feeds.stocks import StocksFeed
 from feeds.tick import Tick
 
@@ -164,6 +164,33 @@ class Hanging(Feed):
         return {"x": float(self.calls)}
 
 
+class Stubborn(Feed):
+    """An async sample whose first call swallows its cancellation and waits on until the test releases it."""
+
+    name = "stubborn"
+    interval = FAULTY_INTERVAL
+    timeout = TIMEOUT
+    fields = (Field("x"),)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.calls = 0
+        self.cancelled = 0
+        self.started = math.inf  # when the first call began (monotonic seconds)
+
+    async def sample(self) -> dict[str, float]:  # type: ignore[override]
+        self.calls += 1
+        if self.calls == 1:
+            self.started = time.monotonic()
+            while not self.release.is_set():
+                try:
+                    await self.release.wait()
+                except asyncio.CancelledError:
+                    self.cancelled += 1  # and on it waits
+        return {"x": float(self.calls)}
+
+
 class FailingSetup(Feed):
     """``setup()`` fails three times, then works."""
 
@@ -191,6 +218,7 @@ FAULTY: dict[str, Callable[[], Feed]] = {
     "too_wide": TooWide,
     "blocking": Blocking,
     "hanging": Hanging,
+    "stubborn": Stubborn,
     "failing_setup": FailingSetup,
 }
 
@@ -398,6 +426,33 @@ async def test_a_hanging_async_sample_is_cancelled_at_the_timeout(faulty: Hangin
         "error": f"sample() took longer than {TIMEOUT:g} s",
     }
     assert ok == {"op": "status", "feed": "hanging", "status": "ok", "failures": 1, "error": None}
+    watch.assert_healthy()
+
+
+@pytest.mark.gen_test(timeout=20)
+@pytest.mark.parametrize("faulty", ["stubborn"], indirect=True)
+async def test_an_async_sample_that_ignores_its_cancellation_fails_at_its_timeout(
+    faulty: Stubborn, watcher: Client, hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    await watcher.subscribe("stubborn")
+    watch = Watch(watcher)
+    with caplog.at_level(logging.ERROR, logger="dashboard.producer"):
+        # Before, the timeout waited for the cancelled sample to end: the feed stayed "starting" for good.
+        await asyncio.wait_for(watch.until(lambda: hub.status("stubborn").failures >= 1), 10 * TIMEOUT)
+        assert time.monotonic() - faulty.started < TIMEOUT + MAX_HEALTHY_PAUSE
+        # The sample it abandoned still runs: no other starts meanwhile, and the failure is logged once.
+        await watch.more(int(2 * TIMEOUT / HEALTHY_INTERVAL))
+    assert (faulty.calls, faulty.cancelled) == (1, 1)
+    assert hub.status("stubborn") == FeedStatus(
+        "stubborn", Health.FAILING, 1, f"sample() took longer than {TIMEOUT:g} s"
+    )
+    assert [record.getMessage() for record in caplog.records] == [
+        f"feed stubborn: sample skipped: sample() took longer than {TIMEOUT:g} s"
+    ]
+    faulty.release.set()
+    await watch.until(lambda: hub.status("stubborn").health.value == "ok")
+    await watch.more(20)
+    assert statuses(watcher, "stubborn") == ["failing", "ok"]
     watch.assert_healthy()
 
 

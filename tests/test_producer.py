@@ -572,6 +572,53 @@ async def test_stop_abandons_a_sample_in_progress_and_nothing_follows() -> None:
     assert len(collector.ticks) == 1
 
 
+@pytest.mark.gen_test
+async def test_stop_gives_a_cancelled_sample_its_timeout_to_end_not_forever(caplog: pytest.LogCaptureFixture) -> None:
+    class Stubborn(AsyncCounter):
+        """Its second sample swallows its cancellation and waits on until released."""
+
+        name = "stubborn"
+        timeout = 0.05
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.release = asyncio.Event()
+            self.hanging = False
+            self.cancelled = 0
+
+        async def sample(self) -> dict[str, float]:  # type: ignore[override]
+            if self.n:
+                self.hanging = True
+                changed()
+                while not self.release.is_set():
+                    try:
+                        await self.release.wait()
+                    except asyncio.CancelledError:
+                        self.cancelled += 1
+                self.hanging = False
+                changed()  # and ends in this step: nothing is left running when the test sees it
+                return {"n": 0.0, "thread": 1.0}
+            return await super().sample()
+
+    clock, collector, feed = FakeClock(), Collector(), Stubborn()
+    producer = Producer([feed], collector, clock=clock)
+    producer.start()
+    clock.advance()
+    await collector.wait_for(lambda ticks: len(ticks) == 1)
+    clock.advance(INTERVAL)
+    await until(lambda: feed.hanging)
+    # Before, stop() waited for the cancelled sample to end, and it never does.
+    await asyncio.wait_for(producer.stop(), 20 * Stubborn.timeout)
+    assert feed.cancelled == 1
+    assert feed.events == ["setup"]  # teardown() is not run under a sample still running
+    assert [record.getMessage() for record in caplog.records] == [
+        "feed stubborn: teardown() skipped: sample() is still running"
+    ]
+    feed.release.set()
+    await until(lambda: not feed.hanging)  # it ends once released, and nothing follows: stop() is done
+    assert len(collector.ticks) == 1
+
+
 @pytest.mark.gen_test(timeout=30)
 async def test_a_feed_failing_every_other_sample_logs_its_traceback_once_then_a_line_a_minute(
     caplog: pytest.LogCaptureFixture,
