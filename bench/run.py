@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,9 +131,12 @@ def server_command(server: str, scenario: Scenario) -> list[str]:
 
 
 @contextmanager
-def running_server(server: str, scenario: Scenario) -> Iterator[tuple[subprocess.Popen[str], int]]:
+def running_server(
+    server: str, scenario: Scenario, extra: Sequence[str] = ()
+) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """The server started on its core, with ``extra`` arguments after the scenario's; yields it and its port."""
     process = subprocess.Popen(
-        [*pinned(SERVER_CORE), sys.executable, *server_command(server, scenario)],
+        [*pinned(SERVER_CORE), sys.executable, *server_command(server, scenario), *extra],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
