@@ -10,7 +10,7 @@ PORT ?= 8888
 CHROMIUM := /usr/bin/chromium
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench bench-page screenshot setup chromium clean
+.PHONY: run test check bench bench-attack bench-page screenshot setup chromium clean
 
 run: setup
 	$(BIN)/python server.py --host $(HOST) --port $(PORT)
@@ -30,6 +30,12 @@ check: setup
 bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[test,dev,bench]'
 	$(BIN)/python bench/run.py
+
+# The red team's attacks of issue 18, each beside 1,000 well-behaved clients (server and clients on different cores):
+# what the bystanders keep, and what parsing the worst messages costs; about 6 minutes.
+bench-attack: setup
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,bench]'
+	$(BIN)/python -m bench.attack
 
 # The page in headless Chromium: fps, main-thread time, memory and tick-to-pixel latency (server and browser on
 # different cores); about 15 minutes.
