@@ -19,8 +19,8 @@ The scenarios (one attacking connection unless said):
 
 - ``replay``: ``subscribe`` to stocks with ``history`` 36000, then ``unsubscribe``, 7 times a second each (14
   messages a second, under the default ``--max-rate`` of 20), reading everything. A history fills at the feed's
-  rate, 20 ticks a second: 36,000 would take half an hour, so the attack starts 30 s after the server, with what
-  is held by then (the table says how many ticks the first replay carried).
+  rate, 20 ticks a second: 36,000 would take half an hour, so the attack starts 30 s after the server (by default:
+  ``--history-warmup``), with what is held by then (the table says how many ticks the first replay carried).
 - ``replay-unread``: 100 connections that each subscribe with ``history`` 36000 twice (unsubscribing between),
   then read nothing.
 - ``id-lists``, ``id-zeros``, ``id-unknown-feed``: 3 connections, each sending a burst of 100 messages, then 20 a
@@ -66,7 +66,7 @@ HOST = "127.0.0.1"
 BYSTANDERS = 1000
 TICK_HZ = 20.0  # the stocks feed's rate, for bystanders and attackers alike
 WINDOW_SECONDS = 20.0  # each measurement window: the bystanders alone, then attacked
-HISTORY_WARMUP_SECONDS = 30.0  # a replay attack starts at least this long after its server
+HISTORY_WARMUP_SECONDS = 30.0  # a replay attack starts at least this long after its server, by default
 EVENT_MARGIN_SECONDS = 60.0  # beyond a window's length: a load generator later than this is stuck
 TARGET_DELIVERED = 0.95  # of the ticks the feed's schedule makes for each bystander
 TARGET_P99_SECONDS = 0.050
@@ -124,7 +124,7 @@ class Attack:
     burst: int = 0  # messages each connection sends at once, first
     rate: float = 0.0  # then messages a second from each connection; 0: no more
     reads: bool = True  # False: reads nothing at all after the handshake
-    replays: bool = False  # it asks for history: starts HISTORY_WARMUP_SECONDS after the server at the earliest
+    replays: bool = False  # it asks for history: starts a warm-up after the server at the earliest (Plan)
     server_args: tuple[str, ...] = ()
 
 
@@ -402,17 +402,24 @@ async def stop(
             attacker.transport.abort()
 
 
-async def measure(
-    port: int, server: psutil.Process, clients: int, seconds: float, attack: Attack | None
-) -> tuple[Window, Seen]:
+@dataclass(frozen=True)
+class Plan:
+    """How every scenario runs."""
+
+    clients: int  # bystanders
+    seconds: float  # each window
+    history_warmup: float  # seconds after its server start that a replay attack starts, at the earliest
+
+
+async def measure(port: int, server: psutil.Process, plan: Plan, attack: Attack | None) -> tuple[Window, Seen]:
     """One window of the bystanders, alone or with ``attack`` sending from its first moment to its last; and what
     the attack sent and read."""
     seen = Seen()
-    timeout = seconds + EVENT_MARGIN_SECONDS
+    timeout = plan.seconds + EVENT_MARGIN_SECONDS
     bystanders = await asyncio.create_subprocess_exec(
         *pinned(LOADGEN_CORE),
-        *(sys.executable, "bench/loadgen.py", "--port", str(port), "--clients", str(clients)),
-        *("--feed", "stocks", "--duration", str(seconds)),
+        *(sys.executable, "bench/loadgen.py", "--port", str(port), "--clients", str(plan.clients)),
+        *("--feed", "stocks", "--duration", str(plan.seconds)),
         cwd=ROOT,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
@@ -435,7 +442,7 @@ async def measure(
         await stop(sending, attackers, seen, server)
         bystanders.stdin.close()
         await asyncio.wait_for(bystanders.wait(), timeout)
-    return Window.of(report, clients, cpu, server.memory_info().rss), seen
+    return Window.of(report, plan.clients, cpu, server.memory_info().rss), seen
 
 
 @dataclass(frozen=True)
@@ -446,16 +453,16 @@ class Outcome:
     seen: Seen
 
 
-async def scenario(attack: Attack, clients: int, seconds: float) -> Outcome:
+async def scenario(attack: Attack, plan: Plan) -> Outcome:
     """A server of its own: the bystanders alone, then (the history filled, for a replay) beside the attack."""
-    with running_server("ours", Scenario(clients, TICK_HZ), attack.server_args) as (process, port):
+    with running_server("ours", Scenario(plan.clients, TICK_HZ), attack.server_args) as (process, port):
         started = time.monotonic()
         # The server process itself, not taskset's wrapper (taskset execs, so the pid is the same).
         server = psutil.Process(process.pid)
-        alone, _ = await measure(port, server, clients, seconds, None)
+        alone, _ = await measure(port, server, plan, None)
         if attack.replays:
-            await asyncio.sleep(HISTORY_WARMUP_SECONDS - (time.monotonic() - started))
-        attacked, seen = await measure(port, server, clients, seconds, attack)
+            await asyncio.sleep(plan.history_warmup - (time.monotonic() - started))
+        attacked, seen = await measure(port, server, plan, attack)
     return Outcome(attack, alone, attacked, seen)
 
 
@@ -517,10 +524,10 @@ def target(outcome: Outcome) -> str:
     )
 
 
-async def scenarios(attacks: Sequence[Attack], clients: int, seconds: float) -> list[Outcome]:
+async def scenarios(attacks: Sequence[Attack], plan: Plan) -> list[Outcome]:
     outcomes = []
     for attack in attacks:
-        outcome = await scenario(attack, clients, seconds)
+        outcome = await scenario(attack, plan)
         outcomes.append(outcome)
         print(row(outcome), flush=True)
     return outcomes
@@ -586,6 +593,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=WINDOW_SECONDS, help="each window's length (default 20)")
     parser.add_argument("--bystanders", type=int, default=BYSTANDERS, help="well-behaved clients (default 1000)")
     parser.add_argument("--only", choices=[attack.name for attack in ATTACKS], action="append", help="run only these")
+    parser.add_argument(
+        "--history-warmup",
+        type=float,
+        default=HISTORY_WARMUP_SECONDS,
+        help="seconds from a server's start to its replay attack, at the least: the history fills meanwhile, 20 "
+        "ticks a second (default 30; 1800 for a full history)",
+    )
     parser.add_argument("--parse-runs", type=int, default=PARSE_RUNS, help="timings of parse_request per shape")
     args = parser.parse_args()
     cpus = os.cpu_count() or 1
@@ -598,7 +612,7 @@ def main() -> int:
     )
     print(
         f"# {args.bystanders:,} bystanders on stocks (20 symbols, JSON) at {TICK_HZ:g} Hz; "
-        f"windows of {args.seconds:g} s, alone then attacked; replays start {HISTORY_WARMUP_SECONDS:g} s "
+        f"windows of {args.seconds:g} s, alone then attacked; replays start {args.history_warmup:g} s "
         "after their server at the earliest"
     )
     chosen = [attack for attack in ATTACKS if not args.only or attack.name in args.only]
@@ -608,7 +622,8 @@ def main() -> int:
         "# a -> b: alone -> attacked; rest of core 0: its share not spent in the server (other processes, interrupts)"
     )
     print(HEADER, flush=True)
-    outcomes: list[Outcome] = uvloop.run(scenarios(chosen, args.bystanders, args.seconds))
+    plan = Plan(args.bystanders, args.seconds, args.history_warmup)
+    outcomes: list[Outcome] = uvloop.run(scenarios(chosen, plan))
     print()
     for outcome in outcomes:
         print(target(outcome))
