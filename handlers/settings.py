@@ -219,7 +219,8 @@ class Settings:
         "--max-connections-per-ip",
         "N",
         non_negative_int,
-        "WebSocket connections open at once from one client address; one more gets HTTP 503; 0: no limit",
+        "WebSocket connections open at once from one client (an IPv4 address, an IPv6 /64); one more gets HTTP 503; "
+        "0: no limit",
     )
     max_subscriptions: int = _setting(
         100,

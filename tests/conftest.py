@@ -30,7 +30,8 @@ def hub() -> Hub:
 
 
 class Registry(Connections[FeedSocket]):
-    """The registry of open connections, telling a test's `until` as each one opens or closes."""
+    """The registry of open connections, telling a test's `until` as each one, or each HTTP socket, opens or
+    closes."""
 
     def add(self, connection: FeedSocket, client: str = "") -> None:
         super().add(connection, client)
@@ -38,6 +39,14 @@ class Registry(Connections[FeedSocket]):
 
     def discard(self, connection: FeedSocket) -> None:
         super().discard(connection)
+        changed()
+
+    def socket_opened(self, client: str) -> None:
+        super().socket_opened(client)
+        changed()
+
+    def socket_closed(self, client: str) -> None:
+        super().socket_closed(client)
         changed()
 
 

@@ -42,6 +42,19 @@ def test_each_client_has_a_budget_of_lines_and_what_is_held_back_is_counted(capl
     ]
 
 
+def test_an_ipv6_client_has_one_budget_for_its_whole_64(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    budget = AccessLog(rate=1.0, burst=2, clock=clock.time)
+    assert [budget.allow(f"2001:db8:1:2::{host}") for host in range(1, 5)] == [True, True, False, False]
+    assert budget.allow("2001:db8:1:3::1")  # the next /64 is another client
+    clock.advance(1.0)
+    with caplog.at_level(logging.WARNING, logger="tornado.access"):
+        assert budget.allow("2001:db8:1:2::99")
+    assert [record.getMessage() for record in caplog.records] == [
+        "2 lines about 2001:db8:1:2::/64 were not logged (more than 1 a second)"
+    ]
+
+
 def test_the_budgets_are_bounded_whatever_the_number_of_clients() -> None:
     budget = AccessLog(burst=1, max_clients=100)
     for client in range(1000):

@@ -1,11 +1,20 @@
-"""handlers.transport.connections: every open WebSocket is in the registry, from its handshake to its close."""
+"""handlers.transport.connections: every open WebSocket is in the registry, from its handshake to its close, and
+every socket counts against its client (an IPv6 client is its /64)."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
+
 import pytest
+from tornado.netutil import bind_sockets
+from tornado.web import Application
+from tornado.websocket import websocket_connect
 
 from handlers.endpoints.socket import FeedSocket
+from handlers.settings import Settings
 from handlers.transport.connections import Connections
+from handlers.transport.httpserver import DashboardHTTPServer
 
 from .waiting import until
 from .wsclient import Client
@@ -28,3 +37,38 @@ async def test_the_registry_holds_exactly_the_open_connections(
     clients[2].close()
     await until(lambda: len(connections) == 0)
     assert list(connections) == []
+
+
+def loopback_ipv6() -> bool:
+    """Whether this machine has ::1 to listen on."""
+    try:
+        with socket.create_server(("::1", 0), family=socket.AF_INET6):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not loopback_ipv6(), reason="no ::1 on this machine")
+@pytest.mark.gen_test(timeout=10)
+async def test_an_ipv6_client_is_counted_by_its_64_over_a_real_socket(
+    app: Application, connections: Connections[FeedSocket]
+) -> None:
+    """An HTTP socket, then a WebSocket, each counted against ``::/64``, not ``::1``."""
+    server = DashboardHTTPServer(app, settings=Settings(), connections=connections, socket_budget=100)
+    listening = bind_sockets(0, "::1")
+    server.add_sockets(listening)
+    port = listening[0].getsockname()[1]
+    _, writer = await asyncio.open_connection("::1", port)
+    try:
+        await until(lambda: connections.sockets_from("::/64") == 1)
+        websocket = await websocket_connect(f"ws://[::1]:{port}/ws")
+        assert connections.from_client("::/64") == 1
+        assert connections.sockets_from("::/64") == 2
+        assert connections.sockets_from("::1") == 0
+        websocket.close()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+        server.stop()
+        await server.close_all_connections()
+    await until(lambda: connections.sockets_from("::/64") == 0)

@@ -91,7 +91,7 @@ FLAGS = {
     "--ping-interval SECONDS": "seconds between the server's pings of each connection (default: 20.0)",
     "--ping-timeout SECONDS": "checked when its next ping is due (default: 20.0)",
     "--max-connections N": "one more is refused with HTTP 503 before the upgrade; 0: no limit (default: 10000)",
-    "--max-connections-per-ip N": "from one client address; one more gets HTTP 503; 0: no limit (default: 256)",
+    "--max-connections-per-ip N": "from one client (an IPv4 address, an IPv6 /64); one more gets HTTP 503; 0: no",
     "--max-subscriptions N": "one more is refused with too_many_subscriptions (default: 100)",
     "--max-rate PER_SECOND": "past it (and --max-burst) each gets rate_limited (default: 20.0)",
     "--max-burst N": "as many refused in a row close it (code 1008) (default: 100)",

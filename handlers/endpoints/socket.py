@@ -21,6 +21,7 @@ from handlers.protocol.codes import CloseCode
 from handlers.protocol.session import Session, Shared
 from handlers.security.accesslog import redact
 from handlers.security.auth import Identity
+from handlers.security.clients import client_of
 from handlers.security.guard import Guard
 from handlers.settings import Settings
 from handlers.transport.connections import Connections
@@ -59,11 +60,16 @@ class FeedSocket(Guarded, WebSocketHandler):
         self.identity: Identity | None = None  # who the token says (None: the server does not authenticate)
         self._expiry: object | None = None  # the timer that closes the connection when its token expires
 
+    @property
+    def client(self) -> str:
+        """The client the limits count this connection against (`handlers.security.clients`)."""
+        return client_of(self.request.remote_ip or "")
+
     def prepare(self) -> None:
         super().prepare()
         self.identity = self.identify()
         # Refused before the upgrade, so that a client over a limit holds no WebSocket at all.
-        refusal = self.connections.refuse_websocket(self.request.remote_ip or "", self.server_settings)
+        refusal = self.connections.refuse_websocket(self.client, self.server_settings)
         if refusal is not None:
             raise HTTPError(HTTPStatus.SERVICE_UNAVAILABLE, reason=refusal)
 
@@ -77,7 +83,7 @@ class FeedSocket(Guarded, WebSocketHandler):
         self.writer = FrameWriter(stream, self.server_settings, self.end)
         self.session = Session(self.shared, self.writer, self.identity, renewed=self._expires_at)
         self._expires_at(self.identity)
-        self.connections.add(self, self.request.remote_ip or "")
+        self.connections.add(self, self.client)
         self.keepalive.start()
         # An idle connection's memory is mostly Tornado's, and a fifth of it is what only the handshake needed. The
         # URI stays for log lines, its credentials redacted (a token is the longest part of it).

@@ -2,11 +2,11 @@
 
 Tornado writes a line per request, with the query as sent: a token passed as ``?token=...`` would land in the log,
 and a client looping on a refused request would write thousands of lines a second. `AccessLog` is the
-application's ``log_function``: it redacts credentials from the URI (`redact`) and lets each client (by address)
-write ``rate`` lines a second with bursts of ``burst``; what it holds back is counted, and the count is logged with
-that client's next line. The same budget covers the error lines about a client's requests
-(`handlers.endpoints.base`) and connections (`handlers.endpoints.socket`). It remembers at most ``max_clients``
-clients, the least recent forgotten first.
+application's ``log_function``: it redacts credentials from the URI (`redact`) and lets each client (an IPv4
+address, an IPv6 /64: `handlers.security.clients`) write ``rate`` lines a second with bursts of ``burst``; what it
+holds back is counted, and the count is logged with that client's next line. The same budget covers the error lines
+about a client's requests (`handlers.endpoints.base`) and connections (`handlers.endpoints.socket`). It remembers
+at most ``max_clients`` clients, the least recent forgotten first.
 `LogBudget`, on the server's log handler, bounds every kind of line besides, whoever it is about, and cuts long ones,
 with the traceback they carry (whose last line repeats an exception's message, of any size).
 Both are a `feeds.tokenbucket.LineBudget`, keyed by client and by kind of line.
@@ -21,6 +21,8 @@ from typing import Protocol
 from urllib.parse import unquote_plus
 
 from feeds.tokenbucket import LineBudget
+
+from .clients import client_of
 
 __all__ = ["AccessLog", "LogBudget", "redact"]
 
@@ -81,8 +83,10 @@ class AccessLog:
         self.rate = rate
         self._budgets = LineBudget(rate, burst, max_clients, clock)
 
-    def allow(self, client: str) -> bool:
-        """Whether a line about ``client`` may be written now (it uses up one); held-back lines are counted."""
+    def allow(self, address: str) -> bool:
+        """Whether a line about the client at ``address`` may be written now (it uses up one); held-back lines are
+        counted."""
+        client = client_of(address)
         held = self._budgets.take(client)
         if held is None:
             return False

@@ -1,8 +1,9 @@
 """The registry of open connections: the one place that counts the server's clients and applies its limits.
 
-It counts two kinds of socket per client address: WebSockets, from the end of their handshake until they close,
-and the HTTP sockets before them (accepted, not yet upgraded or closed; `handlers.transport.httpserver` reports
-those). The limits are applied here, from those counts, at both doors:
+It counts two kinds of socket per client: WebSockets, from the end of their handshake until they close, and the
+HTTP sockets before them (accepted, not yet upgraded or closed; `handlers.transport.httpserver` reports those). A
+client is what `handlers.security.clients.client_of` makes of an address (an IPv4 address, an IPv6 /64); callers
+pass that. The limits are applied here, from those counts, at both doors:
 
 - `refuse_socket`, as a socket is accepted, before any request is read: a client can hold sockets without ever
   finishing a request, each costing a file descriptor until ``--http-idle-timeout`` cuts it. Every socket counts,
@@ -76,6 +77,10 @@ class Connections(Generic[C]):
         self._http -= 1
         _add(self._http_per_client, client, -1)
 
+    def sockets_from(self, client: str) -> int:
+        """How many sockets ``client`` holds: HTTP sockets and WebSockets."""
+        return self._http_per_client.get(client, 0) + self._per_client.get(client, 0)
+
     def refuse_socket(self, client: str, limits: Settings, socket_budget: int) -> bool:
         """Whether a socket just accepted from ``client`` is over a limit (see the module's docstring)."""
         total = self._http + len(self._open)
@@ -85,8 +90,7 @@ class Connections(Generic[C]):
             return True
         if limits.xheaders or not limits.max_connections_per_ip:
             return False
-        mine = self._http_per_client.get(client, 0) + self._per_client.get(client, 0)
-        return mine >= SOCKETS_PER_WEBSOCKET * limits.max_connections_per_ip
+        return self.sockets_from(client) >= SOCKETS_PER_WEBSOCKET * limits.max_connections_per_ip
 
     def refuse_websocket(self, client: str, limits: Settings) -> str | None:
         """Why a WebSocket handshake from ``client`` is refused (a reason phrase for its 503), or None."""

@@ -14,6 +14,7 @@ from tornado.http1connection import HTTP1ServerConnection
 from tornado.httpserver import HTTPServer
 from tornado.iostream import IOStream
 
+from handlers.security.clients import client_of
 from handlers.settings import Settings
 
 from .connections import Connections
@@ -66,4 +67,4 @@ class DashboardHTTPServer(HTTPServer):
 
 
 def _client(address: tuple[Any, ...] | None) -> str:
-    return str(address[0]) if address else ""
+    return client_of(str(address[0])) if address else ""
