@@ -250,6 +250,14 @@ class Settings:
         interval_seconds,
         "close an HTTP connection that has not sent a whole request's headers, or sent nothing, for this long",
     )
+    first_byte_timeout: float = _setting(
+        5.0,
+        "--first-byte-timeout",
+        "SECONDS",
+        interval_seconds,
+        "close an HTTP connection that has sent nothing at all this long after it was accepted (a request on its "
+        "way has --http-idle-timeout); at the socket limit, sockets that have sent no request are closed first",
+    )
     max_header_bytes: int = _setting(
         16 * 1024,
         "--max-header-bytes",

@@ -1,5 +1,5 @@
 """handlers.transport.connections: every open WebSocket is in the registry, from its handshake to its close, and
-every socket counts against its client (an IPv6 client is its /64)."""
+every socket counts against its client's limit and the server's."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tornado.websocket import websocket_connect
 
 from handlers.endpoints.socket import FeedSocket
 from handlers.settings import Settings
-from handlers.transport.connections import Connections
+from handlers.transport.connections import Connections, Refusal
 from handlers.transport.httpserver import DashboardHTTPServer
 
 from .waiting import until
@@ -37,6 +37,20 @@ async def test_the_registry_holds_exactly_the_open_connections(
     clients[2].close()
     await until(lambda: len(connections) == 0)
     assert list(connections) == []
+
+
+def test_a_client_over_its_own_limit_is_refused_before_the_server_is_full() -> None:
+    """A full server makes room only for a client within its own limit, so the client's limit is looked at first."""
+    limits = Settings(max_connections=2, max_connections_per_ip=1)  # 4 sockets in all, 2 per client
+    registry: Connections[object] = Connections()
+    for client in ("192.0.2.1", "192.0.2.1", "192.0.2.2", "192.0.2.3"):
+        registry.socket_opened(client)
+    assert registry.sockets_from("192.0.2.1") == 2
+    assert registry.refuse_socket("192.0.2.1", limits, socket_budget=1000) is Refusal.CLIENT
+    assert registry.refuse_socket("192.0.2.2", limits, socket_budget=1000) is Refusal.SERVER
+    registry.socket_closed("192.0.2.3")
+    assert registry.refuse_socket("192.0.2.2", limits, socket_budget=3) is Refusal.SERVER  # the fd budget
+    assert registry.refuse_socket("192.0.2.2", limits, socket_budget=1000) is None
 
 
 def loopback_ipv6() -> bool:

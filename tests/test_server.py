@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from contextlib import ExitStack
@@ -96,6 +97,7 @@ FLAGS = {
     "--max-rate PER_SECOND": "past it (and --max-burst) each gets rate_limited (default: 20.0)",
     "--max-burst N": "as many refused in a row close it (code 1008) (default: 100)",
     "--http-idle-timeout SECONDS": "or sent nothing, for this long (default: 60.0)",
+    "--first-byte-timeout SECONDS": "sockets that have sent no request are closed first (default: 5.0)",
     "--max-header-bytes BYTES": "the largest request line and headers an HTTP request may have (default: 16384)",
     "--option FEED.KEY=VALUE": "set a feed's option before it starts",
     "--feed TARGET": "load feed plugins",
@@ -464,6 +466,69 @@ def test_sockets_that_never_finish_a_request_are_bounded_per_client() -> None:
             other.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             assert other.recv(64).startswith(b"HTTP/1.1 200")
     assert len(closed) == tried - 2 * per_ip
+
+
+def silent_sockets(server: Server, stack: ExitStack, count: int, addresses: int) -> list[socket.socket]:
+    """``count`` sockets that send nothing, from ``addresses`` loopback addresses in turn (127.0.0.2 on)."""
+    return [
+        stack.enter_context(
+            socket.create_connection(
+                ("127.0.0.1", server.port), source_address=(f"127.0.0.{2 + n % addresses}", 0), timeout=5
+            )
+        )
+        for n in range(count)
+    ]
+
+
+def get_health(server: Server, source: str) -> bytes:
+    """The head of the answer to a GET /healthz from ``source``, on a socket of its own; b"" if closed unanswered."""
+    with socket.create_connection(("127.0.0.1", server.port), source_address=(source, 0), timeout=5) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        try:
+            return sock.recv(64)
+        except ConnectionResetError:
+            return b""
+
+
+def test_silent_sockets_up_to_the_limit_do_not_keep_healthz_out() -> None:
+    """Issue 18's attack, scaled down: as many sockets as the server may hold, from several addresses, none sending
+    a byte. A newcomer takes the place of the oldest of them instead of being closed unanswered."""
+    max_connections = 50  # twice as many sockets in all: 100
+    flags = ("--max-connections", str(max_connections), "--first-byte-timeout", "60")  # no help from the timeout
+    with Server(*flags) as server, ExitStack() as stack:
+        silent = silent_sockets(server, stack, 2 * max_connections, addresses=4)
+        assert get_health(server, "127.0.0.9").startswith(b"HTTP/1.1 200")
+        assert silent[0].recv(1) == b""  # the oldest made room
+        log = server.logs()
+    assert "closed a socket that held no request (1 so far) to admit one from 127.0.0.9" in log
+    assert "(2 so far)" not in log
+
+
+def test_at_the_limit_a_socket_kept_alive_between_requests_makes_room_too() -> None:
+    """The same attack with one request sent on each socket first: kept alive, they hold no request either."""
+    with Server("--max-connections", "2", "--first-byte-timeout", "60") as server, ExitStack() as stack:
+        kept = silent_sockets(server, stack, 4, addresses=2)
+        for sock in kept:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert sock.recv(1024).startswith(b"HTTP/1.1 200")  # and the socket stays open
+        assert get_health(server, "127.0.0.9").startswith(b"HTTP/1.1 200")
+        assert kept[0].recv(1) == b""  # kept alive the longest
+
+
+def test_a_socket_that_sends_nothing_is_closed_after_the_first_byte_timeout() -> None:
+    """Long before --http-idle-timeout; a socket whose request is on its way is left to that one."""
+    with (
+        Server("--first-byte-timeout", "0.5") as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as silent,
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as talking,
+    ):
+        talking.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # the headers' end is yet to come
+        started = time.monotonic()
+        assert silent.recv(1) == b""
+        waited = time.monotonic() - started
+        talking.sendall(b"Connection: close\r\n\r\n")
+        assert talking.recv(64).startswith(b"HTTP/1.1 200")
+    assert 0.4 < waited < 5.0
 
 
 def test_a_flood_of_malformed_requests_writes_a_bounded_log() -> None:

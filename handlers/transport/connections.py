@@ -6,11 +6,13 @@ client is what `handlers.security.clients.client_of` makes of an address (an IPv
 pass that. The limits are applied here, from those counts, at both doors:
 
 - `refuse_socket`, as a socket is accepted, before any request is read: a client can hold sockets without ever
-  finishing a request, each costing a file descriptor until ``--http-idle-timeout`` cuts it. Every socket counts,
-  HTTP and WebSocket together, against twice the WebSocket limits (``--max-connections``,
-  ``--max-connections-per-ip``), so that a client at its WebSocket limit can still load the page and its feed list,
-  and against what the file-descriptor limit leaves room for. Behind a reverse proxy (``--xheaders``) every socket
-  comes from the proxy, so only the totals apply there.
+  finishing a request, each costing a file descriptor until ``--first-byte-timeout`` or ``--http-idle-timeout``
+  cuts it. Every socket counts, HTTP and WebSocket together, against twice the WebSocket limits
+  (``--max-connections``, ``--max-connections-per-ip``), so that a client at its WebSocket limit can still load the
+  page and its feed list, and against what the file-descriptor limit leaves room for. Behind a reverse proxy
+  (``--xheaders``) every socket comes from the proxy, so only the totals apply there. A client over its own limit
+  is refused (`Refusal.CLIENT`); at the server's total (`Refusal.SERVER`) the HTTP server first closes a socket
+  that holds no request, if it has one (`handlers.transport.idle`), and admits the newcomer in its place.
 - `refuse_websocket`, at the handshake: the WebSocket limits themselves, exact, and the shutdown.
 
 The keepalive pings the WebSockets from here; whatever must reach every connection (shutdown, metrics) starts here.
@@ -18,17 +20,25 @@ The keepalive pings the WebSockets from here; whatever must reach every connecti
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Hashable, Iterator
 from typing import Generic, TypeVar
 
 from handlers.settings import Settings
 
-__all__ = ["SOCKETS_PER_WEBSOCKET", "Connections"]
+__all__ = ["SOCKETS_PER_WEBSOCKET", "Connections", "Refusal"]
 
 # Sockets a limit on WebSockets admits in all: the WebSockets, and as many HTTP sockets (pages, feed lists).
 SOCKETS_PER_WEBSOCKET = 2
 
 C = TypeVar("C", bound=Hashable)
+
+
+class Refusal(enum.Enum):
+    """Why a socket is over a limit as it is accepted."""
+
+    CLIENT = "its client holds as many sockets as it may"
+    SERVER = "the server holds as many sockets as it may"
 
 
 def _add(counts: dict[str, int], client: str, change: int) -> None:
@@ -81,16 +91,21 @@ class Connections(Generic[C]):
         """How many sockets ``client`` holds: HTTP sockets and WebSockets."""
         return self._http_per_client.get(client, 0) + self._per_client.get(client, 0)
 
-    def refuse_socket(self, client: str, limits: Settings, socket_budget: int) -> bool:
-        """Whether a socket just accepted from ``client`` is over a limit (see the module's docstring)."""
+    def refuse_socket(self, client: str, limits: Settings, socket_budget: int) -> Refusal | None:
+        """Which limit a socket just accepted from ``client`` is over, if any (see the module's docstring). The
+        client's own limit is looked at first: a server that makes room admits only a client within it."""
+        if (
+            limits.max_connections_per_ip
+            and not limits.xheaders
+            and self.sockets_from(client) >= SOCKETS_PER_WEBSOCKET * limits.max_connections_per_ip
+        ):
+            return Refusal.CLIENT
         total = self._http + len(self._open)
         if total >= socket_budget:
-            return True
+            return Refusal.SERVER
         if limits.max_connections and total >= SOCKETS_PER_WEBSOCKET * limits.max_connections:
-            return True
-        if limits.xheaders or not limits.max_connections_per_ip:
-            return False
-        return self.sockets_from(client) >= SOCKETS_PER_WEBSOCKET * limits.max_connections_per_ip
+            return Refusal.SERVER
+        return None
 
     def refuse_websocket(self, client: str, limits: Settings) -> str | None:
         """Why a WebSocket handshake from ``client`` is refused (a reason phrase for its 503), or None."""

@@ -1,6 +1,6 @@
 """Every name of Tornado's that is not public API, in one place, each with why and what it saves; checked at start.
 
-Tornado's public API does not reach four things this server needs. Each is named here and nowhere else:
+Tornado's public API does not reach five things this server needs. Each is named here and nowhere else:
 
 - **The frame reader** (`ProtocolInternals`: ``WebSocketProtocol13._receive_frame``, ``_read_bytes``,
   ``_handle_message``, ``_abort``, the fragment buffer, and ``tornado.util._websocket_mask``). Tornado's reader drops
@@ -18,6 +18,10 @@ Tornado's public API does not reach four things this server needs. Each is named
 - **The handshake's leftovers** (``RequestHandler._headers``, the request's connection objects, ``ui``): Tornado
   keeps them for the connection's whole life; letting go of them took an idle connection from 14.3 to 10.5 KB
   traced, 16.0 to 11.8 KB of RSS (docs/performance.md).
+- **Whether a socket has sent anything** (``IOStream._read_buffer_size``): Tornado tells nothing of a request
+  before its headers are all in, and ``--first-byte-timeout`` closes a socket that has sent nothing, not one whose
+  headers are on their way (a slow link's); without it the limit would cut every request whose headers took longer
+  than it to arrive. Looked at once per socket, when its limit runs out.
 
 `check_tornado` looks at each of these in the installed Tornado, cheaply and without a connection, and raises
 `TornadoInternalsError` with one line naming what moved; `server.py` calls it before serving, so a Tornado release
@@ -36,7 +40,7 @@ import tornado.util
 import tornado.web
 import tornado.websocket
 from tornado.httputil import HTTPHeaders
-from tornado.iostream import IOStream
+from tornado.iostream import BaseIOStream, IOStream
 from tornado.web import RequestHandler
 from tornado.websocket import WebSocketHandler, WebSocketProtocol, WebSocketProtocol13
 
@@ -44,6 +48,7 @@ __all__ = [
     "ProtocolInternals",
     "TornadoInternalsError",
     "check_tornado",
+    "has_unread_bytes",
     "is_closing",
     "protocol_params",
     "release_handshake",
@@ -90,6 +95,11 @@ def is_closing(handler: WebSocketHandler) -> bool:
     """Whether the connection is closing or closed (Tornado has let go of it, or sent or received a Close frame)."""
     connection = handler.ws_connection
     return connection is None or connection.is_closing()
+
+
+def has_unread_bytes(stream: BaseIOStream) -> bool:
+    """Whether ``stream`` holds bytes it received and nobody has read yet (a request's first bytes, say)."""
+    return bool(stream._read_buffer_size)
 
 
 def release_handshake(handler: RequestHandler) -> None:
@@ -184,6 +194,8 @@ def _problems() -> list[str]:
         problems.append("WebSocketProtocol no longer keeps its stream")
     if "ws_connection" not in _assigned(WebSocketHandler.__init__):
         problems.append("WebSocketHandler no longer keeps ws_connection")
+    if "_read_buffer_size" not in _assigned(BaseIOStream.__init__):
+        problems.append("IOStream no longer counts the bytes it holds unread in _read_buffer_size")
     if "_headers" not in _assigned(RequestHandler.clear):
         problems.append("RequestHandler no longer keeps its response headers in _headers")
     return problems
