@@ -265,6 +265,13 @@ class Settings:
         positive_int,
         "the largest request line and headers an HTTP request may have",
     )
+    max_headers: int = _setting(
+        100,
+        "--max-headers",
+        "N",
+        positive_int,
+        "the most header lines an HTTP request may have; one with more gets 400 and its connection is closed",
+    )
 
     def __post_init__(self) -> None:
         # Values given in code pass the parsers too, and are kept as the parsers return them ("5" becomes 5.0).

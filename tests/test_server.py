@@ -99,6 +99,7 @@ FLAGS = {
     "--http-idle-timeout SECONDS": "or sent nothing, for this long (default: 60.0)",
     "--first-byte-timeout SECONDS": "sockets that have sent no request are closed first (default: 5.0)",
     "--max-header-bytes BYTES": "the largest request line and headers an HTTP request may have (default: 16384)",
+    "--max-headers N": "one with more gets 400 and its connection is closed (default: 100)",
     "--option FEED.KEY=VALUE": "set a feed's option before it starts",
     "--feed TARGET": "load feed plugins",
     "--feeds-dir DIR": "load the feeds of every *.py file in DIR",
@@ -529,6 +530,31 @@ def test_a_socket_that_sends_nothing_is_closed_after_the_first_byte_timeout() ->
         talking.sendall(b"Connection: close\r\n\r\n")
         assert talking.recv(64).startswith(b"HTTP/1.1 200")
     assert 0.4 < waited < 5.0
+
+
+def read_all(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    received = b""
+    while data := sock.recv(65536):
+        received += data
+    return received
+
+
+def test_pipelined_requests_with_thousands_of_header_lines_are_refused_before_they_are_parsed() -> None:
+    """Issue 18's attack: GET /api/feeds with 2,600 header lines (13 KB, under --max-header-bytes), pipelined.
+    Parsed, each cost 10.7 ms of CPU; now the first gets 400 and the connection closes, the rest unread."""
+    attack = b"GET /api/feeds HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"a:b\r\n" * 2599 + b"\r\n"
+    at_the_limit = b"GET /api/feeds HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"a:b\r\n" * 99 + b"\r\n"
+    with Server() as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(at_the_limit.replace(b"a:b", b"Connection: close", 1))  # 100 lines: the default limit
+            assert read_all(sock).startswith(b"HTTP/1.1 200")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(attack * 5)
+            answered = read_all(sock)
+        log = server.logs()
+    assert answered == b"HTTP/1.1 400 Bad Request\r\n\r\n"
+    assert "Malformed HTTP message from 127.0.0.1: more than 100 header lines" in log
 
 
 def test_a_flood_of_malformed_requests_writes_a_bounded_log() -> None:

@@ -45,6 +45,7 @@ def test_every_setting_has_a_flag_and_reads_it() -> None:
         ({"max_backlog_bytes": 0}, "bad value '0' for --max-backlog: expected a whole number greater than 0"),
         ({"stall_timeout": float("inf")}, "bad value 'inf' for --stall-timeout: expected a number greater than 0"),
         ({"ping_interval": 0.0}, "bad value '0.0' for --ping-interval"),
+        ({"max_headers": 0}, "bad value '0' for --max-headers: expected a whole number greater than 0"),
     ],
 )
 def test_settings_built_in_code_are_checked_too(changes: dict[str, object], message: str) -> None:

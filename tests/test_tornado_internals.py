@@ -24,6 +24,7 @@ MOVED = [
         "tornado.iostream.BaseIOStream.__init__ = lambda self, *args, **kwargs: None",
         "IOStream no longer counts the bytes it holds unread in _read_buffer_size",
     ),
+    ("del tornado.http1connection.HTTP1Connection._parse_headers", "HTTP1Connection._parse_headers is gone"),
 ]
 
 
@@ -40,7 +41,7 @@ def test_the_mask_unmasks_as_rfc_6455_says() -> None:
 @pytest.mark.parametrize(("change", "named"), MOVED)
 def test_a_tornado_without_a_name_stops_the_server_with_one_line_naming_it(change: str, named: str) -> None:
     code = (
-        "import sys, tornado.iostream, tornado.util, tornado.websocket\n"
+        "import sys, tornado.http1connection, tornado.iostream, tornado.util, tornado.websocket\n"
         f"{change}\n"
         "import server\n"
         "sys.exit(server.main(['--host', '127.0.0.1', '--port', '0']))\n"

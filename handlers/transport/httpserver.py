@@ -6,7 +6,8 @@ limit, a socket that holds no request is closed to make room instead, if there i
 says which); only when every socket holds a request is the newcomer refused. A socket that has sent nothing
 ``--first-byte-timeout`` after it was accepted is closed by one timer for all of them, due when the oldest one's
 time runs out. The registry learns when the socket closes, or is taken over by a WebSocket, from
-`DashboardHTTPServer.on_close`; every request passes the gate (`handlers.transport.gate`) before the application.
+`DashboardHTTPServer.on_close`. A request's head is refused past ``--max-headers`` lines before Tornado parses it,
+and every request passes the gate (`handlers.transport.gate`) before the application.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from handlers.settings import Settings
 from .connections import Connections, Refusal
 from .gate import RequestGate
 from .idle import IdleSockets
-from .tornado_internals import has_unread_bytes
+from .tornado_internals import has_unread_bytes, limit_header_lines
 
 __all__ = ["FD_RESERVE", "DashboardHTTPServer", "raise_fd_limit"]
 
@@ -95,6 +96,7 @@ class DashboardHTTPServer(HTTPServer):
         # Called as the socket begins to wait for a request: its first, or the next one on a kept-alive socket.
         if isinstance(server_conn, HTTP1ServerConnection):
             self._idle.waiting(server_conn.stream)
+        limit_header_lines(request_conn, self._limits.max_headers)
         return super().start_request(server_conn, request_conn)
 
     def on_close(self, server_conn: object) -> None:
