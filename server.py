@@ -31,7 +31,7 @@ from feeds.parsers import parse_roles, positive_float
 from feeds.producer import Producer
 from feeds.stocks import StocksFeed
 from feeds.system import SystemFeed
-from handlers.endpoints.app import UPLOT_DIR, make_app
+from handlers.endpoints.app import HEALTH_PATH, UPLOT_DIR, make_app
 from handlers.endpoints.socket import FeedSocket
 from handlers.protocol.codes import CloseCode
 from handlers.security.accesslog import LogBudget
@@ -215,6 +215,7 @@ async def serve(settings: Settings, feeds: list[Feed]) -> None:
         settings=settings,
         connections=connections,
         socket_budget=raise_fd_limit(),
+        health_paths=(HEALTH_PATH,),
         **settings.http_server_options(),
     )
     server.add_sockets(sockets)

@@ -183,6 +183,8 @@ def start_server(port: int) -> subprocess.Popen[str]:
         "0",
         "--max-connections-per-ip",
         "0",
+        "--max-http-rate",
+        "0",
     ]
     server = subprocess.Popen(
         ["taskset", "-c", "0", *command], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True

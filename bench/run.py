@@ -118,10 +118,13 @@ def server_command(server: str, scenario: Scenario) -> list[str]:
             "stocks.seed=1",
             "--option",
             f"stocks.interval={interval}",
-            # Every load generator client comes from 127.0.0.1, and the big scenario opens 10,000 of them.
+            # Every load generator client comes from 127.0.0.1, and the big scenario opens 10,000 of them: as many
+            # handshakes, HTTP requests from one client, at once.
             "--max-connections",
             "0",
             "--max-connections-per-ip",
+            "0",
+            "--max-http-rate",
             "0",
         ]
         # The system feed samples psutil, which the peers do not: slow it down unless the scenario reads it.

@@ -13,6 +13,7 @@ __all__ = [
     "MAX_PORT",
     "MIN_INTERVAL",
     "interval_seconds",
+    "non_negative_float",
     "non_negative_int",
     "parse_bool",
     "parse_roles",
@@ -35,6 +36,17 @@ def positive_float(text: str) -> float:
         value = math.nan
     if not math.isfinite(value) or value <= 0:
         raise ValueError("expected a number greater than 0")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """Parse a finite number, zero or greater."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ValueError("expected a number, 0 or greater")
     return value
 
 

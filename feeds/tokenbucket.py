@@ -3,7 +3,8 @@
 A bucket holds at most ``burst`` tokens and gains ``rate`` a second; an action takes one. With `refilled` a bucket
 is two numbers on whatever owns it: a connection's session rates its messages so, a server with 10,000 connections
 counting every byte each one holds. `LineBudget` keeps a bucket of log lines per key: per kind of error of a feed
-(`feeds.producer`), per client and per kind of server line (`handlers.security.accesslog`).
+(`feeds.producer`), per client and per kind of server line (`handlers.security.accesslog`); and of HTTP requests
+per client (`handlers.transport.gate`).
 """
 
 from __future__ import annotations

@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from feeds.history import HISTORY_BYTES, HISTORY_SECONDS, HISTORY_TICKS
-from feeds.parsers import interval_seconds, non_negative_int, parse_bool, port_number, positive_float, positive_int
+from feeds.parsers import (
+    interval_seconds,
+    non_negative_float,
+    non_negative_int,
+    parse_bool,
+    port_number,
+    positive_float,
+    positive_int,
+)
 from handlers.security.auth import SECRET_ENV, check_secret
 from handlers.security.guard import normalize_origin
 
@@ -271,6 +279,21 @@ class Settings:
         "N",
         positive_int,
         "the most header lines an HTTP request may have; one with more gets 400 and its connection is closed",
+    )
+    max_http_rate: float = _setting(
+        20.0,
+        "--max-http-rate",
+        "PER_SECOND",
+        non_negative_float,
+        "HTTP requests a second one client may send, on average; past it (and --max-http-burst) each gets 429 with "
+        "Retry-After and its connection is closed; /healthz has a budget of its own; 0: no limit",
+    )
+    max_http_burst: int = _setting(
+        100,
+        "--max-http-burst",
+        "N",
+        positive_int,
+        "HTTP requests one client may send at once above --max-http-rate (a page load is about 30)",
     )
 
     def __post_init__(self) -> None:

@@ -100,6 +100,8 @@ FLAGS = {
     "--first-byte-timeout SECONDS": "sockets that have sent no request are closed first (default: 5.0)",
     "--max-header-bytes BYTES": "the largest request line and headers an HTTP request may have (default: 16384)",
     "--max-headers N": "one with more gets 400 and its connection is closed (default: 100)",
+    "--max-http-rate PER_SECOND": "429 with Retry-After and its connection is closed; /healthz has a budget of its own",
+    "--max-http-burst N": "(a page load is about 30) (default: 100)",
     "--option FEED.KEY=VALUE": "set a feed's option before it starts",
     "--feed TARGET": "load feed plugins",
     "--feeds-dir DIR": "load the feeds of every *.py file in DIR",
@@ -555,6 +557,22 @@ def test_pipelined_requests_with_thousands_of_header_lines_are_refused_before_th
         log = server.logs()
     assert answered == b"HTTP/1.1 400 Bad Request\r\n\r\n"
     assert "Malformed HTTP message from 127.0.0.1: more than 100 header lines" in log
+
+
+def test_requests_past_their_clients_rate_get_429_and_healthz_has_a_budget_of_its_own() -> None:
+    """A client's pipelined requests past its burst get 429 with Retry-After, and the connection closes; its
+    health checks, and other clients, are answered all along."""
+    with Server("--max-http-rate", "0.1", "--max-http-burst", "3") as server:
+        with socket.create_connection(("127.0.0.1", server.port), source_address=("127.0.0.2", 0), timeout=5) as sock:
+            sock.sendall(b"GET /api/feeds HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 10)
+            answered = read_all(sock)
+        assert get_health(server, "127.0.0.2").startswith(b"HTTP/1.1 200")
+        assert status_of(server.url + "api/feeds") == 200  # from 127.0.0.1
+    statuses = [head.split(b"\r\n", 1)[0] for head in answered.split(b"HTTP/1.1 ")[1:]]
+    assert statuses == [b"200 OK"] * 3 + [b"429 Too Many Requests"]
+    refusal = answered[answered.index(b"HTTP/1.1 429") :]
+    assert b"\r\nRetry-After: 10\r\n" in refusal
+    assert b"\r\nConnection: close\r\n" in refusal
 
 
 def test_a_flood_of_malformed_requests_writes_a_bounded_log() -> None:

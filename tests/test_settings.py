@@ -45,6 +45,7 @@ def test_every_setting_has_a_flag_and_reads_it() -> None:
         ({"max_backlog_bytes": 0}, "bad value '0' for --max-backlog: expected a whole number greater than 0"),
         ({"stall_timeout": float("inf")}, "bad value 'inf' for --stall-timeout: expected a number greater than 0"),
         ({"ping_interval": 0.0}, "bad value '0.0' for --ping-interval"),
+        ({"max_http_rate": -1}, "bad value '-1' for --max-http-rate: expected a number, 0 or greater"),
         ({"max_headers": 0}, "bad value '0' for --max-headers: expected a whole number greater than 0"),
     ],
 )

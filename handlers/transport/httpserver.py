@@ -7,13 +7,14 @@ says which); only when every socket holds a request is the newcomer refused. A s
 ``--first-byte-timeout`` after it was accepted is closed by one timer for all of them, due when the oldest one's
 time runs out. The registry learns when the socket closes, or is taken over by a WebSocket, from
 `DashboardHTTPServer.on_close`. A request's head is refused past ``--max-headers`` lines before Tornado parses it,
-and every request passes the gate (`handlers.transport.gate`) before the application.
+and every request passes the gate (`handlers.transport.gate`: its client's rate) before the application.
 """
 
 from __future__ import annotations
 
 import logging
 import resource
+from collections.abc import Collection
 from typing import Any
 
 from tornado.http1connection import HTTP1ServerConnection
@@ -65,9 +66,11 @@ class DashboardHTTPServer(HTTPServer):
         settings: Settings,
         connections: Connections[Any],
         socket_budget: int,
+        health_paths: Collection[str] = (),
         **kwargs: Any,
     ) -> None:
-        super().initialize(RequestGate(request_callback, self._arrived), *args, **kwargs)
+        self.gate = RequestGate(request_callback, self._arrived, settings, health_paths)
+        super().initialize(self.gate, *args, **kwargs)
         self._limits = settings
         self._registry = connections
         self._socket_budget = socket_budget
