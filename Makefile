@@ -32,7 +32,7 @@ bench: setup
 	$(BIN)/python bench/run.py
 
 # The red team's attacks of issue 18, each beside 1,000 well-behaved clients (server and clients on different cores):
-# what the bystanders keep, and what parsing the worst messages costs; about 6 minutes.
+# what the bystanders keep, and what parsing the worst messages costs; about 5 minutes.
 bench-attack: setup
 	$(BIN)/python -m pip install --quiet -e '.[test,dev,bench]'
 	$(BIN)/python -m bench.attack
