@@ -92,3 +92,14 @@ def test_an_attacker_shaped_message_is_refused_without_echo_and_in_a_line(text: 
     reply = refused.value.to_message()
     assert len(reply) < 400
     assert b'"id"' not in reply
+
+
+def test_a_message_with_more_brackets_than_any_valid_one_is_refused_before_it_is_parsed() -> None:
+    """21,800 empty lists cost 4 ms to build and collect; the brackets are counted first, and no valid message
+    has that many (an id and a feed name full of them still pass)."""
+    with pytest.raises(ProtocolError) as refused:
+        parse_request('{"op": "ping", "id": [' + ",".join(["[]"] * 21_800) + "]}")
+    assert refused.value.code is ErrorCode.INVALID_MESSAGE
+    assert refused.value.message.startswith("a message is one JSON object of numbers and strings: more than 289")
+    bracketed = parse_request(orjson.dumps({"op": "subscribe", "feed": "[" * 32, "id": "{" * 256}).decode())
+    assert (bracketed.feed, bracketed.raw["id"]) == ("[" * 32, "{" * 256)

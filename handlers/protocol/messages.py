@@ -129,6 +129,10 @@ def _quoted(value: Any) -> str:
 
 
 ID_RULE = f"'id' must be a number or a string of at most {MAX_ID_CHARS} characters"
+# A client message is one object whose values are numbers and strings: the most '[' and '{' a valid one holds are
+# its own brace and whatever its id and feed name (strings) spell.
+MAX_BRACKETS = 1 + MAX_ID_CHARS + MAX_FEED_NAME
+NESTED_RULE = f"a message is one JSON object of numbers and strings: more than {MAX_BRACKETS} '[' and '{{' in it"
 
 
 def _valid_id(value: Any) -> bool:
@@ -193,6 +197,10 @@ def _check_keys(op: Op, raw: dict[str, Any]) -> None:
 
 def parse_request(text: str) -> Request:
     """Read one client text frame, or raise `ProtocolError` saying what is wrong with it."""
+    # Counted before anything is built: 21,800 empty lists in 64 KiB cost 4 ms to build and collect, and nothing in
+    # a valid message needs more than the brackets its strings may hold.
+    if text.count("[") + text.count("{") > MAX_BRACKETS:
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, NESTED_RULE)
     try:
         raw = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
