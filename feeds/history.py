@@ -150,18 +150,23 @@ class History:
             return len(self._ticks)
         return max(self._start, min(len(self._ticks), self._start + seq - self._ticks[self._start].seq))
 
+    def _totals(self, fmt: Format) -> list[int]:
+        return self._json_total if fmt is Format.JSON else self._binary_total
+
     def _bytes_between(self, first: int, end: int, fmt: Format) -> int:
-        totals = self._json_total if fmt is Format.JSON else self._binary_total
+        totals = self._totals(fmt)
         if end <= first:
             return 0
         return totals[end - 1] - (totals[first - 1] if first else 0)
 
     def _first_within(self, end: int, fmt: Format, budget: int) -> int:
         """The smallest index ``first`` such that the ticks first..end-1 take at most ``budget`` bytes in ``fmt``."""
-        totals = self._json_total if fmt is Format.JSON else self._binary_total
+        totals = self._totals(fmt)
         if end <= self._start:
             return end
         ceiling = totals[end - 1]
+        if ceiling - self._base(totals) <= budget:
+            return self._start  # all of it fits
         # totals[first - 1] >= ceiling - budget; totals rise, so bisect on them.
         first = bisect.bisect_left(totals, ceiling - budget, self._start, end) + 1
         return max(self._start, min(first, end))
@@ -183,11 +188,12 @@ class History:
         self._start = 0
 
     def _compact(self) -> None:
+        """Let go of the dropped ticks; the running totals start again from the first held one."""
         drop = self._start
         del self._ticks[:drop]
-        del self._json_total[:drop]
-        del self._binary_total[:drop]
-        del self._held_total[:drop]
+        for totals in (self._json_total, self._binary_total, self._held_total):
+            base = totals[drop - 1]
+            totals[:] = [total - base for total in totals[drop:]]
         self._start = 0
 
 
@@ -238,7 +244,11 @@ class Replay(Sequence[EncodedTick]):
 
     def __getitem__(self, index: int | slice) -> EncodedTick | Sequence[EncodedTick]:
         first, end = self._span()
-        return self.history._ticks[first:end][index]
+        if isinstance(index, slice):
+            return self.history._ticks[first:end][index]
+        if not -(end - first) <= index < end - first:
+            raise IndexError("replay index out of range")
+        return self.history._ticks[first + index if index >= 0 else end + index]
 
     def __iter__(self) -> Iterator[EncodedTick]:
         first, end = self._span()
@@ -268,8 +278,10 @@ class Replay(Sequence[EncodedTick]):
         frames: list[bytes] = []
         size = 0
         index = first
-        while index < end and (not frames or size + len(ticks[index].frame(fmt)) <= max_bytes):
+        while index < end:
             data = ticks[index].frame(fmt)
+            if frames and size + len(data) > max_bytes:
+                break
             frames.append(data)
             size += len(data)
             index += 1

@@ -282,3 +282,18 @@ async def test_bad_history_since_or_run_is_invalid_message(
     assert error["message"].startswith(message), error["message"]
     assert (await client.subscribe("stocks"))["op"] == "subscribed"  # nothing changed
     client.close()
+
+
+def test_the_byte_counts_stay_right_after_the_ring_lets_go_of_old_ticks() -> None:
+    """Dropped ticks are let go of in batches; what is held, and what a replay of it all takes, is counted from the
+    first tick still held, before and after."""
+    history = History(1500, 3600.0)
+    for seq in range(1000, 9000):  # four digits each: frames of one size; the list is compacted more than once
+        history.append(encoded(seq))
+        assert history.held_bytes == sum(held_bytes(tick) for tick in history.last(1500))
+    size = len(history.last(1)[0].json)
+    assert history.last(1500).size(Format.JSON) == 1500 * size
+    whole = history.last(1500)
+    whole.newest_within(Format.JSON, 1500 * size)  # exactly what it takes: nothing cut
+    assert (len(whole), whole.gap) == (1500, False)
+    assert history.last(1500)[-1].seq == 8999 and history.last(1500)[0].seq == 7500
