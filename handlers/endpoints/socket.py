@@ -59,6 +59,7 @@ class FeedSocket(Guarded, WebSocketHandler):
         self.session: Session | None = None
         self.identity: Identity | None = None  # who the token says (None: the server does not authenticate)
         self._expiry: object | None = None  # the timer that closes the connection when its token expires
+        self.ending = False  # asked to end (`end`): nothing more is read or written, the close is on its way
 
     @property
     def client(self) -> str:
@@ -101,7 +102,7 @@ class FeedSocket(Guarded, WebSocketHandler):
         return None
 
     def on_message(self, message: str | bytes) -> None:
-        if self.session is None or is_closing(self):
+        if self.session is None or self.ending or is_closing(self):
             return  # the server closed this connection: nothing more goes out, not even a reply
         self.session.receive(message)
 
@@ -145,6 +146,9 @@ class FeedSocket(Guarded, WebSocketHandler):
         """The one way a connection's parts ask for it to end: its writer (a stalled client), and through the writer
         the session (a client past its rate) and the hub (a failed send). Nothing more is written from now on, and
         the close runs on the loop's next turn, so that it never re-enters the fan-out or the message that asked."""
+        if self.ending:
+            return
+        self.ending = True
         if self.writer is not None:
             self.writer.close()
         if self.may_log():

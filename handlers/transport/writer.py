@@ -182,10 +182,10 @@ class FrameWriter:
         settings = self._settings
         # Never dropped, and their frames are the history's: what a client may pile up unread is bounded by their
         # number and by their bytes, with the replies', all waiting at once.
-        if self._replays > settings.max_pending_replays:
-            self._stalled("it asks for replays faster than it reads them")
-            return
-        if self._reply_bytes + self._pending_replay_bytes() > settings.max_pending_bytes:
+        if (
+            self._replays > settings.max_pending_replays
+            or self._reply_bytes + self._pending_replay_bytes() > settings.max_pending_bytes
+        ):
             self._stalled("it asks for replays faster than it reads them")
             return
         if not self._draining:
