@@ -33,7 +33,7 @@ __all__ = [
     "HISTORY_TICKS",
     "History",
     "Replay",
-    "held_bytes",
+    "tick_cost",
     "typical_tick",
 ]
 
@@ -50,11 +50,11 @@ COMPACT_AFTER = 1024
 
 def typical_tick(feed: str, fields: tuple[str, ...]) -> EncodedTick:
     """A tick of ``fields`` whose values are as wide as a price or a byte count usually is: what one of the feed's
-    ticks costs held, before it has any (`held_bytes`)."""
+    ticks costs held, before it has any (`tick_cost`)."""
     return EncodedTick.of(Tick(feed, 1, 1, 1764694800.0, fields, (123456.789,) * len(fields)))
 
 
-def held_bytes(tick: EncodedTick) -> int:
+def tick_cost(tick: EncodedTick) -> int:
     """What holding ``tick`` costs in memory, about: its frames, and the record around them."""
     return len(tick.json) + len(tick.binary) + HELD_TICK_OVERHEAD
 
@@ -92,7 +92,7 @@ class History:
 
     @property
     def held_bytes(self) -> int:
-        """What the held ticks cost, about: their frames and their records (see `held_bytes`)."""
+        """What the held ticks cost, about: their frames and their records (see `tick_cost`)."""
         if not len(self):
             return 0
         return self._held_total[-1] - self._base(self._held_total)
@@ -100,7 +100,8 @@ class History:
     def append(self, tick: EncodedTick) -> None:
         """Hold ``tick``, the feed's newest; drop what is now too old, too many, or too much."""
         self._newest = (tick.run, tick.seq)
-        if not self.max_ticks or held_bytes(tick) > self.max_bytes:
+        cost = tick_cost(tick)
+        if not self.max_ticks or cost > self.max_bytes:
             self._clear()
             return
         if len(self) and self._ticks[-1].run != tick.run:
@@ -108,7 +109,7 @@ class History:
         self._ticks.append(tick)
         self._json_total.append(self._last(self._json_total) + len(tick.json))
         self._binary_total.append(self._last(self._binary_total) + len(tick.binary))
-        self._held_total.append(self._last(self._held_total) + held_bytes(tick))
+        self._held_total.append(self._last(self._held_total) + cost)
         oldest = tick.ts - self.max_seconds
         while len(self) > self.max_ticks or self.held_bytes > self.max_bytes or self._ticks[self._start].ts < oldest:
             self._start += 1

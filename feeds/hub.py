@@ -33,7 +33,7 @@ from .clock import Clock, LoopClock
 from .codec import Format
 from .encoded import Encoded, EncodedStatus, EncodedTick, encode_event
 from .feed import Feed, Field
-from .history import HISTORY_BYTES, HISTORY_SECONDS, HISTORY_TICKS, History, Replay, held_bytes, typical_tick
+from .history import HISTORY_BYTES, HISTORY_SECONDS, HISTORY_TICKS, History, Replay, tick_cost, typical_tick
 from .status import FeedStatus
 from .tick import Tick
 
@@ -228,7 +228,7 @@ class Hub:
     def _say_if_wide(self, feed: str, tick: EncodedTick) -> None:
         """Warn once when ``feed``'s ticks are so wide that its history is bounded by its bytes, not its ticks."""
         history = self._histories[feed]
-        each = held_bytes(tick)
+        each = tick_cost(tick)
         if history.max_ticks and each * history.max_ticks > history.max_bytes:
             log.warning(
                 "feed %s: a tick of its %d fields takes about %d bytes held, so its history holds about %d ticks "

@@ -14,7 +14,7 @@ from tornado.web import Application
 
 from feeds.codec import Format
 from feeds.encoded import EncodedTick
-from feeds.history import History, held_bytes
+from feeds.history import History, tick_cost
 from feeds.hub import Hub
 from feeds.producer import Producer
 from feeds.stocks import StocksFeed
@@ -91,18 +91,18 @@ def test_a_new_run_starts_a_new_history() -> None:
 
 def test_the_ring_holds_at_most_its_bytes() -> None:
     """Wide ticks fill a history by their bytes long before its count of ticks."""
-    one = held_bytes(encoded(100))  # the widest of these ticks
+    one = tick_cost(encoded(100))  # the widest of these ticks
     history = History(1000, 3600.0, max_bytes=10 * one + one // 2)
     for seq in range(1, 101):
         history.append(encoded(seq))
     assert seqs(history.last(99)) == list(range(91, 101))
-    assert history.held_bytes == sum(held_bytes(tick) for tick in history.last(99)) <= history.max_bytes
+    assert history.held_bytes == sum(tick_cost(tick) for tick in history.last(99)) <= history.max_bytes
     assert len(History(1000, 3600.0, max_bytes=one - 1).last(5)) == 0  # one tick too big to hold: none held
 
 
 def test_what_a_held_tick_is_said_to_cost_is_what_it_costs() -> None:
-    """held_bytes, which --history-bytes bounds, is within a tenth of what the ticks really take (traced), for a
-    narrow feed and for the widest a feed may be."""
+    """What a history counts a tick to cost (tick_cost, summed against --history-bytes) is within a tenth of what
+    the ticks really take (traced), for a narrow feed and for the widest a feed may be."""
     for fields in (("x",), tuple(f"field_{index:057d}" for index in range(256))):
         ticks = [
             EncodedTick.of(Tick("f", 1, seq, 1000.0 + seq, fields, tuple(float(seq + i) for i in range(len(fields)))))
@@ -290,7 +290,7 @@ def test_the_byte_counts_stay_right_after_the_ring_lets_go_of_old_ticks() -> Non
     history = History(1500, 3600.0)
     for seq in range(1000, 9000):  # four digits each: frames of one size; the list is compacted more than once
         history.append(encoded(seq))
-        assert history.held_bytes == sum(held_bytes(tick) for tick in history.last(1500))
+        assert history.held_bytes == sum(tick_cost(tick) for tick in history.last(1500))
     size = len(history.last(1)[0].json)
     assert history.last(1500).size(Format.JSON) == 1500 * size
     whole = history.last(1500)
