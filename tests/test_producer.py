@@ -543,6 +543,19 @@ async def test_a_failure_downstream_of_the_feed_is_logged_when_it_happens(caplog
     await producer.stop()
 
 
+async def hanging_on_its_second_sample(feed: AsyncCounter) -> tuple[Producer, Collector]:
+    """A producer of ``feed`` on a fake clock, once its first tick is out and its second sample has started (and
+    hangs: ``feed.hanging`` is set)."""
+    clock, collector = FakeClock(), Collector()
+    producer = Producer([feed], collector, clock=clock)
+    producer.start()
+    clock.advance()
+    await collector.wait_for(lambda ticks: len(ticks) == 1)
+    clock.advance(INTERVAL)
+    await until(lambda: getattr(feed, "hanging", False))
+    return producer, collector
+
+
 @pytest.mark.gen_test
 async def test_stop_abandons_a_sample_in_progress_and_nothing_follows() -> None:
     class Hanging(AsyncCounter):
@@ -558,13 +571,8 @@ async def test_stop_abandons_a_sample_in_progress_and_nothing_follows() -> None:
                 await asyncio.Event().wait()
             return await super().sample()
 
-    clock, collector, feed = FakeClock(), Collector(), Hanging()
-    producer = Producer([feed], collector, clock=clock)
-    producer.start()
-    clock.advance()
-    await collector.wait_for(lambda ticks: len(ticks) == 1)
-    clock.advance(INTERVAL)
-    await until(lambda: feed.hanging)  # the second sample has started, and hangs
+    feed = Hanging()
+    producer, collector = await hanging_on_its_second_sample(feed)
     assert producer.runners["hanging"].sampling_beat is not None
     await producer.stop()
     assert producer.runners["hanging"].sampling_beat is None
@@ -600,13 +608,8 @@ async def test_stop_gives_a_cancelled_sample_its_timeout_to_end_not_forever(capl
                 return {"n": 0.0, "thread": 1.0}
             return await super().sample()
 
-    clock, collector, feed = FakeClock(), Collector(), Stubborn()
-    producer = Producer([feed], collector, clock=clock)
-    producer.start()
-    clock.advance()
-    await collector.wait_for(lambda ticks: len(ticks) == 1)
-    clock.advance(INTERVAL)
-    await until(lambda: feed.hanging)
+    feed = Stubborn()
+    producer, collector = await hanging_on_its_second_sample(feed)
     # Before, stop() waited for the cancelled sample to end, and it never does.
     await asyncio.wait_for(producer.stop(), 20 * Stubborn.timeout)
     assert feed.cancelled == 1
