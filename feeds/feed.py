@@ -19,14 +19,51 @@ from typing import Any, ClassVar
 
 from .parsers import interval_seconds, parse_bool, parse_roles, parse_str_tuple, positive_float
 
-__all__ = ["MAX_FIELDS", "Feed", "Field", "Option", "OptionError", "check_fields", "feed"]
+__all__ = [
+    "MAX_FIELDS",
+    "MAX_HOST_FEED_NAME",
+    "MAX_NAME",
+    "MAX_NODE_NAME",
+    "Feed",
+    "Field",
+    "Option",
+    "OptionError",
+    "check_fields",
+    "feed",
+    "host_feed_name",
+]
 
+MAX_NAME = 32
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+# A machine's name in a cluster (--node-name): a lowercase host name, so that NAME@NODE reads like an address.
+MAX_NODE_NAME = 63
+NODE_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
+# The longest feed name a client may meet: a per-host feed's NAME@NODE.
+MAX_HOST_FEED_NAME = MAX_NAME + 1 + MAX_NODE_NAME
 FIELD_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 MAX_FIELD_NAME = 64
 MAX_FIELDS = 256
 
 Sample = Mapping[str, float]
+
+
+def host_feed_name(name: str, node: str) -> str:
+    """The name a per-host feed publishes under on machine ``node`` of a cluster: ``NAME@NODE``.
+
+    Raises `ValueError` when ``name`` is not a feed name or ``node`` not a node name (1 to 63 lowercase letters,
+    digits, '.' or '-', starting with a letter or a digit).
+    """
+    if not NAME_PATTERN.match(name):
+        raise ValueError(
+            f"invalid feed name {name!r}: expected 1 to {MAX_NAME} lowercase letters, digits or '_', "
+            "starting with a letter"
+        )
+    if not NODE_NAME_PATTERN.match(node):
+        raise ValueError(
+            f"invalid node name {node!r}: expected 1 to {MAX_NODE_NAME} lowercase letters, digits, '.' or '-', "
+            "starting with a letter or a digit"
+        )
+    return f"{name}@{node}"
 
 
 class OptionError(ValueError):
@@ -132,6 +169,9 @@ class Feed:
     roles: Sequence[str] = ()
     # True for made-up data (the built-in stocks): the page says so on the feed's panel.
     simulated: ClassVar[bool] = False
+    # True for a feed that measures the machine it runs on: in a cluster each machine publishes its own, as
+    # NAME@NODE (`host_feed_name`). Without a broker the name stays NAME.
+    per_host: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
         declared = self.options()
@@ -207,6 +247,7 @@ def feed(
     description: str = "",
     timeout: float = Feed.timeout,
     simulated: bool = False,
+    per_host: bool = False,
 ) -> Callable[[Callable[[], Any]], type[Feed]]:
     """Turn a plain function (or ``async def``) returning a sample into a feed class.
 
@@ -239,6 +280,7 @@ def feed(
             "interval": interval,
             "timeout": timeout,
             "simulated": simulated,
+            "per_host": per_host,
             "fields": tuple(fields),
             "description": description or inspect.getdoc(function) or "",
             "sample": sample,

@@ -18,6 +18,7 @@ class SystemFeed(Feed):
     name = "system"
     description = "This machine: CPU per core, memory, swap, load average, disk and network throughput."
     interval = 0.5
+    per_host = True
 
     def __init__(self, **options: object) -> None:
         super().__init__(**options)

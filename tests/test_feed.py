@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from feeds import Feed, Field, Option, OptionError
+from feeds import Feed, Field, Option, OptionError, feed
+from feeds.feed import MAX_NODE_NAME, host_feed_name
+from feeds.stocks import StocksFeed
+from feeds.system import SystemFeed
 
 
 class Weather(Feed):
@@ -86,3 +89,41 @@ def test_sample_must_be_implemented() -> None:
 
     with pytest.raises(NotImplementedError, match=r"Empty\.sample\(\)"):
         Empty().sample()
+
+
+def test_only_a_feed_that_measures_its_machine_is_per_host() -> None:
+    @feed("load", per_host=True)
+    def load() -> dict[str, float]:
+        return {"load1": 0.5}
+
+    assert (Weather.per_host, StocksFeed.per_host, SystemFeed.per_host, load.per_host) == (False, False, True, True)
+
+
+@pytest.mark.parametrize(
+    ("name", "node", "expected"),
+    [
+        ("system", "node-1.example", "system@node-1.example"),
+        ("system", "10.0.0.7", "system@10.0.0.7"),
+        ("a", "n" * MAX_NODE_NAME, "a@" + "n" * MAX_NODE_NAME),
+    ],
+)
+def test_a_per_host_feed_is_named_name_at_node(name: str, node: str, expected: str) -> None:
+    assert host_feed_name(name, node) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "node", "reason"),
+    [
+        ("system", "", "invalid node name ''"),
+        ("system", "Node1", "invalid node name 'Node1'"),
+        ("system", "-node", "invalid node name '-node'"),
+        ("system", "a@b", "invalid node name 'a@b'"),
+        ("system", "node_1", "invalid node name 'node_1'"),
+        ("system", "n" * (MAX_NODE_NAME + 1), "invalid node name 'nnn"),
+        ("System", "node", "invalid feed name 'System'"),
+        ("system@a", "node", "invalid feed name 'system@a'"),
+    ],
+)
+def test_a_per_host_name_is_refused_for_a_bad_feed_or_node_name(name: str, node: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=f"^{reason}"):
+        host_feed_name(name, node)

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import ClientConnection, connect
 
+from handlers.protocol.messages import MAX_FEED_NAME
 from tools.harness import Server
 
 CONNECTIONS = 4
@@ -35,7 +36,9 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5),
     max_leaves=20,
 )
-feed_names = st.sampled_from(["stocks", "system", "nope", "", "STOCKS", "x" * 40]) | st.text(max_size=40)
+feed_names = st.sampled_from(["stocks", "system", "nope", "", "STOCKS", "x" * (MAX_FEED_NAME + 1)]) | st.text(
+    max_size=40
+)
 ops = st.sampled_from(["subscribe", "unsubscribe", "ping", "auth", "pong", "data", ""]) | st.text(max_size=12)
 valid = st.one_of(
     st.fixed_dictionaries(

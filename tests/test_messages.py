@@ -6,8 +6,9 @@ import orjson
 import pytest
 
 from feeds.codec import Format
+from feeds.feed import MAX_NODE_NAME, host_feed_name
 from handlers.protocol.codes import ErrorCode
-from handlers.protocol.messages import Op, ProtocolError, parse_request
+from handlers.protocol.messages import MAX_FEED_NAME, Op, ProtocolError, parse_request
 
 
 def test_requests_are_read_with_their_defaults() -> None:
@@ -100,6 +101,21 @@ def test_a_message_with_more_brackets_than_any_valid_one_is_refused_before_it_is
     with pytest.raises(ProtocolError) as refused:
         parse_request('{"op": "ping", "id": [' + ",".join(["[]"] * 21_800) + "]}")
     assert refused.value.code is ErrorCode.INVALID_MESSAGE
-    assert refused.value.message.startswith("a message is one JSON object of numbers and strings: more than 289")
-    bracketed = parse_request(orjson.dumps({"op": "subscribe", "feed": "[" * 32, "id": "{" * 256}).decode())
-    assert (bracketed.feed, bracketed.raw["id"]) == ("[" * 32, "{" * 256)
+    assert refused.value.message.startswith("a message is one JSON object of numbers and strings: more than 353")
+    feed = "[" * MAX_FEED_NAME
+    bracketed = parse_request(orjson.dumps({"op": "subscribe", "feed": feed, "id": "{" * 256}).decode())
+    assert (bracketed.feed, bracketed.raw["id"]) == (feed, "{" * 256)
+
+
+def test_a_per_host_feed_name_is_a_feed_name_and_one_character_more_is_refused() -> None:
+    """The longest NAME@NODE: a 32-character feed name on a 63-character node name."""
+    longest = host_feed_name("f" * 32, "n" * MAX_NODE_NAME)
+    assert len(longest) == MAX_FEED_NAME == 96
+    assert parse_request(orjson.dumps({"op": "subscribe", "feed": longest}).decode()).feed == longest
+    assert parse_request('{"op": "unsubscribe", "feed": "system@node-1.example"}').feed == "system@node-1.example"
+    with pytest.raises(ProtocolError) as refused:
+        parse_request(orjson.dumps({"op": "subscribe", "feed": longest + "n"}).decode())
+    assert (refused.value.code, refused.value.message) == (
+        ErrorCode.INVALID_MESSAGE,
+        "'feed' is longer than 96 characters",
+    )

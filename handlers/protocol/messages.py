@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from feeds.codec import Format
+from feeds.feed import MAX_HOST_FEED_NAME
 from handlers.security.auth import MAX_TOKEN_CHARS
 
 from .codes import ErrorCode
@@ -35,7 +36,7 @@ class Op(str, enum.Enum):
 OPS = ", ".join(op.value for op in Op)
 FORMATS = ", ".join(fmt.value for fmt in Format)
 FORMAT_VALUES = frozenset(fmt.value for fmt in Format)
-MAX_FEED_NAME = 32
+MAX_FEED_NAME = MAX_HOST_FEED_NAME  # a per-host feed's NAME@NODE, 32 + 1 + 63
 MAX_ID_CHARS = 256
 MAX_ID_NUMBER = 2**53  # what a JSON number holds exactly
 # The longest client value an error message quotes: an error is never much bigger than a line.
