@@ -153,7 +153,8 @@ class Feed:
     A plain ``sample()`` runs in a thread of its own feed, so it may block; one that takes longer than
     ``timeout`` seconds is abandoned (an async one is cancelled) and counted as a failure. ``setup()`` and
     ``teardown()`` (plain or async) open and close resources; ``setup()`` runs before the first sample (and is
-    retried with a growing delay while it fails), ``teardown()`` after the last.
+    retried with a growing delay while it fails), ``teardown()`` after the last. In a cluster, ``take_over()`` hands
+    a feed that starts producing on this process the last tick another one published.
 
     When ``fields`` is left empty, the fields are taken from the first accepted sample, without units, and fixed
     from then on. They travel with the feed's ticks to the hub, which answers for them (`feeds.hub.Hub.fields`);
@@ -228,6 +229,12 @@ class Feed:
 
     def setup(self) -> Awaitable[None] | None:
         """Open what ``sample()`` needs. Runs once, before the first sample."""
+        return None
+
+    def take_over(self, last: Mapping[str, float]) -> None:
+        """Called before setup() when this process becomes the feed's producer in a cluster and the feed has
+        published before: `last` holds the values of its last published tick, by field name. A simulation
+        continues from them instead of starting over."""
         return None
 
     def sample(self) -> Sample | Awaitable[Sample]:

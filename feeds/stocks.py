@@ -2,7 +2,8 @@
 
 Prices follow a geometric Brownian motion and each tick trades a random number of round lots. The random number
 generator is seedable, and the simulation advances by ``interval`` per tick whatever the wall clock says, so a fixed
-seed reproduces exactly the same prices.
+seed reproduces exactly the same prices. In a cluster, a process that takes the feed over continues from the last
+published prices (`StocksFeed.take_over`) rather than from new start prices.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections.abc import Mapping
 
 from .feed import Feed, Field, Option, OptionError, Sample
 
@@ -78,6 +80,14 @@ class StocksFeed(Feed):
         )
         self._rng = random.Random(self.seed)
         self._prices = {symbol: round(self._rng.uniform(*START_PRICE_RANGE), 2) for symbol in self.symbols}
+
+    def take_over(self, last: Mapping[str, float]) -> None:
+        """Continue from the last published prices (``SYMBOL.price``). A symbol missing from ``last`` (the symbols
+        option changed), or handed a value that is not a finite positive number, keeps its start price."""
+        for symbol in self.symbols:
+            price = last.get(f"{symbol}.price")
+            if isinstance(price, (int, float)) and not isinstance(price, bool) and math.isfinite(price) and price > 0:
+                self._prices[symbol] = float(price)
 
     async def sample(self) -> Sample:
         # Arithmetic only, tens of microseconds: cheaper on the event loop than a hand-over to the feed's thread.

@@ -127,3 +127,9 @@ def test_a_per_host_feed_is_named_name_at_node(name: str, node: str, expected: s
 def test_a_per_host_name_is_refused_for_a_bad_feed_or_node_name(name: str, node: str, reason: str) -> None:
     with pytest.raises(ValueError, match=f"^{reason}"):
         host_feed_name(name, node)
+
+
+def test_taking_over_does_nothing_unless_a_feed_says_what() -> None:
+    weather = Weather()
+    assert weather.take_over({"temp_c": 30.0}) is None
+    assert (weather.sample(), weather.fields) == ({"temp_c": 21.5}, (Field("temp_c", "°C"),))

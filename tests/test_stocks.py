@@ -73,3 +73,53 @@ def test_bad_symbols_are_refused_with_the_reason(text: str, reason: str) -> None
 def test_bad_numbers_are_refused(key: str, text: str) -> None:
     with pytest.raises(OptionError, match=rf"^bad value '{text}' for option stocks\.{key}"):
         StocksFeed.from_text_options({key: text})
+
+
+def test_a_feed_that_takes_over_continues_from_the_last_published_prices() -> None:
+    """The next step moves each handed price by a normal step (under 6 standard deviations of its log), where a
+    feed that starts over jumps to prices of its own."""
+    last = prices(StocksFeed(seed=1), 100)[-1]
+    fresh, taking_over = StocksFeed(seed=2), StocksFeed(seed=2)
+    taking_over.take_over(last)
+    deviation = taking_over.volatility * math.sqrt(taking_over.interval / 3600)
+
+    def moves(feed: StocksFeed) -> list[float]:
+        step = feed.step()
+        return [abs(math.log(step[f"{symbol}.price"] / last[f"{symbol}.price"])) for symbol in feed.symbols]
+
+    assert max(moves(taking_over)) < 6 * deviation
+    assert max(moves(fresh)) > 6 * deviation
+
+
+def test_taking_over_keeps_the_start_price_of_a_symbol_missing_or_badly_handed() -> None:
+    """A symbol added since the last tick, or handed NaN, infinity, zero or a negative price, starts where it would
+    have; the others continue (flat prices make both exact)."""
+    symbols = ("AAPL", "MSFT", "NEW", "NAN", "INF", "ZERO", "NEG")
+    started = StocksFeed(seed=4, symbols=symbols, volatility=0.0).step()
+    feed = StocksFeed(seed=4, symbols=symbols, volatility=0.0)
+    feed.take_over(
+        {
+            "AAPL.price": 123.45,
+            "AAPL.volume": 300,
+            "MSFT.price": 7,
+            "OLD.price": 55.0,
+            "NAN.price": math.nan,
+            "INF.price": math.inf,
+            "ZERO.price": 0.0,
+            "NEG.price": -3.0,
+        }
+    )
+    step = feed.step()
+    assert (step["AAPL.price"], step["MSFT.price"]) == (123.45, 7.0)
+    assert [step[f"{symbol}.price"] for symbol in symbols[2:]] == [started[f"{symbol}.price"] for symbol in symbols[2:]]
+    assert "OLD.price" not in step
+
+
+def test_taking_over_with_the_same_seed_changes_nothing_but_the_prices() -> None:
+    """The hook sets prices only: the random draws (and so the volumes) go on as the seed says."""
+    handed = {f"{symbol}.price": 100.0 for symbol in StocksFeed.symbols.default}
+    feed = StocksFeed(seed=9)
+    feed.take_over(handed)
+    twin = StocksFeed(seed=9)
+    step, twin_step = feed.step(), twin.step()
+    assert all(step[name] == twin_step[name] for name in step if name.endswith(".volume"))
