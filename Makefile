@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`. Both set up everything first:
 # a .venv with the project and its Python dependencies, the front-end packages from package-lock.json, and
-# (for the browser tests) Debian's Chromium.
+# (for the browser tests) Debian's Chromium, and (for the broker's tests) Debian's redis-server.
 
 PYTHON ?= python3
 VENV := .venv
@@ -10,12 +10,12 @@ PORT ?= 8888
 CHROMIUM := /usr/bin/chromium
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench bench-attack bench-page screenshot setup chromium clean
+.PHONY: run test check bench bench-attack bench-page screenshot setup chromium redis clean
 
 run: setup
 	$(BIN)/python server.py --host $(HOST) --port $(PORT)
 
-test: setup chromium
+test: setup chromium redis
 	npm test
 	$(BIN)/python -m pytest
 
@@ -65,6 +65,16 @@ chromium:
 			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 		else \
 			echo "The browser tests need Chromium at $(CHROMIUM): run 'sudo apt-get install chromium'"; exit 1; \
+		fi; \
+	fi
+
+# The tests start private redis-servers of their own on free ports; the machine's own Redis is never used.
+redis:
+	@if ! command -v redis-server >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server; \
+		else \
+			echo "The broker tests need redis-server on PATH: run 'sudo apt-get install redis-server'"; exit 1; \
 		fi; \
 	fi
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real application with fast, seeded feeds, served on a real socket by pytest-tornado."""
+"""Shared fixtures: a real application with fast, seeded feeds, served on a real socket by pytest-tornado, and a
+real redis-server of the test's own."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from feeds.system import SystemFeed
 from handlers.endpoints.app import make_app
 from handlers.endpoints.socket import FeedSocket
 from handlers.transport.connections import Connections
+from tools.redisserver import RedisServer
 
 from .waiting import changed
 
@@ -62,3 +64,10 @@ def app(hub: Hub, io_loop: IOLoop, connections: Connections[FeedSocket]) -> Iter
     producer.start()
     yield make_app(hub, connections=connections)
     io_loop.run_sync(producer.stop)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A private, empty redis-server on a free port (never 6379), stopped and deleted after the test."""
+    with RedisServer() as server:
+        yield server
