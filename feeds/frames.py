@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import struct
 
-__all__ = ["Opcode", "frame"]
+__all__ = ["Opcode", "frame", "payload_of"]
 
 _FIN = 0x80
 _SHORT_LIMIT = 126  # payloads up to 125 bytes carry their length in the second byte
@@ -36,3 +36,13 @@ def frame(payload: bytes, opcode: Opcode) -> bytes:
     else:
         header = _LONG.pack(first, 127, length)
     return header + payload
+
+
+def payload_of(data: bytes) -> bytes:
+    """The payload of one unmasked frame built by `frame`."""
+    length = data[1] & 0x7F
+    if length == 126:
+        return data[_MEDIUM.size :]
+    if length == 127:
+        return data[_LONG.size :]
+    return data[2:]

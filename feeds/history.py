@@ -86,6 +86,11 @@ class History:
         return self._newest[0] if self._newest else None
 
     @property
+    def newest(self) -> tuple[int, int] | None:
+        """The newest tick's run and seq, held or not (None before the first)."""
+        return self._newest
+
+    @property
     def oldest_seq(self) -> int | None:
         """The seq of the oldest tick held (None when none is)."""
         return self._ticks[self._start].seq if len(self) else None

@@ -108,24 +108,37 @@ class Hub:
         *,
         clock: Clock | None = None,
     ) -> None:
-        self._feeds = {feed.name: feed for feed in feeds}
-        self._histories = {name: History(history_ticks, history_seconds, history_bytes) for name in self._feeds}
-        self._statuses = {name: FeedStatus(name) for name in self._feeds}
-        self._fields = {name: tuple(feed.fields) for name, feed in self._feeds.items()}
+        self._history_limits = (history_ticks, history_seconds, history_bytes)
         self._clock = clock or LoopClock()
+        self._feeds: dict[str, Feed] = {}
+        self._histories: dict[str, History] = {}
+        self._statuses: dict[str, FeedStatus] = {}
+        self._fields: dict[str, tuple[Field, ...]] = {}
         # Dicts rather than sets: insertion order makes delivery order stable and predictable in tests.
-        self._subscribers: dict[str, dict[Format, dict[Subscriber, None]]] = {
-            name: {fmt: {} for fmt in Format} for name in self._feeds
-        }
+        self._subscribers: dict[str, dict[Format, dict[Subscriber, None]]] = {}
         # The feeds whose fields are not known yet; while it is empty, a delivery does not look for first ticks.
-        self._fieldless = {name for name, fields in self._fields.items() if not fields}
+        self._fieldless: set[str] = set()
         # Waits for a first tick, by feed (only feeds with some), oldest first: as every wait of a feed lasts as
         # long, also the order they end in. Each such feed has one timer, set for its oldest wait's deadline.
         self._waits: dict[str, dict[Subscriber, Wait]] = {}
         self._wait_timers: dict[str, object] = {}
-        for name, fields in self._fields.items():
-            if fields:
-                self._say_if_wide(name, typical_tick(name, tuple(field.name for field in fields)))
+        for feed in feeds:
+            self.add_feed(feed)
+
+    def add_feed(self, feed: Feed) -> None:
+        """Serve one more feed (in a cluster: another machine's own, `Feed.per_host`, found after the start)."""
+        name = feed.name
+        if name in self._feeds:
+            raise ValueError(f"feed {name!r} is served already")
+        self._feeds[name] = feed
+        self._histories[name] = History(*self._history_limits)
+        self._statuses[name] = FeedStatus(name)
+        self._fields[name] = fields = tuple(feed.fields)
+        self._subscribers[name] = {fmt: {} for fmt in Format}
+        if fields:
+            self._say_if_wide(name, typical_tick(name, tuple(field.name for field in fields)))
+        else:
+            self._fieldless.add(name)
 
     @property
     def feeds(self) -> list[Feed]:

@@ -487,8 +487,31 @@ class Producer:
         self._beat = 0.0  # when the batch's ticks were due
         self._deadline: object | None = None
 
+    def add(self, feed: Feed, sequencer: Sequencer, last: Mapping[str, float] | None = None) -> None:
+        """Start sampling one more feed, now, numbering its ticks with ``sequencer``: in a cluster, when this process
+        becomes the feed's leader. ``last``, the values of the feed's last published tick, is handed to its
+        `Feed.take_over` first, so that it continues rather than starts over."""
+        if feed.name in self.runners:
+            raise ValueError(f"feed {feed.name!r} is sampled already")
+        if last is not None:
+            try:
+                feed.take_over(last)
+            except Exception:
+                log.exception("feed %s: take_over() failed; it starts over", feed.name)
+        runner = self.runners[feed.name] = FeedRunner(feed, self, sequencer, self._clock)
+        runner.start()
+
+    async def remove(self, name: str) -> None:
+        """Stop sampling the feed called ``name`` at once (in a cluster: its leadership ended): nothing more of it is
+        published, not even a tick in progress; then it is torn down as `stop` does."""
+        runner = self.runners.pop(name)
+        self._batch = [event for event in self._batch if event.feed != name]
+        await runner.stop()
+
     def emit(self, event: Tick | FeedStatus) -> None:
         """A feed's tick or status change: published now, or batched until the other feeds of its beat are done."""
+        if event.feed not in self.runners:
+            return  # removed while it sampled: it publishes nothing more
         if not self._batch:
             beat = self.runners[event.feed].sampling_beat
             self._beat = self._clock.time() if beat is None else beat

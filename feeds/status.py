@@ -1,4 +1,4 @@
-"""A feed's health as clients and operators see it: starting, ok, or failing with the last error and a count.
+"""A feed's health as clients and operators see it: starting, ok, failing with the last error and a count, or stale.
 
 An error's text is whatever a plugin's exception or refused sample said, of any size; a status carries it cut to
 `MAX_ERROR_CHARS` (`error_line`), since every subscriber of the feed is sent it, and `/api/feeds` lists it.
@@ -16,11 +16,13 @@ MAX_ERROR_CHARS = 300
 
 
 class Health(str, enum.Enum):
-    """``starting`` until the first sample or failure, then ``ok`` or ``failing``."""
+    """``starting`` until the first sample or failure, then ``ok`` or ``failing``; in a cluster, ``stale`` while no
+    process produces the feed (its leader stopped and none has taken over yet, or this node lost the broker)."""
 
     STARTING = "starting"
     OK = "ok"
     FAILING = "failing"
+    STALE = "stale"
 
 
 @dataclass(frozen=True, slots=True)

@@ -457,3 +457,20 @@ def test_narrow_feeds_are_not_named(clock: FakeClock, caplog: pytest.LogCaptureF
     with caplog.at_level(logging.WARNING, logger="dashboard.hub"):
         Hub([Numbers()], clock=clock)
     assert caplog.records == []
+
+
+class Another(Feed):
+    name = "another"
+
+
+def test_a_feed_added_later_is_served_like_the_first_ones(hub: Hub) -> None:
+    """In a cluster, another machine's own feed is found after the start."""
+    hub.add_feed(Another())
+    assert [feed.name for feed in hub.feeds] == ["numbers", "letters", "another"]
+    sink = Sink()
+    hub.subscribe("another", sink, Format.JSON)
+    hub.publish([Tick("another", 7, 1, 100.0, ("y",), (2.0,))])
+    assert [field.name for field in hub.fields("another")] == ["y"]  # from its first tick, as for any field-less feed
+    assert len(sink.messages) == 1 and hub.history("another").newest == (7, 1)
+    with pytest.raises(ValueError, match="feed 'another' is served already"):
+        hub.add_feed(Another())

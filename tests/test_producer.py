@@ -12,7 +12,7 @@ import itertools
 import logging
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pytest
 
@@ -658,3 +658,59 @@ async def test_a_feed_failing_every_other_sample_logs_its_traceback_once_then_a_
     ]
     assert caplog.records[0].exc_info is not None
     assert len(collector.ticks) == 625
+
+
+class Continuing(Counter):
+    """Counts on from the last published tick it is handed."""
+
+    name = "continuing"
+
+    def take_over(self, last: Mapping[str, float]) -> None:
+        self.n = int(last["n"])
+
+
+@pytest.mark.gen_test
+async def test_a_feed_added_later_samples_at_once_continuing_its_sequencer_and_its_last_values() -> None:
+    """A cluster's new leader: the feed is handed the last tick before its setup, and numbers on from the last seq."""
+    clock, collector, feed = FakeClock(), Collector(), Continuing()
+    producer = Signalling([], collector, clock=clock)
+    producer.start()
+    sequencer = LocalSequencer()
+    for _ in range(41):
+        sequencer.next(feed.name)  # the ticks the last leader published
+    producer.add(feed, sequencer, {"n": 41.0, "thread": 0.0})
+    await beat(clock, producer, 0.0)
+    await beat(clock, producer)
+    assert [(tick.seq, tick.values[0]) for tick in collector.ticks] == [(42, 42.0), (43, 43.0)]
+    assert feed.events == ["setup"]
+    await producer.remove(feed.name)
+    assert feed.events == ["setup", "teardown"]
+    await beat(clock, producer)
+    assert len(collector.ticks) == 2  # nothing after its removal
+    await producer.stop()
+
+
+class Slow(Counter):
+    name = "slow"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def sample(self) -> dict[str, float]:
+        self.release.wait(5)
+        return super().sample()
+
+
+@pytest.mark.gen_test
+async def test_a_feed_removed_while_it_samples_publishes_nothing_more() -> None:
+    clock, collector, feed = FakeClock(), Collector(), Slow()
+    producer = Signalling([], collector, clock=clock)
+    producer.add(feed, LocalSequencer())
+    clock.advance(JUST_PAST)
+    await until(lambda: producer.runners[feed.name].sampling_beat is not None)
+    removing = asyncio.ensure_future(producer.remove(feed.name))
+    feed.release.set()
+    await removing
+    assert collector.ticks == [] and collector.statuses == []
+    await producer.stop()
