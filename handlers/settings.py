@@ -12,10 +12,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from broker.url import BROKER_ENV, BrokerURL, parse_broker_url
 from feeds.history import HISTORY_BYTES, HISTORY_SECONDS, HISTORY_TICKS
 from feeds.parsers import (
     interval_seconds,
@@ -29,11 +32,25 @@ from feeds.parsers import (
 from handlers.security.auth import SECRET_ENV, check_secret
 from handlers.security.guard import normalize_origin
 
-__all__ = ["REPLAY_BUDGET", "Settings", "SettingsError", "add_flags"]
+__all__ = [
+    "MAX_NODE_NAME",
+    "NODE_NAME_PATTERN",
+    "REPLAY_BUDGET",
+    "Settings",
+    "SettingsError",
+    "add_flags",
+    "default_node_name",
+]
 
 # A page's hour of both built-in feeds is 2.7 MiB of binary frames (6.5 MiB of JSON); of a 50-symbol feed at 20 Hz,
 # as much as its 36,000 held ticks, 29 MiB: a page loading its longest window fits in the budget, twice.
 REPLAY_BUDGET = 64 * 1024 * 1024
+# A node's name goes into Redis keys and per-host feed names (system@NODE): a DNS label's characters and length.
+MAX_NODE_NAME = 63
+NODE_NAME_PATTERN = re.compile(rf"^[a-z0-9][a-z0-9.-]{{0,{MAX_NODE_NAME - 1}}}$")
+NODE_NAME_FALLBACK = "node"
+# How long a feed's leadership lasts in Redis without renewal (renewed at about a third of it).
+LEADER_TTL = 3.0
 
 
 class SettingsError(ValueError):
@@ -97,6 +114,30 @@ WILDCARD_LABELS = 2
 
 def _origin(text: str) -> str:
     return normalize_origin(text)
+
+
+def _broker(text: str) -> str:
+    parse_broker_url(text)  # its errors quote nothing of the URL, which may hold a password
+    return text.strip()
+
+
+def _node_name(text: str) -> str:
+    name = text.strip().lower()
+    if not NODE_NAME_PATTERN.match(name):
+        raise ValueError(
+            f"expected a name of at most {MAX_NODE_NAME} letters, digits, dots and dashes, starting with a letter or "
+            "a digit, e.g. web-1"
+        )
+    return name
+
+
+def default_node_name(host_name: str | None = None) -> str:
+    """This machine's name in a cluster: its host name, lowercased, with any character a node name cannot hold
+    replaced by '-' and cut to `MAX_NODE_NAME` (a host named ``Build_Box`` is ``build-box``), so that an odd host
+    name never stops a server from starting."""
+    name = re.sub(r"[^a-z0-9.-]", "-", (socket.gethostname() if host_name is None else host_name).lower())
+    name = name.lstrip(".-")[:MAX_NODE_NAME]
+    return name if NODE_NAME_PATTERN.match(name) else NODE_NAME_FALLBACK
 
 
 @dataclass(frozen=True)
@@ -295,6 +336,37 @@ class Settings:
         positive_int,
         "HTTP requests one client may send at once above --max-http-rate (a page load is about 30)",
     )
+    broker: str | None = _setting(
+        None,
+        "--broker",
+        "URL",
+        _broker,
+        "serve as one node of a cluster that shares its feeds through this Redis: redis://[:PASSWORD@]HOST:PORT/DB, "
+        "or rediss:// for tls; without it this process serves everything on its own",
+        env=BROKER_ENV,
+        secret=True,
+    )
+    processes: int = _setting(
+        1,
+        "--processes",
+        "N",
+        positive_int,
+        "server processes on this machine, sharing the port (SO_REUSEPORT); more than 1 needs --broker",
+    )
+    node_name: str = _setting(
+        default_node_name(),
+        "--node-name",
+        "NAME",
+        _node_name,
+        "this machine's name in the cluster (letters, digits, dots, dashes); its per-host feeds are FEED@NAME",
+    )
+    leader_ttl: float = _setting(
+        LEADER_TTL,
+        "--leader-ttl",
+        "SECONDS",
+        interval_seconds,
+        "how long a feed's leadership lasts in Redis without renewal: a crashed leader is replaced within twice this",
+    )
 
     def __post_init__(self) -> None:
         # Values given in code pass the parsers too, and are kept as the parsers return them ("5" becomes 5.0).
@@ -309,6 +381,8 @@ class Settings:
             object.__setattr__(self, field.name, parsed)
         if (self.certfile is None) != (self.keyfile is None):
             raise SettingsError("--certfile and --keyfile go together: give both to serve https and wss, or neither")
+        if self.processes > 1 and self.broker is None:
+            raise SettingsError(f"--processes {self.processes} needs --broker: processes share feeds through Redis")
 
     @classmethod
     def from_flags(cls, args: argparse.Namespace) -> Settings:
@@ -325,6 +399,11 @@ class Settings:
             else:
                 values[field.name] = _parse(field, given)
         return cls(**values)
+
+    @property
+    def broker_url(self) -> BrokerURL | None:
+        """--broker parsed, or None without it (everything in this one process)."""
+        return None if self.broker is None else parse_broker_url(self.broker)
 
     @property
     def max_pending_bytes(self) -> int:

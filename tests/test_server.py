@@ -20,6 +20,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from broker.url import BROKER_ENV
 from tools.harness import ROOT, Server
 
 EXIT_TIMEOUT = 20.0
@@ -102,6 +103,10 @@ FLAGS = {
     "--max-headers N": "one with more gets 400 and its connection is closed (default: 100)",
     "--max-http-rate PER_SECOND": "429 with Retry-After and its connection is closed; /healthz has a budget of its own",
     "--max-http-burst N": "(a page load is about 30) (default: 100)",
+    "--broker URL": "a cluster that shares its feeds through this Redis: redis://[:PASSWORD@]HOST:PORT/DB, or rediss://",
+    "--processes N": "server processes on this machine, sharing the port (SO_REUSEPORT); more than 1 needs --broker",
+    "--node-name NAME": "this machine's name in the cluster (letters, digits, dots, dashes)",
+    "--leader-ttl SECONDS": "a crashed leader is replaced within twice this (default: 3.0)",
     "--option FEED.KEY=VALUE": "set a feed's option before it starts",
     "--feed TARGET": "load feed plugins",
     "--feeds-dir DIR": "load the feeds of every *.py file in DIR",
@@ -139,6 +144,11 @@ def test_help_documents_every_flag() -> None:
         ("--ping-interval", "nan", "bad value 'nan' for --ping-interval: expected a number greater than 0"),
         ("--ping-timeout", "0", "bad value '0' for --ping-timeout"),
         ("--host", " ", "bad value ' ' for --host: expected an address"),
+        ("--processes", "0", "bad value '0' for --processes: expected a whole number greater than 0"),
+        ("--processes", "2", "--processes 2 needs --broker: processes share feeds through Redis"),
+        ("--node-name", "web_1", "bad value 'web_1' for --node-name: expected a name of at most 63 letters"),
+        ("--leader-ttl", "0", "bad value '0' for --leader-ttl: expected a number greater than 0"),
+        ("--broker", "http://127.0.0.1:6380/0", "bad value for --broker: expected redis://"),
     ],
 )
 def test_a_bad_setting_stops_the_server_with_one_line_naming_it(flag: str, value: str, expected: str) -> None:
@@ -147,6 +157,25 @@ def test_a_bad_setting_stops_the_server_with_one_line_naming_it(flag: str, value
     assert result.stderr.splitlines() == [
         f"server.py: error: {expected}" + result.stderr.partition(expected)[2].strip()
     ]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:Sw0rdf1sh@127.0.0.1:99999/0",
+        "redis://:Sw0rdf1sh/x@127.0.0.1:6380/0",
+        "redis://alice:Sw0rdf1sh@127.0.0.1:6380/zero",
+        "Sw0rdf1sh:x@127.0.0.1",
+    ],
+)
+@pytest.mark.parametrize("given", ["flag", "environment"])
+def test_a_bad_broker_url_stops_the_server_without_showing_its_password(url: str, given: str) -> None:
+    by_flag = given == "flag"
+    result = run_server("--broker", url) if by_flag else run_server(env={**os.environ, BROKER_ENV: url})
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("server.py: error: bad value for --broker: ")
+    assert "Sw0rdf1sh" not in result.stderr + result.stdout
 
 
 def test_the_message_size_flag_reaches_the_connections() -> None:
