@@ -14,6 +14,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import ssl
 import sys
 import threading
@@ -39,6 +40,7 @@ from handlers.security.auth import SECRET_ENV, Authenticator
 from handlers.settings import Settings, SettingsError, add_flags
 from handlers.transport.connections import Connections
 from handlers.transport.httpserver import DashboardHTTPServer, raise_fd_limit
+from handlers.transport.processes import run_processes
 from handlers.transport.tornado_internals import TornadoInternalsError, check_tornado, stream_of
 
 __all__ = ["BUILTIN_FEEDS", "build_feeds", "discover_feeds", "main", "parse_args"]
@@ -192,8 +194,18 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-async def serve(settings: Settings, feeds: list[Feed]) -> None:
-    """Serve until SIGINT or SIGTERM."""
+def listen(settings: Settings, port: int | None = None) -> list[socket.socket]:
+    """The listening sockets of --host and --port (or ``port``); shared with the other processes of --processes
+    (``SO_REUSEPORT``) when there are several."""
+    port = settings.port if port is None else port
+    try:
+        return bind_sockets(port, settings.host, backlog=LISTEN_BACKLOG, reuse_port=settings.processes > 1)
+    except OSError as exc:
+        raise StartupError(f"cannot listen on {settings.host}:{port}: {exc.strerror}") from None
+
+
+async def serve(settings: Settings, feeds: list[Feed], sockets: list[socket.socket]) -> None:
+    """Serve on ``sockets`` until SIGINT or SIGTERM."""
     clock = LoopClock()  # one clock for the producer's beats and the hub's waits for a first tick
     hub = Hub(
         feeds,
@@ -204,10 +216,6 @@ async def serve(settings: Settings, feeds: list[Feed]) -> None:
     )
     producer = Producer(feeds, hub, clock=clock)
     connections: Connections[FeedSocket] = Connections()
-    try:
-        sockets = bind_sockets(settings.port, settings.host, backlog=LISTEN_BACKLOG)
-    except OSError as exc:
-        raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
     app = make_app(hub, settings, connections=connections)
     server = DashboardHTTPServer(
         app,
@@ -334,7 +342,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.list_feeds:
             print(list_feeds(sources, feeds))
             return 0
-        asyncio.run(serve(settings, feeds))
+        sockets = listen(settings)
+        if settings.processes > 1:
+            port = sockets[0].getsockname()[1]  # --port 0 resolved: every process listens on this one
+            return run_processes(
+                settings.processes,
+                sockets,
+                bind=lambda: listen(settings, port),
+                serve=lambda own: serve_process(settings, feeds, own),
+            )
+        asyncio.run(serve(settings, feeds, sockets))
+    except (StartupError, SettingsError, TornadoInternalsError) as exc:
+        print(f"server.py: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
+def serve_process(settings: Settings, feeds: list[Feed], sockets: list[socket.socket]) -> int:
+    """One of the processes of --processes: serve on ``sockets``; its exit status (2 after a start-up error)."""
+    try:
+        asyncio.run(serve(settings, feeds, sockets))
     except (StartupError, SettingsError, TornadoInternalsError) as exc:
         print(f"server.py: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
