@@ -23,8 +23,9 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["REDIS_SERVER", "RedisServer", "command", "redis_server_path"]
+__all__ = ["REDIS_SERVER", "ROOT", "RedisServer", "command", "redis_server_path"]
 
+ROOT = Path(__file__).resolve().parent.parent
 REDIS_SERVER = "redis-server"
 HOST = "127.0.0.1"
 # The machine's own Redis may listen there: a private server must never take it, nor be mistaken for it.
@@ -87,7 +88,11 @@ class RedisServer:
         return self.process.pid
 
     def _command(self, port: int) -> list[str]:
-        command = [
+        # On Linux, util-linux's setpriv has the kernel send redis-server SIGTERM when the process that started it
+        # dies, even by SIGKILL (a test run cut short), so that no private redis-server is left behind.
+        setpriv = shutil.which("setpriv")
+        command = [setpriv, "--pdeathsig", "TERM"] if setpriv is not None else []
+        command += [
             redis_server_path(),
             "--bind", HOST,
             "--port", str(port),
