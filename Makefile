@@ -10,10 +10,15 @@ PORT ?= 8888
 CHROMIUM := /usr/bin/chromium
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench bench-attack bench-page screenshot setup chromium redis clean
+.PHONY: run cluster test check bench bench-attack bench-page screenshot setup chromium redis clean
 
 run: setup
 	$(BIN)/python server.py --host $(HOST) --port $(PORT)
+
+# The cluster on one machine: a private redis-server on a free port, and server.py --processes 2 --broker on it;
+# Ctrl-C stops both. Arguments for the server: make cluster ARGS='--option stocks.interval=0.1'.
+cluster: setup redis
+	$(BIN)/python -m tools.cluster --host $(HOST) --port $(PORT) $(ARGS)
 
 test: setup chromium redis
 	npm test
