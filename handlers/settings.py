@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from broker.url import BROKER_ENV, BrokerURL, parse_broker_url
+from feeds.feed import MAX_NODE_NAME, NODE_NAME_PATTERN
 from feeds.history import HISTORY_BYTES, HISTORY_SECONDS, HISTORY_TICKS
 from feeds.parsers import (
     interval_seconds,
@@ -33,8 +34,6 @@ from handlers.security.auth import SECRET_ENV, check_secret
 from handlers.security.guard import normalize_origin
 
 __all__ = [
-    "MAX_NODE_NAME",
-    "NODE_NAME_PATTERN",
     "REPLAY_BUDGET",
     "Settings",
     "SettingsError",
@@ -45,9 +44,7 @@ __all__ = [
 # A page's hour of both built-in feeds is 2.7 MiB of binary frames (6.5 MiB of JSON); of a 50-symbol feed at 20 Hz,
 # as much as its 36,000 held ticks, 29 MiB: a page loading its longest window fits in the budget, twice.
 REPLAY_BUDGET = 64 * 1024 * 1024
-# A node's name goes into Redis keys and per-host feed names (system@NODE): a DNS label's characters and length.
-MAX_NODE_NAME = 63
-NODE_NAME_PATTERN = re.compile(rf"^[a-z0-9][a-z0-9.-]{{0,{MAX_NODE_NAME - 1}}}$")
+# The default --node-name when nothing of the host name is left once made valid.
 NODE_NAME_FALLBACK = "node"
 # How long a feed's leadership lasts in Redis without renewal (renewed at about a third of it).
 LEADER_TTL = 3.0

@@ -8,7 +8,8 @@ import dataclasses
 import pytest
 
 from broker.url import BROKER_ENV, BrokerURL
-from handlers.settings import NODE_NAME_PATTERN, Settings, SettingsError, add_flags, default_node_name
+from feeds.feed import NODE_NAME_PATTERN
+from handlers.settings import Settings, SettingsError, add_flags, default_node_name
 
 
 def parse(*argv: str) -> Settings:
