@@ -69,6 +69,24 @@ describe("View.toSearch", () => {
     assert.deepEqual(back.feeds, view.feeds);
   });
 
+  test("carries a per-host feed (NAME@NODE) and its series through the URL, encoded", () => {
+    const view = new View({
+      hidden: new Set([seriesKey("system@node-1.example", "cpu0")]),
+      feeds: new Set(["system@node-1.example", "system@node-2.example", "stocks"]),
+    });
+    const search = view.toSearch("");
+    assert.equal(
+      search,
+      "?hide=system%40node-1.example%3Acpu0&feeds=system%40node-1.example,system%40node-2.example,stocks",
+    );
+    const back = View.parse(search);
+    assert.deepEqual(back.hidden, view.hidden);
+    assert.deepEqual(back.feeds, view.feeds);
+    assert.equal(back.isShown("system@node-2.example"), true);
+    assert.equal(back.isShown("system@node-3.example"), false);
+    assert.deepEqual([...View.parse("?feeds=system@node-1.example").feeds], ["system@node-1.example"]);
+  });
+
   test("keeps the URL's other parameters, and replaces its own", () => {
     const search = new View({ window: byKey("5m") }).toSearch("?debug=1&window=1h&from=1&to=2");
     assert.equal(search, "?debug=1&window=5m");

@@ -6,6 +6,7 @@
 
 import { formatTime } from "./chart.js";
 import { element } from "./dom.js";
+import { describeFeedName, feedNameNodes, splitFeedName } from "./feedname.js";
 import { WINDOWS } from "./view.js";
 
 export class Controls {
@@ -79,7 +80,15 @@ export class Controls {
     feedToggles.dataset.feeds = key;
     feedToggles.replaceChildren(
       ...names.map((name) => {
-        const button = element("button", { type: "button", class: "button", text: name, dataset: { feed: name } });
+        const button = element(
+          "button",
+          { type: "button", class: "button", dataset: { feed: name } },
+          ...feedNameNodes(name),
+        );
+        if (splitFeedName(name).host !== null) {
+          // Read whole: the feed and its host are two pieces of text with no space between them.
+          button.setAttribute("aria-label", describeFeedName(name));
+        }
         button.addEventListener("click", () => this.#handlers.feed(name));
         return button;
       }),

@@ -12,6 +12,7 @@
 import { ChartKind, seriesStyle } from "./chart.js";
 import { FeedHistory } from "./data.js";
 import { element, setText, showMessage } from "./dom.js";
+import { describeFeedName, feedNameNodes } from "./feedname.js";
 import { UNIT_DOLLAR, UNIT_SHARES, describeUnit, formatAge, formatChange, formatValue } from "./format.js";
 import { Plot, seriesMarker } from "./plot.js";
 import { Sparkline } from "./sparkline.js";
@@ -186,7 +187,8 @@ export class Panel {
     const titles = element(
       "div",
       { class: "panel__titles" },
-      element("h2", { class: "panel__title", text: feed.name }),
+      // A per-host feed (system@node-1) is titled with the feed's name and its host beside it.
+      element("h2", { class: "panel__title" }, ...feedNameNodes(feed.name)),
       this.description,
     );
     if (feed.simulated) {
@@ -204,7 +206,7 @@ export class Panel {
           points: "0",
           renders: "0",
         },
-        "aria-label": `${feed.name} feed`,
+        "aria-label": describeFeedName(feed.name),
       },
       element(
         "header",
