@@ -23,9 +23,10 @@ from collections.abc import Sequence
 
 from tornado.netutil import bind_sockets
 
+from broker.node import BrokerError, RedisBroker
 from feeds import Feed, OptionError
 from feeds.clock import LoopClock
-from feeds.feed import check_fields
+from feeds.feed import check_fields, host_feed_name
 from feeds.hub import Hub
 from feeds.loader import FeedSource, LoadError, check_unique, load_dir, load_entry_points, load_target
 from feeds.parsers import parse_roles, positive_float
@@ -131,8 +132,13 @@ def discover_feeds(args: argparse.Namespace) -> list[FeedSource]:
         raise StartupError(str(exc)) from None
 
 
-def build_feeds(option_texts: Sequence[str], classes: Sequence[type[Feed]] = BUILTIN_FEEDS) -> list[Feed]:
-    """Instantiate each feed class with its ``FEED.KEY=VALUE`` options; raise `StartupError` naming a bad one."""
+def build_feeds(
+    option_texts: Sequence[str], classes: Sequence[type[Feed]] = BUILTIN_FEEDS, node: str | None = None
+) -> list[Feed]:
+    """Instantiate each feed class with its ``FEED.KEY=VALUE`` options; raise `StartupError` naming a bad one.
+
+    With ``node`` (a cluster's node name), a per-host feed (`Feed.per_host`) is this machine's own: ``NAME@NODE``.
+    """
     by_feed: dict[str, dict[str, str]] = {cls.name: {} for cls in classes}
     for text in option_texts:
         target, separator, value = text.partition("=")
@@ -144,8 +150,11 @@ def build_feeds(option_texts: Sequence[str], classes: Sequence[type[Feed]] = BUI
         by_feed[feed_name][key] = value
     feeds = []
     for cls in classes:
+        own = cls
+        if node is not None and cls.per_host:
+            own = type(cls.__name__, (cls,), {"name": host_feed_name(cls.name, node), "__module__": cls.__module__})
         try:
-            feed = cls.from_text_options(by_feed[cls.name])
+            feed = own.from_text_options(by_feed[cls.name])
         except OptionError as exc:
             raise StartupError(str(exc)) from None
         except Exception as exc:
@@ -214,9 +223,28 @@ async def serve(settings: Settings, feeds: list[Feed], sockets: list[socket.sock
         settings.history_bytes_per_feed(len(feeds)),
         clock=clock,
     )
-    producer = Producer(feeds, hub, clock=clock)
+    broker_url = settings.broker_url
+    broker = None
+    if broker_url is None:
+        producer = Producer(feeds, hub, clock=clock)
+    else:
+        broker = RedisBroker(
+            broker_url,
+            hub,
+            feeds,
+            node=settings.node_name,
+            leader_ttl=settings.leader_ttl,
+            history_ticks=settings.history_ticks,
+            history_seconds=settings.history_seconds,
+            clock=clock,
+        )
+        try:
+            await broker.start()
+        except BrokerError as exc:
+            raise StartupError(str(exc)) from None
+        producer = broker.producer  # it samples the feeds this process leads, as leaderships come and go
     connections: Connections[FeedSocket] = Connections()
-    app = make_app(hub, settings, connections=connections)
+    app = make_app(hub, settings, connections=connections, problems=None if broker is None else broker.problems)
     server = DashboardHTTPServer(
         app,
         ssl_options=tls_context(settings),
@@ -242,6 +270,8 @@ async def serve(settings: Settings, feeds: list[Feed], sockets: list[socket.sock
     if not UPLOT_DIR.is_dir():
         log.warning("uPlot not found in %s: the page cannot draw charts; run `npm ci` (or `make run`)", UPLOT_DIR)
     log.info("feeds: %s", ", ".join(f"{feed.name} every {feed.interval:g} s" for feed in feeds))
+    if broker is not None:
+        log.info("node %s of the cluster on %s", settings.node_name, broker.url.redacted)
     scheme = "http" if settings.certfile is None else "https"
     print(f"listening on {scheme}://{host if ':' not in host else f'[{host}]'}:{port}/", flush=True)
 
@@ -249,10 +279,12 @@ async def serve(settings: Settings, feeds: list[Feed], sockets: list[socket.sock
     started = time.monotonic()
     log.info("shutting down: closing %d connections (a second signal exits at once)", len(connections))
     server.stop()  # no new connections
+    # In a cluster the leaderships go first, so that other nodes take the feeds over while connections close.
+    stopping = asyncio.ensure_future(producer.stop() if broker is None else broker.stop())
     await close_all(connections, until=started + CLOSE_WAIT)
     left = started + SHUTDOWN_BUDGET - time.monotonic()
     try:
-        await asyncio.wait_for(producer.stop(), max(left, MIN_TEARDOWN))
+        await asyncio.wait_for(stopping, max(left, MIN_TEARDOWN))
     except asyncio.TimeoutError:
         log.warning(
             "the feeds' teardown did not finish within the shutdown's %g s: exiting without it", SHUTDOWN_BUDGET
@@ -338,7 +370,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_tornado()
         settings = Settings.from_flags(args)
         sources = discover_feeds(args)
-        feeds = build_feeds(args.option, [source.cls for source in sources])
+        feeds = build_feeds(
+            args.option, [source.cls for source in sources], settings.node_name if settings.broker else None
+        )
         if args.list_feeds:
             print(list_feeds(sources, feeds))
             return 0

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Lowest first. A module belongs to the longest prefix that names it.
 LAYERS = (
     "feeds",
+    "broker",
     "handlers.security",
     "handlers.settings",
     "handlers.protocol",
@@ -25,15 +26,15 @@ LAYERS = (
     "handlers.endpoints",
     "server",
 )
-# Layers that never import Tornado: the core, and what a connection's messages mean.
-TRANSPORT_FREE = ("feeds", "handlers.security", "handlers.settings", "handlers.protocol")
+# Layers that never import Tornado: the core, its Redis adapter, and what a connection's messages mean.
+TRANSPORT_FREE = ("feeds", "broker", "handlers.security", "handlers.settings", "handlers.protocol")
 PROJECT = frozenset(name.split(".")[0] for name in LAYERS)
 
 
 def project_modules() -> list[str]:
     """Every module of the project's packages and ``server``, dotted."""
     modules = ["server"]
-    for package in ("feeds", "handlers"):
+    for package in ("feeds", "broker", "handlers"):
         for path in sorted((ROOT / package).rglob("*.py")):
             parts = path.relative_to(ROOT).with_suffix("").parts
             modules.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))

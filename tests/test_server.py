@@ -197,7 +197,7 @@ def test_a_trickle_of_half_sent_requests_cannot_hold_connections() -> None:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as bloated:
             bloated.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"x" * 2048 + b"\r\n\r\n")
             assert not bloated.recv(1024).startswith(b"HTTP/1.1 200")
-        assert get_json(server.url + "healthz") == {"status": "ok", "feeds": 2}
+        assert get_json(server.url + "healthz") == {"status": "ok", "feeds": 2, "problems": []}
 
 
 def test_the_ping_flags_reach_the_keepalive() -> None:
@@ -327,7 +327,7 @@ def test_a_sample_stuck_in_a_blocking_call_does_not_keep_the_server_from_exiting
 
 def test_health_and_page_are_served() -> None:
     with Server() as server:
-        assert get_json(server.url + "healthz") == {"status": "ok", "feeds": 2}
+        assert get_json(server.url + "healthz") == {"status": "ok", "feeds": 2, "problems": []}
         with urllib.request.urlopen(server.url, timeout=5) as response:
             assert response.status == 200
             assert b"<html" in response.read().lower()

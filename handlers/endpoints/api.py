@@ -6,6 +6,7 @@ bearer may read; ``/healthz`` stays open, for load balancers and monitors (it te
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -57,5 +58,14 @@ class FeedsHandler(JSONHandler):
 
 
 class HealthHandler(JSONHandler):
+    """``ok``, or ``degraded`` with the reasons (in a cluster: the broker is unreachable); 200 either way, since
+    every client stays served."""
+
+    def initialize(self, hub: Hub, guard: Guard, problems: Callable[[], list[str]] | None = None) -> None:
+        super().initialize(hub, guard)
+        self.problems = problems
+
     def get(self) -> None:
-        self.write_json({"status": "ok", "feeds": len(self.hub.feeds)})
+        problems = self.problems() if self.problems is not None else []
+        status = "degraded" if problems else "ok"
+        self.write_json({"status": status, "feeds": len(self.hub.feeds), "problems": problems})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,13 @@ def make_app(
     hub: Hub,
     settings: Settings | None = None,
     connections: Connections[FeedSocket] | None = None,
+    problems: Callable[[], list[str]] | None = None,
     **tornado_settings: Any,
 ) -> Application:
     """The web application serving ``hub``'s feeds under ``settings``; ``tornado_settings`` are Tornado's own.
 
-    Open connections are kept in ``connections`` (a registry of the app's own when not given).
+    Open connections are kept in ``connections`` (a registry of the app's own when not given). ``problems`` says
+    why the server is degraded, if it is (in a cluster, the broker's `problems`): `/healthz` reports them.
     """
     if "websocket_ping_interval" in tornado_settings:
         # Tornado's own pings would go around each connection's writer, which must know of every byte written.
@@ -66,7 +69,7 @@ def make_app(
         (r"/static/(.*)", WebFiles, {"path": str(WEB_DIR), "guard": guard}),
         (r"/vendor/uplot/(.*)", WebFiles, {"path": str(UPLOT_DIR), "guard": guard}),
         (r"/api/feeds", FeedsHandler, deps),
-        (HEALTH_PATH, HealthHandler, deps),
+        (HEALTH_PATH, HealthHandler, {**deps, "problems": problems}),
         (r"/ws", FeedSocket, socket),
     ]
     defaults = {
