@@ -47,6 +47,8 @@ def describe(feed: Feed) -> bytes:
 class RemoteFeed(Feed):
     """Another machine's own feed, as this node serves it: described, never sampled here."""
 
+    per_host = True
+
     def __init__(
         self,
         name: str,

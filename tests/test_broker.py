@@ -320,3 +320,78 @@ async def test_a_node_with_other_feed_settings_says_so_in_one_line(
     lines = [record.getMessage() for record in caplog.records if "differ" in record.getMessage()]
     assert len(lines) == 1
     assert "stocks: other settings (interval 0.5 here, 0.05 recorded)" in lines[0]
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_the_run_outlives_every_node(redis_server: RedisServer, nodes: list[Node]) -> None:
+    """The whole cluster stops and starts again: the feed goes on with the same run, the next seq, and a client's
+    ``since`` from before is served without a gap."""
+    first = await start(nodes, Node(redis_server.url, "a"))
+    await until(lambda: len(first.watcher.ticks()) >= 3)
+    await first.broker.stop()
+    run, seq = first.watcher.seqs()[-1]
+    again = await start(nodes, Node(redis_server.url, "b"))
+    await until(lambda: len(again.watcher.ticks()) >= 2)
+    assert again.watcher.seqs()[0][0] == run
+    replay = again.hub.history("stocks").since(seq - 2, run)
+    assert not replay.gap
+    assert [tick.seq for tick in replay][:2] == [seq - 1, seq]
+
+
+class DeafeningProxy:
+    """A TCP proxy to Redis that can go deaf: `deafen` keeps the subscriptions open through it but passes nothing
+    more from Redis to them, as a subscription left behind by a failover does (the connection up, nothing heard)."""
+
+    def __init__(self, port: int) -> None:
+        self._port = port
+        self._deaf: set[asyncio.StreamWriter] = set()
+        self._subscribers: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._connect, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"redis://127.0.0.1:{port}/0"
+
+    def deafen(self) -> None:
+        self._deaf |= self._subscribers
+
+    async def close(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._subscribers:
+            writer.close()
+
+    async def _connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self._port)
+
+        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter, to_client: bool) -> None:
+            while data := await source.read(65536):
+                if not to_client and b"SUBSCRIBE" in data:
+                    self._subscribers.add(writer)
+                if to_client and writer in self._deaf:
+                    continue
+                sink.write(data)
+                await sink.drain()
+            sink.close()
+
+        await asyncio.gather(
+            pump(reader, upstream_writer, False), pump(upstream_reader, writer, True), return_exceptions=True
+        )
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_a_subscription_that_hears_nothing_is_made_again_and_what_it_missed_is_filled(
+    redis_server: RedisServer, nodes: list[Node]
+) -> None:
+    leader = await start(nodes, Node(redis_server.url, "leader"))
+    proxy = DeafeningProxy(redis_server.port)
+    follower = await start(nodes, Node(await proxy.start(), "follower", feeds=[StocksFeed(interval=INTERVAL, seed=7)]))
+    await until(lambda: len(follower.watcher.ticks()) >= 3 and leader.leads)
+    proxy.deafen()
+    silent_from = follower.watcher.seqs()[-1]
+    await until(lambda: follower.broker.reconnects >= 1 and follower.watcher.seqs()[-1][1] > silent_from[1] + 5)
+    seqs = [seq for _, seq in follower.watcher.seqs()]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # what the deaf spell missed came from the stream
+    await follower.broker.stop()
+    await proxy.close()

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import sys
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 from tornado.ioloop import IOLoop
 from tornado.web import Application
 
+from broker.node import RedisBroker
+from broker.url import parse_broker_url
 from feeds.codec import Format
 from feeds.encoded import EncodedTick
 from feeds.history import History, tick_cost
@@ -22,6 +24,7 @@ from feeds.system import SystemFeed
 from feeds.tick import Tick
 from handlers.endpoints.app import make_app
 from handlers.settings import Settings
+from tools.redisserver import RedisServer
 
 from .conftest import STOCKS_INTERVAL, STOCKS_SEED, SYSTEM_INTERVAL
 from .wsclient import Client
@@ -183,12 +186,36 @@ def hub() -> Hub:
     return Hub(feeds, history_ticks=HELD)
 
 
+@pytest.fixture(params=["in-process", "redis"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Where the ticks come from: this process's producer, or a cluster's leader through a real Redis."""
+    return str(request.param)
+
+
 @pytest.fixture
-def app(hub: Hub, io_loop: IOLoop) -> Iterator[Application]:
-    producer = Producer(hub.feeds, hub)
-    producer.start()
+def app(hub: Hub, io_loop: IOLoop, backend: str, request: pytest.FixtureRequest) -> Iterator[Application]:
+    """The same history, ``since``, ``run`` and ``gap`` behaviour whichever the backend: in a cluster each node's
+    history is kept in step with the feed's Redis stream, and served from memory as in one process."""
+    stop: Callable[[], Awaitable[None]]
+    if backend == "in-process":
+        producer = Producer(hub.feeds, hub)
+        producer.start()
+        stop = producer.stop
+    else:
+        redis: RedisServer = request.getfixturevalue("redis_server")
+        broker = RedisBroker(
+            parse_broker_url(redis.url),
+            hub,
+            hub.feeds,
+            node="node",
+            leader_ttl=3.0,
+            history_ticks=HELD,
+            history_seconds=3600.0,
+        )
+        io_loop.run_sync(broker.start)
+        stop = broker.stop
     yield make_app(hub, Settings(max_backlog_bytes=16 * 1024, history_ticks=HELD))
-    io_loop.run_sync(producer.stop)
+    io_loop.run_sync(stop)
 
 
 async def held(hub: Hub, client: Client, count: int) -> None:
@@ -200,7 +227,7 @@ async def held(hub: Hub, client: Client, count: int) -> None:
 @pytest.mark.gen_test
 @pytest.mark.parametrize("fmt", ["json", "binary"])
 async def test_history_n_starts_with_the_last_n_ticks_then_goes_on_live(
-    http_server: object, http_port: int, hub: Hub, fmt: str
+    http_server: object, http_port: int, hub: Hub, backend: str, fmt: str
 ) -> None:
     watcher = await Client.connect(http_port)
     await watcher.subscribe("stocks")
@@ -217,7 +244,7 @@ async def test_history_n_starts_with_the_last_n_ticks_then_goes_on_live(
 
 @pytest.mark.gen_test
 async def test_a_client_back_from_a_cut_gets_exactly_what_it_missed(
-    http_server: object, http_port: int, hub: Hub
+    http_server: object, http_port: int, hub: Hub, backend: str
 ) -> None:
     watcher = await Client.connect(http_port)
     await watcher.subscribe("stocks")
@@ -241,7 +268,7 @@ async def test_a_client_back_from_a_cut_gets_exactly_what_it_missed(
 
 @pytest.mark.gen_test
 async def test_since_older_than_the_ring_or_of_another_run_says_gap(
-    http_server: object, http_port: int, hub: Hub
+    http_server: object, http_port: int, hub: Hub, backend: str
 ) -> None:
     watcher = await Client.connect(http_port)
     await watcher.subscribe("stocks")
@@ -261,6 +288,7 @@ async def test_since_older_than_the_ring_or_of_another_run_says_gap(
 
 
 @pytest.mark.gen_test
+@pytest.mark.parametrize("backend", ["in-process"], indirect=True)
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -274,7 +302,7 @@ async def test_since_older_than_the_ring_or_of_another_run_says_gap(
     ],
 )
 async def test_bad_history_since_or_run_is_invalid_message(
-    http_server: object, http_port: int, extra: dict[str, Any], message: str
+    http_server: object, http_port: int, backend: str, extra: dict[str, Any], message: str
 ) -> None:
     client = await Client.connect(http_port)
     error = await client.request({"op": "subscribe", "feed": "stocks", **extra, "id": 1})
