@@ -45,7 +45,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from feeds.clock import Clock, LoopClock
-from feeds.encoded import EncodedStatus, EncodedTick
+from feeds.encoded import Encoded, EncodedStatus, EncodedTick
 from feeds.feed import Feed
 from feeds.hub import Hub
 from feeds.producer import Producer
@@ -279,12 +279,13 @@ class RedisBroker:
                 for term in {term for term, _ in batch}:
                     self._step_down(term, "an append failed")
                 continue
-            for (term, _), result in zip(batch, results, strict=True):
+            for (term, event), result in zip(batch, results, strict=True):
                 if isinstance(result, Exception):
                     self._step_down(term, f"an append failed: {self._scrub(result)}")
                 elif result != 1 and self._terms.get(term.feed.name) is term:
                     self.refused_appends += 1
-                    self._step_down(term, f"Redis refused its append of seq {term.seq}: {_refusal(result)}")
+                    what = f"seq {event.seq}" if isinstance(event, Tick) else "status"
+                    self._step_down(term, f"Redis refused its append of {what}: {_refusal(result)}")
 
     async def _queue_append(self, pipe: Any, term: Term, event: Tick | FeedStatus) -> None:
         keys = term.keys
@@ -520,65 +521,79 @@ class RedisBroker:
                     raise DeafError(f"its subscription heard nothing, not even its own pings, for {deaf_after:g} s")
                 continue
             self._heard = now
-            feed = self._channels.get(message["channel"])
-            if feed is not None:
-                await self._receive(feed, message["data"])
-            elif message["data"].startswith(b"release:") and not self._stopping:
-                self._wake.set()  # a feed was let go: take it now rather than next round
+            # What has arrived together is delivered together: a client subscribed to feeds that tick on the same
+            # beat gets them in one write, as from an in-process producer.
+            news: list[Encoded] = []
+            while message is not None:
+                feed = self._channels.get(message["channel"])
+                if feed is not None:
+                    await self._receive(feed, message["data"], news)
+                elif message["data"].startswith(b"release:") and not self._stopping:
+                    self._wake.set()  # a feed was let go: take it now rather than next round
+                if len(news) >= READ_CHUNK:
+                    break
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0)
+            self._hub.deliver(news)
 
-    async def _receive(self, name: str, data: bytes) -> None:
+    def _newest(self, name: str, news: list[Encoded]) -> tuple[int, int] | None:
+        """The feed's newest tick, delivered or about to be (in ``news``)."""
+        for event in reversed(news):
+            if isinstance(event, EncodedTick) and event.feed == name:
+                return event.run, event.seq
+        return self._hub.history(name).newest
+
+    async def _receive(self, name: str, data: bytes, news: list[Encoded]) -> None:
+        """Add to ``news`` what a message of the feed brings: a status, or a tick (after the ticks of a hole before
+        it that the stream still holds); nothing for a tick that is there already."""
         try:
             event = wire.read(name, data, self._names[name])
         except wire.WireError as exc:
             log.warning("%s: ignored", exc)
             return
         if isinstance(event, FeedStatus):
-            self._hub.deliver([EncodedStatus.of(event)])
+            news.append(EncodedStatus.of(event))
             return
-        newest = self._hub.history(name).newest
+        newest = self._newest(name, news)
         if newest is not None and newest[0] == event.run:
             if event.seq <= newest[1]:
                 return  # delivered already, from the stream
             if event.seq > newest[1] + 1:
-                await self._fill(name, newest[1] + 1, event.seq - 1)
+                news += await self._fill(name, newest, newest[1] + 1, event.seq - 1)
         elif event.seq > 1:
-            await self._fill(name, None, event.seq - 1)  # a run this node has not seen: what the stream has of it
-        self._hub.deliver([event])
+            news += await self._fill(name, newest, None, event.seq - 1)  # a run this node has not seen yet
+        news.append(event)
 
-    async def _fill(self, name: str, first: int | None, last: int) -> None:
-        """Deliver the ticks ``first`` to ``last`` of the feed's current run that its stream still holds (``first``
-        None: as many of the newest as its history holds), oldest first."""
+    async def _fill(self, name: str, newest: tuple[int, int] | None, first: int | None, last: int) -> list[EncodedTick]:
+        """The ticks ``first`` to ``last`` of the feed's current run that its stream still holds (``first`` None: as
+        many of the newest as its history holds), oldest first, and only those after ``newest``."""
         if first is not None:
             self.holes_filled += 1
         ticks = self._hub.history(name).max_ticks
         stream = Keys.of(name).ticks
         if first is None:
             if not ticks:
-                return
+                return []
             entries: Any = await self._redis.xrevrange(stream, max=f"{last}-0", min="-", count=ticks)
             entries.reverse()
-            self._deliver_entries(name, entries)
-            return
+            return self._news(name, newest, entries)
+        filled: list[EncodedTick] = []
         while first <= last:
             entries = await self._redis.xrange(stream, min=f"{first}-0", max=f"{last}-0", count=READ_CHUNK)
             if not entries:
-                return
-            self._deliver_entries(name, entries)
+                break
+            filled += self._news(name, newest, entries)
             first = int(entries[-1][0].split(b"-")[0]) + 1
+        return filled
 
-    def _deliver_entries(self, name: str, entries: Any) -> None:
-        """Stream entries (``[(id, {b"d": message}), ...]``) of the feed, delivered if they are news."""
+    def _news(self, name: str, newest: tuple[int, int] | None, entries: Any) -> list[EncodedTick]:
+        """The ticks of stream entries (``[(id, {b"d": message}), ...]``) that come after ``newest``."""
         names = self._names[name]
-        newest = self._hub.history(name).newest
         ticks = []
         for _, entry in entries:
             tick = wire.read(name, entry[b"d"], names)
-            if isinstance(tick, EncodedTick) and (
-                newest is None or (tick.run, tick.seq) > newest or tick.run != newest[0]
-            ):
+            if isinstance(tick, EncodedTick) and (newest is None or tick.run != newest[0] or tick.seq > newest[1]):
                 ticks.append(tick)
-        if ticks:
-            self._hub.deliver(ticks)
+        return ticks
 
     async def _catch_up(self, name: str) -> None:
         """Bring the feed's history in step with its stream, and take its leader's last status."""
@@ -589,9 +604,9 @@ class RedisBroker:
         newest = self._hub.history(name).newest
         if newest is not None and newest[0] == run:
             if seq > newest[1]:
-                await self._fill(name, newest[1] + 1, seq)
+                self._hub.deliver(await self._fill(name, newest, newest[1] + 1, seq))
         elif seq:
-            await self._fill(name, None, seq)
+            self._hub.deliver(await self._fill(name, newest, None, seq))
         if b"status" in meta:
             status = wire.read(name, meta[b"status"], self._names[name])
             if isinstance(status, FeedStatus):
