@@ -220,7 +220,8 @@ async def serve(settings: Settings, feeds: list[Feed], sockets: list[socket.sock
         feeds,
         settings.history_ticks,
         settings.history_seconds,
-        settings.history_bytes_per_feed(len(feeds)),
+        settings.history_bytes,
+        history_total_bytes=settings.history_total_bytes,
         clock=clock,
     )
     broker_url = settings.broker_url

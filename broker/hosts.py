@@ -15,7 +15,11 @@ import orjson
 
 from feeds.feed import Feed, Field
 
-__all__ = ["RemoteFeed", "describe", "settings_of"]
+__all__ = ["FORGET_AFTER", "RemoteFeed", "describe", "settings_of"]
+
+# A machine whose node has not described its own feeds for this long (seconds) is gone: a node that starts after
+# that does not serve them (the ones that saw it go keep them, stale).
+FORGET_AFTER = 3600.0
 
 
 def _option_text(value: object) -> str:
@@ -30,10 +34,12 @@ def settings_of(feed: Feed) -> dict[str, Any]:
     }
 
 
-def describe(feed: Feed) -> bytes:
-    """What another node needs to serve ``feed`` without running it."""
+def describe(feed: Feed, seen: float) -> bytes:
+    """What another node needs to serve ``feed`` without running it; ``seen``: now, in Unix seconds (its node says
+    so every round, and a machine not heard of for `FORGET_AFTER` is forgotten)."""
     return orjson.dumps(
         {
+            "seen": seen,
             "interval": feed.interval,
             "timeout": feed.timeout,
             "fields": [[field.name, field.unit] for field in feed.fields],
@@ -59,6 +65,7 @@ class RemoteFeed(Feed):
         roles: tuple[str, ...],
         description: str,
         simulated: bool,
+        seen: float,
     ) -> None:
         # Not Feed.__init__: there are no options to parse, only what the feed's own node described.
         self.name = name  # type: ignore[misc]  # one instance per remote feed, named by its node
@@ -68,6 +75,7 @@ class RemoteFeed(Feed):
         self.roles = roles
         self.description = description  # type: ignore[misc]
         self.simulated = simulated  # type: ignore[misc]
+        self.seen = seen
 
     @classmethod
     def of(cls, name: str, text: bytes) -> RemoteFeed:
@@ -82,6 +90,7 @@ class RemoteFeed(Feed):
                 roles=tuple(str(role) for role in data["roles"]),
                 description=str(data["description"]),
                 simulated=bool(data["simulated"]),
+                seen=float(data["seen"]),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"bad description of feed {name}: {exc}") from None

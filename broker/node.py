@@ -55,7 +55,7 @@ from feeds.tick import Tick
 
 from . import scripts, wire
 from .backoff import Backoff
-from .hosts import RemoteFeed, describe, settings_of
+from .hosts import FORGET_AFTER, RemoteFeed, describe, settings_of
 from .scripts import CONTROL_CHANNEL, FEEDS_KEY, HOSTS_KEY, Keys, Refusal
 from .url import BrokerURL
 
@@ -339,14 +339,19 @@ class RedisBroker:
             if name not in self._terms and not self._stopping:
                 await self._take(feed, ttl_ms)
         names = self._hub_feed_names()
+        own = self._own_hosts()
         async with self._redis.pipeline(transaction=False) as pipe:
             for name in names:
                 pipe.pttl(Keys.of(name).lease)
+            if own:
+                pipe.hset(HOSTS_KEY, mapping=own)  # type: ignore[arg-type]
             pipe.hgetall(HOSTS_KEY)
             pipe.publish(CONTROL_CHANNEL, b"ping")
             replies = await pipe.execute()
         self._notice_leaderless(names, replies[: len(names)])
-        self._discover(replies[len(names)])
+        gone = self._discover(replies[-2])
+        if gone:
+            await self._redis.hdel(HOSTS_KEY, *gone)
 
     async def _take(self, feed: Feed, ttl_ms: int) -> None:
         keys = Keys.of(feed.name)
@@ -417,7 +422,7 @@ class RedisBroker:
 
     async def _introduce(self) -> None:
         """Describe this machine's own feeds, take in the other machines', and compare the shared feeds' settings."""
-        own = {name: describe(feed) for name, feed in self._feeds.items() if feed.per_host}
+        own = self._own_hosts()
         shared = {name: orjson.dumps(settings_of(feed)) for name, feed in self._feeds.items() if not feed.per_host}
         async with self._redis.pipeline(transaction=False) as pipe:
             if own:
@@ -425,7 +430,9 @@ class RedisBroker:
             pipe.hgetall(HOSTS_KEY)
             pipe.hgetall(FEEDS_KEY)
             replies = await pipe.execute()
-        self._discover(replies[-2])
+        gone = self._discover(replies[-2])
+        if gone:
+            await self._redis.hdel(HOSTS_KEY, *gone)
         recorded = {key.decode(): value for key, value in replies[-1].items()}
         differences = [f"{name}: not run here" for name in sorted(recorded.keys() - shared.keys())]
         differences += [
@@ -444,8 +451,14 @@ class RedisBroker:
         if shared:
             await self._redis.hset(FEEDS_KEY, mapping=shared)  # type: ignore[arg-type]
 
-    def _discover(self, hosts: dict[bytes, bytes]) -> None:
-        """Serve the other machines' own feeds that this node does not serve yet."""
+    def _own_hosts(self) -> dict[str, bytes]:
+        """This machine's own feeds, described for the other nodes."""
+        now = self._clock.wall()
+        return {name: describe(feed, now) for name, feed in self._feeds.items() if feed.per_host}
+
+    def _discover(self, hosts: dict[bytes, bytes]) -> list[str]:
+        """Serve the other machines' own feeds that this node does not serve yet; the names of those long gone."""
+        gone = []
         for raw, text in hosts.items():
             name = raw.decode(errors="replace")
             if name in self._channels.values() or name in self._feeds:
@@ -455,9 +468,13 @@ class RedisBroker:
             except ValueError as exc:
                 log.warning("%s in %s: ignored", exc, HOSTS_KEY)
                 continue
+            if self._clock.wall() - feed.seen > FORGET_AFTER:
+                gone.append(name)
+                continue
             self._hub.add_feed(feed)
             self._follow(name)
             log.info("serving feed %s of another machine", name)
+        return gone
 
     def _follow(self, name: str) -> None:
         self._channels[Keys.of(name).live.encode()] = name

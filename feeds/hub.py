@@ -96,6 +96,8 @@ class Wait:
 class Hub:
     """Subscriptions by feed and format, the fan-out of published ticks, and what each feed is now.
 
+    Each feed's history holds at most ``history_ticks``, ``history_seconds`` and ``history_bytes``, and all of them
+    together at most ``history_total_bytes`` (when given): each its share, recomputed when a feed is added.
     ``clock`` times the waits for a first tick (the event loop's by default; a test passes one it advances).
     """
 
@@ -106,9 +108,11 @@ class Hub:
         history_seconds: float = HISTORY_SECONDS,
         history_bytes: int = HISTORY_BYTES,
         *,
+        history_total_bytes: int | None = None,
         clock: Clock | None = None,
     ) -> None:
         self._history_limits = (history_ticks, history_seconds, history_bytes)
+        self._history_total_bytes = history_total_bytes
         self._clock = clock or LoopClock()
         self._feeds: dict[str, Feed] = {}
         self._histories: dict[str, History] = {}
@@ -132,6 +136,10 @@ class Hub:
             raise ValueError(f"feed {name!r} is served already")
         self._feeds[name] = feed
         self._histories[name] = History(*self._history_limits)
+        if self._history_total_bytes is not None:
+            share = min(self._history_limits[2], self._history_total_bytes // len(self._feeds))
+            for history in self._histories.values():
+                history.max_bytes = share  # a history over its new share lets its oldest go at its next tick
         self._statuses[name] = FeedStatus(name)
         self._fields[name] = fields = tuple(feed.fields)
         self._subscribers[name] = {fmt: {} for fmt in Format}

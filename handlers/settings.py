@@ -413,10 +413,6 @@ class Settings:
         """Replays one connection may have waiting unread at once: two for each subscription it may hold."""
         return 2 * self.max_subscriptions
 
-    def history_bytes_per_feed(self, feeds: int) -> int:
-        """What each of ``feeds`` feeds' histories may hold, in bytes (--history-bytes and --history-total-bytes)."""
-        return min(self.history_bytes, self.history_total_bytes // max(feeds, 1))
-
     def tornado_settings(self) -> dict[str, Any]:
         """The Tornado application settings that carry these."""
         return {"websocket_max_message_size": self.max_message_bytes}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Hashable, Iterator, Sequence
 
 import orjson
@@ -17,8 +18,9 @@ from redis.asyncio import Redis
 from tornado.ioloop import IOLoop
 
 from broker import wire
+from broker.hosts import FORGET_AFTER, describe
 from broker.node import RedisBroker
-from broker.scripts import Keys
+from broker.scripts import HOSTS_KEY, Keys
 from broker.url import parse_broker_url
 from feeds import Feed, Field
 from feeds.codec import Format
@@ -395,3 +397,15 @@ async def test_a_subscription_that_hears_nothing_is_made_again_and_what_it_misse
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # what the deaf spell missed came from the stream
     await follower.broker.stop()
     await proxy.close()
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_a_machine_not_heard_of_for_an_hour_is_forgotten(redis_server: RedisServer, nodes: list[Node]) -> None:
+    redis = Redis.from_url(redis_server.url)
+    old = describe(machine("gone"), time.time() - FORGET_AFTER - 60)
+    recent = describe(machine("away"), time.time() - 60)
+    await redis.hset(HOSTS_KEY, mapping={"machine@gone": old, "machine@away": recent})
+    node = await start(nodes, Node(redis_server.url, "here", feeds=[machine("here")]))
+    assert {feed.name for feed in node.hub.feeds} == {"machine@here", "machine@away"}
+    assert set(await redis.hkeys(HOSTS_KEY)) == {b"machine@here", b"machine@away"}
+    await redis.aclose()

@@ -474,3 +474,12 @@ def test_a_feed_added_later_is_served_like_the_first_ones(hub: Hub) -> None:
     assert len(sink.messages) == 1 and hub.history("another").newest == (7, 1)
     with pytest.raises(ValueError, match="feed 'another' is served already"):
         hub.add_feed(Another())
+
+
+def test_all_histories_together_hold_at_most_their_total_each_its_share_also_after_a_feed_is_added() -> None:
+    hub = Hub([Numbers(), Letters()], history_bytes=10_000, history_total_bytes=12_000)
+    assert [hub.history(name).max_bytes for name in ("numbers", "letters")] == [6_000, 6_000]
+    hub.add_feed(Another())
+    assert [hub.history(name).max_bytes for name in ("numbers", "letters", "another")] == [4_000] * 3
+    hub.publish([tick(seq) for seq in range(1, 200)])
+    assert hub.history("numbers").held_bytes <= 4_000
