@@ -160,6 +160,7 @@ class RedisBroker:
         self._release = self._redis.register_script(scripts.RELEASE)
         self._append = self._redis.register_script(scripts.APPEND)
         self._status = self._redis.register_script(scripts.STATUS)
+        self._new_run = self._redis.register_script(scripts.NEW_RUN)
         self._terms: dict[str, Term] = {}
         self._outbox: list[tuple[Term, Tick | FeedStatus]] = []
         self._writer: asyncio.Task[None] | None = None
@@ -315,6 +316,10 @@ class RedisBroker:
                 for term in list(self._terms.values()):
                     self._step_down(term, "Redis is unreachable")
                 delay = backoff.next()
+            except Exception:
+                # A bug, or a reply not as expected: the round is lost, not the node's leading.
+                log.exception("a round of leading failed")
+                delay = backoff.next()
             self._wake.clear()
             # Not wait_for: in Python 3.11 it can swallow a cancellation that comes as the event is set.
             waking = asyncio.ensure_future(self._wake.wait())
@@ -361,6 +366,10 @@ class RedisBroker:
         if not taken:
             return
         run, seq, last = int(taken[0]), int(taken[1]), taken[2]
+        newest = self._hub.history(feed.name).newest
+        if newest is not None and newest[0] == run and newest[1] > seq:
+            # This node delivered ticks of the run that Redis no longer has: going on would use their seqs again.
+            run, seq, last = await self._start_new_run(feed.name, run, newest[1], seq), 0, None
         term = self._terms[feed.name] = Term(feed, keys, token, run, seq, self._stream_length(feed))
         self._extend(term, sent + self.leader_ttl)
         values = None
@@ -495,6 +504,10 @@ class RedisBroker:
             except (*REDIS_ERRORS, DeafError, wire.WireError) as exc:
                 self._listening = False
                 self._lost(exc)
+            except Exception:
+                # A bug, or a reply not as expected: listen again, from the streams, rather than go deaf for good.
+                log.exception("listening to the broker failed")
+                self._listening = False
             finally:
                 with contextlib.suppress(*REDIS_ERRORS):
                     await pubsub.aclose()
@@ -531,10 +544,14 @@ class RedisBroker:
                 await pubsub.subscribe(*(Keys.of(name).live for name in names))
                 for name in names:
                     await self._catch_up(name)
+            polled = self._clock.time()
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_SECONDS)
             now = self._clock.time()
             if message is None:
-                if now - self._heard > deaf_after:
+                if now - polled > 2 * POLL_SECONDS:
+                    # This process did not run (paused, a stalled loop): its own silence, not the subscription's.
+                    self._heard = now
+                elif now - self._heard > deaf_after:
                     raise DeafError(f"its subscription heard nothing, not even its own pings, for {deaf_after:g} s")
                 continue
             self._heard = now
@@ -573,6 +590,10 @@ class RedisBroker:
         newest = self._newest(name, news)
         if newest is not None and newest[0] == event.run:
             if event.seq <= newest[1]:
+                held = self._hub.history(name).held(event.run, event.seq)
+                if held is not None and held.json != event.json:
+                    # Not the tick delivered with this seq: Redis lost appends, and a leader reused their seqs.
+                    await self._start_new_run(name, event.run, newest[1], event.seq - 1)
                 return  # delivered already, from the stream
             if event.seq > newest[1] + 1:
                 news += await self._fill(name, newest, newest[1] + 1, event.seq - 1)
@@ -622,12 +643,34 @@ class RedisBroker:
         if newest is not None and newest[0] == run:
             if seq > newest[1]:
                 self._hub.deliver(await self._fill(name, newest, newest[1] + 1, seq))
+            elif seq < newest[1]:
+                await self._start_new_run(name, run, newest[1], seq)  # its leader's next append is refused
         elif seq:
             self._hub.deliver(await self._fill(name, newest, None, seq))
         if b"status" in meta:
             status = wire.read(name, meta[b"status"], self._names[name])
             if isinstance(status, FeedStatus):
                 self._hub.deliver([EncodedStatus.of(status)])
+
+    async def _start_new_run(self, name: str, run: int, delivered: int, held: int) -> int:
+        """Redis holds the feed's ``run`` only up to seq ``held`` while this node delivered up to ``delivered``: the
+        run cannot go on without using seqs twice, so a new one starts (its clients are told by the run's change, as
+        after a restart). The run the feed goes on with."""
+        fresh = new_run_id()
+        keys = Keys.of(name)
+        started = await self._new_run(keys=[keys.meta, keys.ticks], args=[run, fresh])
+        if started:
+            log.warning(
+                "feed %s: Redis lost ticks %d to %d of run %d (a crash without appendfsync always?): run %d starts",
+                name,
+                held + 1,
+                delivered,
+                run,
+                fresh,
+            )
+            return fresh
+        current: Any = await self._redis.hget(keys.meta, "run")
+        return fresh if current is None else int(current)  # (None: gone too; the next append finds out)
 
     # -- outages ---------------------------------------------------------------------------------------------------
 

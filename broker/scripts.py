@@ -40,7 +40,7 @@ PREFIX = "dashboard:"
 CONTROL_CHANNEL = PREFIX + "control"
 # Each node's per-host feeds, described for the other nodes: feed name -> JSON (`broker.hosts`).
 HOSTS_KEY = PREFIX + "hosts"
-# Each feed's settings as the first node to run them recorded them: feed name -> JSON, compared at start.
+# Each feed's settings as the last node to start recorded them: feed name -> JSON, compared at start.
 FEEDS_KEY = PREFIX + "feeds"
 
 
@@ -88,6 +88,18 @@ end
 return {run, redis.call('HGET', KEYS[2], 'seq'), tick}
 """
 
+# KEYS: meta, ticks. ARGV: the run that cannot go on, a fresh run id.
+# Redis lost appends of the run (a crash without `appendfsync always`, a replica promoted), so its next seqs were
+# or would be used twice: a new run starts, with an empty stream, unless the run changed already. 1 when it did.
+NEW_RUN = """
+if redis.call('HGET', KEYS[1], 'run') ~= ARGV[1] then
+  return 0
+end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'run', ARGV[2], 'seq', 0)
+return 1
+"""
+
 # KEYS: lease. ARGV: token, TTL in ms. 1 when the lease was the token's and is renewed, else 0.
 RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -118,8 +130,9 @@ end
 if tonumber(redis.call('HGET', KEYS[2], 'seq')) + 1 ~= tonumber(ARGV[3]) then
   return -2
 end
-redis.call('HSET', KEYS[2], 'seq', ARGV[3])
+-- The XADD first: should it fail (an id not above the stream's last), nothing else has changed.
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], ARGV[3] .. '-0', 'd', ARGV[4])
+redis.call('HSET', KEYS[2], 'seq', ARGV[3])
 redis.call('PUBLISH', ARGV[6], ARGV[4])
 return 1
 """

@@ -153,8 +153,9 @@ class Feed:
     A plain ``sample()`` runs in a thread of its own feed, so it may block; one that takes longer than
     ``timeout`` seconds is abandoned (an async one is cancelled) and counted as a failure. ``setup()`` and
     ``teardown()`` (plain or async) open and close resources; ``setup()`` runs before the first sample (and is
-    retried with a growing delay while it fails), ``teardown()`` after the last. In a cluster, ``take_over()`` hands
-    a feed that starts producing on this process the last tick another one published.
+    retried with a growing delay while it fails), ``teardown()`` after the last; in a cluster, once per leadership
+    (a process samples a feed only while it leads it). ``take_over()`` hands a feed that starts producing on this
+    process the last tick another one published.
 
     When ``fields`` is left empty, the fields are taken from the first accepted sample, without units, and fixed
     from then on. They travel with the feed's ticks to the hub, which answers for them (`feeds.hub.Hub.fields`);
@@ -228,7 +229,7 @@ class Feed:
         return f"unknown option {cls.name}.{key} (known: {known})"
 
     def setup(self) -> Awaitable[None] | None:
-        """Open what ``sample()`` needs. Runs once, before the first sample."""
+        """Open what ``sample()`` needs. Runs once, before the first sample (in a cluster: of each leadership)."""
         return None
 
     def take_over(self, last: Mapping[str, float]) -> None:
@@ -242,7 +243,7 @@ class Feed:
         raise NotImplementedError(f"{type(self).__name__}.sample() is not implemented")
 
     def teardown(self) -> Awaitable[None] | None:
-        """Close what ``setup()`` opened. Runs once, after the last sample."""
+        """Close what ``setup()`` opened. Runs once, after the last sample (in a cluster: of each leadership)."""
         return None
 
 

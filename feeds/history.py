@@ -121,6 +121,13 @@ class History:
         if self._start >= COMPACT_AFTER and self._start * 2 >= len(self._ticks):
             self._compact()
 
+    def held(self, run: int, seq: int) -> EncodedTick | None:
+        """The tick ``seq`` of ``run``, if it is held."""
+        index = self._index(run, seq)
+        if index < len(self._ticks) and self._ticks[index].seq == seq and self._ticks[index].run == run:
+            return self._ticks[index]
+        return None
+
     def last(self, count: int) -> Replay:
         """The newest ``count`` held ticks (fewer if fewer are held: the feed has not run that long)."""
         count = min(count, len(self))

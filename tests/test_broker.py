@@ -409,3 +409,34 @@ async def test_a_machine_not_heard_of_for_an_hour_is_forgotten(redis_server: Red
     assert {feed.name for feed in node.hub.feeds} == {"machine@here", "machine@away"}
     assert set(await redis.hkeys(HOSTS_KEY)) == {b"machine@here", b"machine@away"}
     await redis.aclose()
+
+
+# Redis forgets the feed's last four appends, as a crash without `appendfsync always` does.
+FORGET_LAST_FOUR = """
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq')) - 4
+redis.call('HSET', KEYS[1], 'seq', seq)
+for _, entry in ipairs(redis.call('XRANGE', KEYS[2], (seq + 1) .. '-0', '+')) do
+  redis.call('XDEL', KEYS[2], entry[1])
+end
+return seq
+"""
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_when_redis_lost_ticks_a_node_delivered_a_new_run_starts_rather_than_reuse_their_seqs(
+    redis_server: RedisServer, nodes: list[Node]
+) -> None:
+    node = await start(nodes, Node(redis_server.url, "a"))
+    await until(lambda: len(node.watcher.ticks()) >= 8)
+    redis = Redis.from_url(redis_server.url)
+    keys = Keys.of("stocks")
+    await redis.eval(FORGET_LAST_FOUR, 2, keys.meta, keys.ticks)  # type: ignore[misc]
+    old_run = node.watcher.seqs()[0][0]
+    await until(lambda: node.watcher.seqs()[-1][0] != old_run and node.watcher.seqs()[-1][1] >= 3)
+    seen = node.watcher.seqs()
+    assert len(seen) == len(set(seen))  # no (run, seq) twice
+    old = [seq for run, seq in seen if run == old_run]
+    assert old == list(range(1, len(old) + 1))
+    new = [seq for run, seq in seen if run != old_run]
+    assert new == list(range(1, len(new) + 1))
+    await redis.aclose()
