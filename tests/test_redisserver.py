@@ -72,3 +72,12 @@ def test_a_paused_server_still_stops(redis_server: RedisServer) -> None:
 def test_port_6379_is_refused() -> None:
     with pytest.raises(ValueError, match="port 6379 belongs to the machine's own redis"):
         RedisServer(port=DEFAULT_REDIS_PORT)
+
+
+def test_a_server_with_a_password_wants_it() -> None:
+    with RedisServer(password="Sw0rdf1sh") as redis:
+        assert redis.url == f"redis://:Sw0rdf1sh@127.0.0.1:{redis.port}/0"
+        assert command(redis.port, "PING").startswith(b"-NOAUTH ")
+        assert command(redis.port, "PING", password="Sw0rdf1sh") == b"+PONG\r\n"
+        with pytest.raises(ConnectionError, match="refused the password"):
+            command(redis.port, "PING", password="wrong")

@@ -3,9 +3,10 @@
 Debian's ``redis-server`` runs as a child process bound to 127.0.0.1, never on Redis's default port 6379 (the
 machine's own instance may be there), with its data in a temporary directory of its own. By default it keeps
 nothing on disk; ``persist=True`` turns on the append-only file with an fsync per write, so a restart (even after
-SIGKILL) comes back with every key. The process can be stopped, killed, paused and resumed, and started again on the
-same port, as the failure tests need. Nothing here sleeps: the server is ready when its log says so and it answers
-PING. Standard library only, so that ``tools/cluster.py`` needs nothing installed.
+SIGKILL) comes back with every key; ``password`` makes it want one (``requirepass``). The process can be stopped,
+killed, paused and resumed, and started again on the same port, as the failure tests need. Nothing here sleeps: the
+server is ready when its log says so and it answers PING. Standard library only, so that ``tools/cluster.py`` needs
+nothing installed.
 """
 
 from __future__ import annotations
@@ -67,10 +68,11 @@ class RedisServer:
     `url` find the server again. Logs go to a temporary file, readable with `logs`.
     """
 
-    def __init__(self, *, persist: bool = False, port: int = 0) -> None:
+    def __init__(self, *, persist: bool = False, port: int = 0, password: str | None = None) -> None:
         if port == DEFAULT_REDIS_PORT:
             raise ValueError(f"port {DEFAULT_REDIS_PORT} belongs to the machine's own redis: use another")
         self.persist = persist
+        self.password = password
         self.port = port
         self.directory = Path(tempfile.mkdtemp(prefix="redis-"))
         self.process: subprocess.Popen[bytes] | None = None
@@ -80,7 +82,9 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://{HOST}:{self.port}/0"
+        """Where to connect, with the password when the server wants one."""
+        credentials = "" if self.password is None else f":{self.password}@"
+        return f"redis://{credentials}{HOST}:{self.port}/0"
 
     @property
     def pid(self) -> int:
@@ -105,6 +109,8 @@ class RedisServer:
             command += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
             command += ["--appendonly", "no"]
+        if self.password is not None:
+            command += ["--requirepass", self.password]
         return command
 
     def start(self) -> str:
@@ -164,7 +170,7 @@ class RedisServer:
                     raise RuntimeError(f"redis-server exited at start:\n{self.logs()}")
                 received += chunk
         self._log(received)
-        reply = command(port, "PING")
+        reply = command(port, "PING", password=self.password)
         if reply != b"+PONG\r\n":
             raise RuntimeError(f"redis-server on port {port} answered PING with {reply!r}")
 
@@ -255,19 +261,29 @@ class RedisServer:
         self.close()
 
 
-def command(port: int, *args: str, timeout: float = START_TIMEOUT_S) -> bytes:
-    """Send one command to the redis server on ``port`` in RESP and return its raw reply, which must be a simple
-    string, an error, an integer or a bulk string (``+PONG\r\n``, ``$3\r\nbar\r\n``, ``$-1\r\n``)."""
-    request = f"*{len(args)}\r\n" + "".join(f"${len(arg.encode())}\r\n{arg}\r\n" for arg in args)
+def command(port: int, *args: str, password: str | None = None, timeout: float = START_TIMEOUT_S) -> bytes:
+    """Send one command to the redis server on ``port`` in RESP (after an ``AUTH`` with ``password``, if given) and
+    return its raw reply, which must be a simple string, an error, an integer or a bulk string (``+PONG\r\n``,
+    ``$3\r\nbar\r\n``, ``$-1\r\n``)."""
     with socket.create_connection((HOST, port), timeout=timeout) as connection:
-        connection.sendall(request.encode())
-        reply = b""
-        while not complete(reply):
-            chunk = connection.recv(READ_CHUNK_BYTES)
-            if not chunk:
-                raise ConnectionError(f"redis-server on port {port} closed the connection after {reply!r}")
-            reply += chunk
-        return reply
+        if password is not None:
+            reply = exchange(connection, ("AUTH", password))
+            if reply != b"+OK\r\n":
+                raise ConnectionError(f"redis-server on port {port} refused the password: {reply!r}")
+        return exchange(connection, args)
+
+
+def exchange(connection: socket.socket, args: tuple[str, ...]) -> bytes:
+    """Send one command on ``connection`` and read its whole reply."""
+    request = f"*{len(args)}\r\n" + "".join(f"${len(arg.encode())}\r\n{arg}\r\n" for arg in args)
+    connection.sendall(request.encode())
+    reply = b""
+    while not complete(reply):
+        chunk = connection.recv(READ_CHUNK_BYTES)
+        if not chunk:
+            raise ConnectionError(f"redis-server closed the connection after {reply!r}")
+        reply += chunk
+    return reply
 
 
 def complete(reply: bytes) -> bool:
