@@ -204,6 +204,10 @@ class RedisBroker:
             await self._introduce()
         except redis_errors.AuthenticationError as exc:
             await self._redis.aclose()
+            if self.url.password is None:
+                raise BrokerError(
+                    f"the broker {self.url.redacted} wants a password: give it as redis://:PASSWORD@HOST:PORT/DB"
+                ) from None
             raise BrokerError(f"the broker {self.url.redacted} refused the password: {self._scrub(exc)}") from None
         except REDIS_ERRORS as exc:
             await self._redis.aclose()

@@ -19,7 +19,7 @@ from tornado.ioloop import IOLoop
 
 from broker import wire
 from broker.hosts import FORGET_AFTER, describe
-from broker.node import RedisBroker
+from broker.node import BrokerError, RedisBroker
 from broker.scripts import HOSTS_KEY, Keys
 from broker.url import parse_broker_url
 from feeds import Feed, Field
@@ -440,3 +440,16 @@ async def test_when_redis_lost_ticks_a_node_delivered_a_new_run_starts_rather_th
     new = [seq for run, seq in seen if run != old_run]
     assert new == list(range(1, len(new) + 1))
     await redis.aclose()
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_a_redis_that_wants_a_password_the_url_lacks_is_a_start_up_error_saying_so() -> None:
+    with RedisServer(password="Sw0rdf1sh") as redis:
+        for url, expected in [
+            (f"redis://127.0.0.1:{redis.port}/0", "wants a password: give it as redis://:PASSWORD@HOST:PORT/DB$"),
+            (redis.url.replace("Sw0rdf1sh", "wrong"), "refused the password: "),
+        ]:
+            node = Node(url, "n1")
+            with pytest.raises(BrokerError, match=expected) as raised:
+                await node.broker.start()
+            assert "Sw0rdf1sh" not in str(raised.value) and "wrong" not in str(raised.value)
