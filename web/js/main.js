@@ -26,9 +26,10 @@ import { forgivingStorage, showMessage } from "./dom.js";
 import { Draw, FrameScheduler } from "./frames.js";
 import { PanelGrid } from "./grid.js";
 import { Outages } from "./outages.js";
-import { Health, Panel, State, feedSignature, setBadgeState } from "./panel.js";
+import { Panel, feedSignature, setBadgeState } from "./panel.js";
 import { CloseCode, ErrorCode } from "./protocol.js";
 import { FeedConnection, socketUrl } from "./socket.js";
+import { State, isConnectedPanel } from "./states.js";
 import { Subscriptions } from "./subscriptions.js";
 import { Theme } from "./theme.js";
 import { takeToken, withToken } from "./token.js";
@@ -478,10 +479,9 @@ class Dashboard {
   }
 
   updateBadge() {
-    // The page badge is the connection's: live once data flows, or once a feed says it is failing.
-    const anyLive = [...this.panels.values()].some(
-      (panel) =>
-        panel.state === State.LIVE || (this.subscriptions.isSubscribed(panel.name) && panel.health === Health.FAILING),
+    // The page badge is the connection's: live once data flows, or once a feed says why none does (failing, stale).
+    const anyLive = [...this.panels.values()].some((panel) =>
+      isConnectedPanel(panel.state, panel.health, this.subscriptions.isSubscribed(panel.name)),
     );
     if (this.isSignedOut) {
       setBadgeState(this.badge, State.SIGNED_OUT);

@@ -16,35 +16,8 @@ import { describeFeedName, feedNameNodes } from "./feedname.js";
 import { UNIT_DOLLAR, UNIT_SHARES, describeUnit, formatAge, formatChange, formatValue } from "./format.js";
 import { Plot, seriesMarker } from "./plot.js";
 import { Sparkline } from "./sparkline.js";
+import { STATE_LABELS, State, healthNotice, shownState } from "./states.js";
 import { MILLISECONDS_PER_SECOND, PERCENT } from "./units.js";
-
-export const State = Object.freeze({
-  CONNECTING: "connecting",
-  LIVE: "live",
-  // Connected and subscribed, but the feed has been silent for several of its intervals.
-  STALE: "stale",
-  RECONNECTING: "reconnecting",
-  // Connected and subscribed, but the feed itself fails: no data is coming, and the badge says so.
-  FAILING: "failing",
-  // The server refused the page's token, or it expired: no reconnecting until the page is opened again.
-  SIGNED_OUT: "signed-out",
-});
-
-// A feed's own health, apart from the connection: see `status` in docs/protocol.md.
-export const Health = Object.freeze({
-  STARTING: "starting",
-  OK: "ok",
-  FAILING: "failing",
-});
-
-export const STATE_LABELS = Object.freeze({
-  [State.CONNECTING]: "Connecting…",
-  [State.LIVE]: "Live",
-  [State.STALE]: "Stale",
-  [State.RECONNECTING]: "Reconnecting…",
-  [State.FAILING]: "Feed failing",
-  [State.SIGNED_OUT]: "Not signed in",
-});
 
 /** A feed silent for this many of its intervals (and at least STALE_MIN_MS) is stale. */
 export const STALE_INTERVALS = 5;
@@ -367,27 +340,27 @@ export class Panel {
     this.renderState();
   }
 
-  /** Shows the connection state, or `failing` while the connection is fine but the feed is not. */
+  /** Shows the connection state, or the feed's health while the connection is fine but the feed is failing or stale. */
   renderState() {
-    const shown = this.isSubscribed() && this.health === Health.FAILING ? State.FAILING : this.state;
+    const shown = shownState(this.state, this.health, this.isSubscribed());
     this.element.dataset.state = shown;
     setBadgeState(this.stateBadge, shown);
   }
 
+  /** The state the badge shows now (`renderState`). */
+  get shown() {
+    return this.element.dataset.state;
+  }
+
   /**
-   * Shows the feed's health: nothing while it is fine, the last error while it fails. Not the count of failures:
-   * the server pushes a status when the error changes, not on each failure, so the count it carries is soon old.
+   * Shows the feed's health: nothing while it is fine, the server's reason while it fails or is stale. Not the count
+   * of failures: the server pushes a status when the error changes, not on each failure, so the count it carries is
+   * soon old.
    */
   setHealth({ status, error }) {
     this.health = status;
     this.element.dataset.health = status;
-    if (status === Health.FAILING) {
-      showMessage(this.healthLine, `Feed failing: ${error}`);
-    } else if (status === Health.STARTING && this.fieldNames.length === 0) {
-      showMessage(this.healthLine, "Waiting for the feed's first sample…");
-    } else {
-      showMessage(this.healthLine, null);
-    }
+    showMessage(this.healthLine, healthNotice(status, error, this.fieldNames.length > 0));
     this.renderState();
   }
 
@@ -592,7 +565,7 @@ export class Panel {
     if (!text) {
       return;
     }
-    setText(this.freshness, this.state === State.STALE ? `silent for ${formatAge(age)}` : `${formatAge(age)} old`);
+    setText(this.freshness, this.shown === State.STALE ? `silent for ${formatAge(age)}` : `${formatAge(age)} old`);
   }
 
   resize() {
