@@ -47,7 +47,7 @@ bench-attack: setup
 bench-page: setup chromium
 	$(BIN)/python bench/page.py
 
-screenshot: setup chromium
+screenshot: setup chromium redis
 	$(BIN)/python tools/screenshot.py docs
 
 setup: $(STAMP) node_modules/.package-lock.json
