@@ -16,7 +16,16 @@ import orjson
 from .status import FeedStatus
 from .tick import Tick
 
-__all__ = ["BINARY_VERSION", "Format", "decode_binary", "encode", "encode_binary", "encode_json", "encode_status"]
+__all__ = [
+    "BINARY_VERSION",
+    "Format",
+    "decode_binary",
+    "encode",
+    "encode_binary",
+    "encode_feed_added",
+    "encode_json",
+    "encode_status",
+]
 
 BINARY_VERSION = 1
 # version, reserved, name length, value count, seq, ts, run, reserved: see docs/protocol.md.
@@ -59,6 +68,11 @@ def encode_binary(tick: Tick) -> bytes:
 def encode_status(status: FeedStatus) -> bytes:
     """A feed's status change as a JSON ``status`` message (sent as text whatever the subscription's format)."""
     return orjson.dumps({"op": "status", "feed": status.feed, **status.to_json()})
+
+
+def encode_feed_added(feed: str) -> bytes:
+    """The server serves one more feed (in a cluster: a machine that joined): a JSON ``feed_added`` message."""
+    return orjson.dumps({"op": "feed_added", "feed": feed})
 
 
 def encode(tick: Tick, fmt: Format) -> bytes:

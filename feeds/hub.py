@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .clock import Clock, LoopClock
-from .codec import Format
+from .codec import Format, encode_feed_added
 from .encoded import Encoded, EncodedStatus, EncodedTick, encode_event
 from .feed import Feed, Field
+from .frames import Opcode, frame
 from .history import HISTORY_BYTES, HISTORY_SECONDS, HISTORY_TICKS, History, Replay, tick_cost, typical_tick
 from .status import FeedStatus
 from .tick import Tick
@@ -130,10 +131,18 @@ class Hub:
             self.add_feed(feed)
 
     def add_feed(self, feed: Feed) -> None:
-        """Serve one more feed (in a cluster: another machine's own, `Feed.per_host`, found after the start)."""
+        """Serve one more feed (in a cluster: another machine's own, `Feed.per_host`, found after the start); every
+        subscriber of any feed is told (``feed_added``), so that a page shows it without a reload."""
         name = feed.name
         if name in self._feeds:
             raise ValueError(f"feed {name!r} is served already")
+        news = frame(encode_feed_added(name), Opcode.TEXT)
+        everyone = {
+            subscriber: None
+            for groups in self._subscribers.values()
+            for group in groups.values()
+            for subscriber in group
+        }
         self._feeds[name] = feed
         self._histories[name] = History(*self._history_limits)
         if self._history_total_bytes is not None:
@@ -147,6 +156,11 @@ class Hub:
             self._say_if_wide(name, typical_tick(name, tuple(field.name for field in fields)))
         else:
             self._fieldless.add(name)
+        for subscriber in everyone:
+            try:
+                subscriber.send(news)
+            except Exception:
+                self._drop(subscriber, name)
 
     @property
     def feeds(self) -> list[Feed]:

@@ -464,8 +464,12 @@ class Another(Feed):
 
 
 def test_a_feed_added_later_is_served_like_the_first_ones(hub: Hub) -> None:
-    """In a cluster, another machine's own feed is found after the start."""
+    """In a cluster, another machine's own feed is found after the start; every subscriber is told, once."""
+    both = Sink()
+    hub.subscribe("numbers", both, Format.JSON)
+    hub.subscribe("letters", both, Format.BINARY)
     hub.add_feed(Another())
+    assert both.replies() == [{"op": "feed_added", "feed": "another"}]
     assert [feed.name for feed in hub.feeds] == ["numbers", "letters", "another"]
     sink = Sink()
     hub.subscribe("another", sink, Format.JSON)

@@ -41,14 +41,24 @@ SILENT_JS = (
 )
 
 
+class Cluster:
+    """A redis-server that keeps its data across a restart, and the nodes a test starts on it, fast feeds."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self._stack = stack
+        self.redis = stack.enter_context(RedisServer(persist=True))
+        self.nodes: dict[str, Server] = {}
+
+    def start(self, name: str) -> Server:
+        options = (*FAST_FEED_OPTIONS, "--broker", self.redis.url, "--leader-ttl", str(LEADER_TTL_S))
+        node = self.nodes[name] = self._stack.enter_context(Server(*options, "--node-name", name))
+        return node
+
+
 @pytest.fixture
-def cluster() -> Iterator[tuple[RedisServer, dict[str, Server]]]:
-    """A redis-server that keeps its data across a restart, and a node per name of `NODES` on it, fast feeds."""
+def cluster() -> Iterator[Cluster]:
     with ExitStack() as stack:
-        redis = stack.enter_context(RedisServer(persist=True))
-        options = (*FAST_FEED_OPTIONS, "--broker", redis.url, "--leader-ttl", str(LEADER_TTL_S))
-        nodes = {name: stack.enter_context(Server(*options, "--node-name", name)) for name in NODES}
-        yield redis, nodes
+        yield Cluster(stack)
 
 
 def feed_names(server: Server) -> set[str]:
@@ -86,11 +96,17 @@ def expect_live(page: Page, feed: str) -> None:
 
 
 def test_a_cluster_page_shows_each_host_and_feeds_nobody_produces_as_stale(
-    cluster: tuple[RedisServer, dict[str, Server]], page: Page, problems: PageProblems
+    cluster: Cluster, page: Page, problems: PageProblems
 ) -> None:
-    redis, nodes = cluster
-    wait_for_feeds(nodes["node-a"], FEEDS)
+    redis, nodes = cluster.redis, cluster.nodes
+    cluster.start("node-a")
+    wait_for_feeds(nodes["node-a"], {"stocks", "system@node-a"})
     page.goto(nodes["node-a"].url)
+    wait_until_live(page)
+
+    # A machine joins while the page is open: its host's panel comes without a reload (feed_added).
+    cluster.start("node-b")
+    expect(panel(page, "system@node-b")).to_have_attribute("data-state", "live", timeout=DISCOVERY_TIMEOUT_S * 1000)
     wait_until_live(page)
 
     # One panel per host, each titled with the feed's name and its host beside it.

@@ -11,7 +11,7 @@
  * disconnected are shaded on every chart.
  *
  * On every connection the page fetches /api/feeds again, so feeds the server gained while the page was away get
- * panels, then subscribes to every feed in binary: with the feed's held ticks for the chart's window on a first
+ * panels (and again when the server says it serves one more: `feed_added`), then subscribes to every feed in binary: with the feed's held ticks for the chart's window on a first
  * subscription, with every tick after its last one after a reconnect (a gap the server could not fill is drawn as
  * a gap, never joined by a line). A panel is `live` only between its first tick on an open
  * connection and that connection's close. When the server asks for a token (token.js), one it refuses, or one that
@@ -85,6 +85,8 @@ class Dashboard {
         subscribed: (reply) => this.onSubscribed(reply),
         unsubscribed: (reply) => this.onUnsubscribed(reply),
         status: (status) => this.onStatus(status),
+        // A machine joined the cluster: its feeds get panels without a reload.
+        feedAdded: () => this.refresh(this.connection.session),
         tick: (tick) => this.onTick(tick),
         error: (error) => this.onError(error),
       },

@@ -13,6 +13,7 @@ export const Op = Object.freeze({
   PONG: "pong",
   DATA: "data",
   STATUS: "status",
+  FEED_ADDED: "feed_added",
   ERROR: "error",
 });
 

@@ -4,7 +4,8 @@
  *
  * Handlers (all optional): open(session), close({code, opened}) where `code` is the close code and `opened` whether
  * the handshake had succeeded, tick(tick), subscribed({feed, fields, health, replayed}), unsubscribed({feed}),
- * status({feed, health}) where health is {status, failures, error}, error({code, message, request}) where `request`
+ * status({feed, health}) where health is {status, failures, error}, feedAdded({feed}) when the server serves one more
+ * feed (in a cluster, a machine that joined), error({code, message, request}) where `request`
  * is the message the error answers: named by its id, or (`rate_limited`) by its place in the order of replies.
  * `session` counts connections, so work started for one connection (a fetch) can tell that it has been replaced.
  * Each pong's time of the server goes to the connection's `clock` (clock.js).
@@ -258,6 +259,9 @@ export class FeedConnection {
       }
       case Op.STATUS:
         this.#handlers.status?.({ feed: message.feed, health: healthOf(message) });
+        break;
+      case Op.FEED_ADDED:
+        this.#handlers.feedAdded?.({ feed: message.feed });
         break;
       case Op.ERROR: {
         const request = this.#takeRequest(message);
