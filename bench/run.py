@@ -28,8 +28,8 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,12 +163,34 @@ def cpu_seconds(process: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
-def run(server: str, scenario: Scenario) -> Result:
+def family(process: psutil.Process) -> list[psutil.Process]:
+    """The process and its descendants: with ``--processes N``, the parent and its N children."""
+    return [process, *process.children(recursive=True)]
+
+
+def family_cpu_seconds(processes: list[psutil.Process]) -> float:
+    return sum(cpu_seconds(process) for process in processes)
+
+
+def family_rss(processes: list[psutil.Process]) -> int:
+    return sum(process.memory_info().rss for process in processes)
+
+
+def run(
+    server: str,
+    scenario: Scenario,
+    extra: Sequence[str] = (),
+    window: Callable[[], AbstractContextManager[object]] = nullcontext,
+) -> Result:
+    """One server on one scenario, started with ``extra`` arguments after the scenario's. ``window()`` is entered as
+    the measurement window opens and left as it closes, for a caller to measure something else over the same time.
+    The server's CPU and memory are its process's and its children's together."""
     result = Result(server, scenario)
-    with running_server(server, scenario) as (process, port):
-        # The server process itself, not taskset's wrapper (taskset execs, so the pid is the same).
-        watched = psutil.Process(process.pid)
-        baseline_rss = watched.memory_info().rss
+    with running_server(server, scenario, extra) as (process, port):
+        # The server process itself, not taskset's wrapper (taskset execs, so the pid is the same), and the
+        # processes it forked (all there once it has printed its listening line).
+        watched = family(psutil.Process(process.pid))
+        baseline_rss = family_rss(watched)
         loadgen = subprocess.Popen(
             [
                 *pinned(LOADGEN_CORE),
@@ -198,13 +220,14 @@ def run(server: str, scenario: Scenario) -> Result:
         try:
             connected = orjson.loads(loadgen.stdout.readline())
             result.connect_seconds = connected["seconds"]
-            result.idle_kib_per_connection = (watched.memory_info().rss - baseline_rss) / KIB / scenario.clients
+            result.idle_kib_per_connection = (family_rss(watched) - baseline_rss) / KIB / scenario.clients
             loadgen.stdin.write("go\n")
             loadgen.stdin.flush()
             assert orjson.loads(loadgen.stdout.readline())["event"] == "window"
-            cpu_before, wall_before = cpu_seconds(watched), time.perf_counter()
-            report = orjson.loads(loadgen.stdout.readline())
-            result.server_cpu = (cpu_seconds(watched) - cpu_before) / (time.perf_counter() - wall_before)
+            with window():
+                cpu_before, wall_before = family_cpu_seconds(watched), time.perf_counter()
+                report = orjson.loads(loadgen.stdout.readline())
+                result.server_cpu = (family_cpu_seconds(watched) - cpu_before) / (time.perf_counter() - wall_before)
         finally:
             loadgen.stdin.close()
             loadgen.wait(30)
