@@ -31,10 +31,13 @@ check: setup
 	npm run lint
 	npm run format:check
 
-# Our server against its peers, each run with the server and the load generator on different cores.
-bench: setup
+# Our server against its peers, each run with the server and the load generator on different cores; then the server
+# as a node of a cluster on a private redis-server (bench/cluster.py): Redis's work per tick, the broker path's latency
+# and CPU, failover times.
+bench: setup redis
 	$(BIN)/python -m pip install --quiet -e '.[test,dev,bench]'
 	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.cluster
 
 # The red team's attacks of issue 18, each beside 1,000 well-behaved clients (server and clients on different cores):
 # what the bystanders keep, and what parsing the worst messages costs; about 5 minutes.
