@@ -9,9 +9,9 @@
   leadership at once: sampling stops (`Producer.remove`). SIGTERM lets every lease go and says so on the control
   channel, so that another node takes each feed within a round trip, not a TTL.
 - **Appending** (`publish`, then `_write`): the producer's ticks and status changes, encoded once here, go to Redis
-  in order, pipelined, each through the fenced `APPEND` or `STATUS` script. A refusal (the lease passed to another
-  while this process was paused, the run is gone, a seq out of turn) ends the leadership; nothing is retried, so no
-  seq is ever written twice. What waits to be written is bounded (`MAX_OUTBOX`).
+  in order (pipelined when several wait), each through the fenced `APPEND` or `STATUS` script. A refusal (the lease
+  passed to another while this process was paused, the run is gone, a seq out of turn) ends the leadership; nothing
+  is retried, so no seq is ever written twice. What waits to be written is bounded (`MAX_OUTBOX`).
 - **Listening** (`_listen`): one subscription per feed on one connection, however many clients the node has. Each
   tick received is checked against the feed's history: a duplicate is dropped, and a hole (a message lost while
   the subscription was down, which pub/sub never reports) is filled from the feed's stream before the tick is
@@ -275,10 +275,18 @@ class RedisBroker:
         while self._outbox:
             batch, self._outbox = self._outbox, []
             try:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for term, event in batch:
-                        await self._queue_append(pipe, term, event)
-                    results = await pipe.execute(raise_on_error=False)
+                if len(batch) == 1:
+                    # The usual case, one tick: one EVALSHA. A pipeline that holds a script first asks Redis whether
+                    # it exists (SCRIPT EXISTS): a round trip more for every tick.
+                    try:
+                        results = [await self._queue_append(self._redis, *batch[0])]
+                    except redis_errors.ResponseError as exc:  # Redis answered: the script failed, not the link
+                        results = [exc]
+                else:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for term, event in batch:
+                            await self._queue_append(pipe, term, event)
+                        results = await pipe.execute(raise_on_error=False)
             except REDIS_ERRORS as exc:
                 self._lost(exc)
                 for term in {term for term, _ in batch}:
@@ -292,15 +300,15 @@ class RedisBroker:
                     what = f"seq {event.seq}" if isinstance(event, Tick) else "status"
                     self._step_down(term, f"Redis refused its append of {what}: {_refusal(result)}")
 
-    async def _queue_append(self, pipe: Any, term: Term, event: Tick | FeedStatus) -> None:
+    async def _queue_append(self, client: Any, term: Term, event: Tick | FeedStatus) -> Any:
+        """Append the event through ``client``: its result from the client, the pipeline itself from a pipeline."""
         keys = term.keys
         if isinstance(event, Tick):
             message = wire.tick_message(EncodedTick.of(event))
             args: list[bytes | str | int] = [term.token, term.run, event.seq, message, term.stream_length, keys.live]
-            await self._append(keys=[keys.lease, keys.meta, keys.ticks], args=args, client=pipe)
-        else:
-            args = [term.token, wire.status_message(event), keys.live]
-            await self._status(keys=[keys.lease, keys.meta], args=args, client=pipe)
+            return await self._append(keys=[keys.lease, keys.meta, keys.ticks], args=args, client=client)
+        args = [term.token, wire.status_message(event), keys.live]
+        return await self._status(keys=[keys.lease, keys.meta], args=args, client=client)
 
     # -- leading ---------------------------------------------------------------------------------------------------
 

@@ -211,6 +211,26 @@ async def test_a_leader_whose_lease_passed_to_another_has_its_appends_refused_an
 
 
 @pytest.mark.gen_test(timeout=20)
+async def test_a_tick_is_appended_with_one_script_call_and_no_question_before_it(
+    redis_server: RedisServer, nodes: list[Node]
+) -> None:
+    """A tick on its own is one EVALSHA: not a pipeline, which asks Redis first whether its scripts exist (SCRIPT
+    EXISTS, a round trip more a tick)."""
+    node = await start(nodes, Node(redis_server.url, "a"))
+    await until(lambda: len(node.watcher.ticks()) >= 3)
+    redis = Redis.from_url(redis_server.url)
+
+    async def asked() -> int:
+        stats = await redis.info("commandstats")
+        return int(stats.get("cmdstat_script|exists", {}).get("calls", 0))
+
+    before, first = await asked(), node.watcher.seqs()[-1][1]
+    await until(lambda: node.watcher.seqs()[-1][1] >= first + 10)
+    assert await asked() - before <= 2  # a tick and a status that come together still go in one pipeline
+    await redis.aclose()
+
+
+@pytest.mark.gen_test(timeout=20)
 async def test_a_tick_lost_on_the_way_is_filled_from_the_stream_before_the_next_is_delivered(
     redis_server: RedisServer, nodes: list[Node]
 ) -> None:
