@@ -2,7 +2,8 @@
 
 It runs `run_processes` with N children, each answering every TCP connection with its pid and closing it, printing
 ``listening on`` once it serves and exiting 0 on SIGTERM or SIGINT, as the dashboard's server does. MODE ``crash``
-makes each child exit with status 1 as soon as it starts, ``usage`` with status 2 (a start-up error it reported).
+makes each child exit with status 1 as soon as it starts, ``usage`` with status 2 (a start-up error it reported),
+``usage-if:PATH`` with status 2 while the file PATH exists (a replacement that cannot start while its siblings serve).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ async def echo_pid(sockets: list[socket.socket]) -> None:
 def serve(sockets: list[socket.socket], mode: str) -> int:
     if mode == "crash":
         return 1
-    if mode == "usage":
+    if mode == "usage" or (mode.startswith("usage-if:") and os.path.exists(mode.partition(":")[2])):
         print("processes_echo: error: a start-up error", file=sys.stderr)
         return EXIT_USAGE
     asyncio.run(echo_pid(sockets))

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -150,3 +151,25 @@ def test_a_start_up_error_in_a_process_stops_them_all_with_status_2() -> None:
         failing.close()
     assert b"processes_echo: error: a start-up error" in failing.output["stderr"]
     assert b"could not start (exit status 2): stopping" in failing.output["stderr"]
+
+
+def test_a_replacement_that_cannot_start_while_the_others_serve_is_tried_again(tmp_path: Path) -> None:
+    """In a cluster whose Redis is away, a process that dies is replaced by one that cannot reach Redis at start
+    (status 2): the ones still serving their clients are kept, and the replacement is tried again."""
+    marker = tmp_path / "redis-is-away"
+    parent = Parent(2, f"usage-if:{marker}")
+    try:
+        parent.read_until("stdout", b"listening on")
+        killed, kept = parent.children()
+        marker.touch()
+        psutil.Process(killed).kill()
+        parent.read_until("stderr", b"ended with exit status 2: starting another")
+        marker.unlink()
+        parent.read_until("stderr", b"serves again")
+        replaced = parent.children()
+        assert kept in replaced and len(replaced) == 2
+        assert pids_answering(parent.port) == set(replaced)
+        parent.process.send_signal(signal.SIGTERM)
+        assert parent.wait() == 0
+    finally:
+        parent.close()

@@ -239,7 +239,9 @@ class Supervisor:
                 log.warning("process %d (pid %d) ended with %s while stopping", child.index, child.pid, how)
                 self.exit_status = self.exit_status or EXIT_FAILED
             return
-        if code == EXIT_USAGE:
+        if code == EXIT_USAGE and not self.announced:
+            # Before every process serves, a start-up error is the server's: stop. Later, a replacement that cannot
+            # start (its Redis is away while its siblings serve degraded) is one more death, and is tried again.
             log.error("process %d (pid %d) could not start (exit status 2): stopping", child.index, child.pid)
             self.exit_status = EXIT_USAGE
             self.stop()
