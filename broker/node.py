@@ -47,11 +47,13 @@ from redis.backoff import NoBackoff
 from feeds.clock import Clock, LoopClock
 from feeds.encoded import Encoded, EncodedStatus, EncodedTick
 from feeds.feed import Feed
+from feeds.history import tick_cost
 from feeds.hub import Hub
 from feeds.producer import Producer
 from feeds.sequencer import new_run_id
 from feeds.status import FeedStatus, Health
 from feeds.tick import Tick
+from feeds.tokenbucket import LineBudget
 
 from . import scripts, wire
 from .backoff import Backoff
@@ -81,6 +83,13 @@ READ_CHUNK = 1_000
 DRAIN_SECONDS = 0.5
 
 REDIS_ERRORS = (redis_errors.RedisError, OSError)
+# The errors that mean Redis cannot be reached (rather than one reply refused: a full Redis, a key of the wrong type).
+OUTAGE_ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
+# A command waits at most this long (seconds) for its reply, whatever the TTL: a hung Redis is noticed, and a
+# hand-over on SIGTERM is tried within the shutdown's budget.
+MAX_COMMAND_SECONDS = 1.0
+# Lines about a reply Redis refused: at most one a minute of each kind.
+REFUSED_LOG_INTERVAL = 60.0
 
 
 class BrokerError(Exception):
@@ -147,7 +156,7 @@ class RedisBroker:
         self._history = (history_ticks, history_seconds)
         self._clock = clock or LoopClock()
         self.producer = Producer((), self, clock=self._clock)
-        timeout = leader_ttl / ROUNDS_PER_TTL
+        timeout = min(leader_ttl / ROUNDS_PER_TTL, MAX_COMMAND_SECONDS)
         self._redis = Redis(
             **url.connection_options(),
             socket_timeout=timeout,
@@ -172,6 +181,9 @@ class RedisBroker:
         self._wake = asyncio.Event()
         self._heard = 0.0
         self._leaderless: dict[str, float] = {}
+        self._taking: Keys | None = None  # the lease being asked for, and its token, while its ACQUIRE is out
+        self._taking_token = ""
+        self._refused_lines = LineBudget(1 / REFUSED_LOG_INTERVAL, 1, 64, self._clock.time, quiet=True)
         self._listening = False
         self._commanding = False
         self._outage: str | None = "not connected yet"
@@ -236,13 +248,14 @@ class RedisBroker:
             self._spawn(self._removals, self.producer.remove(term.feed.name))
         if self._writer is not None and not self._writer.done():
             await asyncio.wait([self._writer], timeout=DRAIN_SECONDS)
+        leases = [(term.keys, term.token) for term in terms]
+        if self._taking is not None:
+            leases.append((self._taking, self._taking_token))  # its ACQUIRE may have run, its reply cancelled
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                for term in terms:
+                for keys, token in leases:
                     await self._release(
-                        keys=[term.keys.lease],
-                        args=[term.token, CONTROL_CHANNEL, b"release:" + term.keys.lease.encode()],
-                        client=pipe,
+                        keys=[keys.lease], args=[token, CONTROL_CHANNEL, b"release:" + keys.lease.encode()], client=pipe
                     )
                 await pipe.execute()
             if terms:
@@ -288,9 +301,10 @@ class RedisBroker:
                             await self._queue_append(pipe, term, event)
                         results = await pipe.execute(raise_on_error=False)
             except REDIS_ERRORS as exc:
-                self._lost(exc)
+                if isinstance(exc, OUTAGE_ERRORS):
+                    self._lost(exc)
                 for term in {term for term, _ in batch}:
-                    self._step_down(term, "an append failed")
+                    self._step_down(term, f"an append failed: {self._scrub(exc)}")
                 continue
             for (term, event), result in zip(batch, results, strict=True):
                 if isinstance(result, Exception):
@@ -322,12 +336,15 @@ class RedisBroker:
                 self._recovered()
                 backoff.reset()
                 delay = pause
-            except REDIS_ERRORS as exc:
+            except OUTAGE_ERRORS as exc:
                 self._commanding = False
                 self._lost(exc)
                 for term in list(self._terms.values()):
                     self._step_down(term, "Redis is unreachable")
                 delay = backoff.next()
+            except redis_errors.RedisError as exc:
+                self._refused("a round of leading", exc)  # a reply refused, not Redis gone: the leases stand
+                delay = pause
             except Exception:
                 # A bug, or a reply not as expected: the round is lost, not the node's leading.
                 log.exception("a round of leading failed")
@@ -354,7 +371,10 @@ class RedisBroker:
                 self._step_down(term, "its lease passed to another process")
         for name, feed in self._feeds.items():
             if name not in self._terms and not self._stopping:
-                await self._take(feed, ttl_ms)
+                try:
+                    await self._take(feed, ttl_ms)
+                except redis_errors.ResponseError as exc:
+                    self._refused(f"taking feed {name}", exc)  # one feed's keys refused: the others go on
         names = self._hub_feed_names()
         own = self._own_hosts()
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -374,7 +394,11 @@ class RedisBroker:
         keys = Keys.of(feed.name)
         token = f"{self.node}:{os.getpid()}:{secrets.token_hex(8)}"
         sent = self._clock.time()
-        taken = await self._acquire(keys=[keys.lease, keys.meta, keys.ticks], args=[token, ttl_ms, new_run_id()])
+        self._taking, self._taking_token = keys, token
+        try:
+            taken = await self._acquire(keys=[keys.lease, keys.meta, keys.ticks], args=[token, ttl_ms, new_run_id()])
+        finally:
+            self._taking = None
         if not taken:
             return
         run, seq, last = int(taken[0]), int(taken[1]), taken[2]
@@ -421,7 +445,17 @@ class RedisBroker:
             return
         self._end(term)
         log.warning("feed %s: no longer leading it: %s", term.feed.name, why)
-        self._spawn(self._removals, self.producer.remove(term.feed.name))
+        self._spawn(self._removals, self._let_go(term))
+
+    async def _let_go(self, term: Term) -> None:
+        """Stop sampling, then let the lease go if it is still the term's, so that another process (or this one,
+        next round) takes the feed now rather than when the lease runs out."""
+        await self.producer.remove(term.feed.name)
+        keys = term.keys
+        with contextlib.suppress(*REDIS_ERRORS):
+            await self._release(
+                keys=[keys.lease], args=[term.token, CONTROL_CHANNEL, b"release:" + keys.lease.encode()]
+            )
 
     def _notice_leaderless(self, names: list[str], ttls: list[int]) -> None:
         """A feed without a lease for a TTL has no producer: its clients are told it is stale."""
@@ -513,13 +547,8 @@ class RedisBroker:
         while not self._stopping:
             try:
                 await self._hear(pubsub)
-            except (*REDIS_ERRORS, DeafError, wire.WireError) as exc:
-                self._listening = False
-                self._lost(exc)
-            except Exception:
-                # A bug, or a reply not as expected: listen again, from the streams, rather than go deaf for good.
-                log.exception("listening to the broker failed")
-                self._listening = False
+            except Exception as exc:
+                self._deaf(exc)
             finally:
                 with contextlib.suppress(*REDIS_ERRORS):
                     await pubsub.aclose()
@@ -530,8 +559,8 @@ class RedisBroker:
                 try:
                     await self._subscribe(pubsub)
                     break
-                except REDIS_ERRORS as exc:
-                    self._lost(exc)
+                except Exception as exc:
+                    self._deaf(exc)
                     with contextlib.suppress(*REDIS_ERRORS):
                         await pubsub.aclose()
             backoff.reset()
@@ -615,38 +644,68 @@ class RedisBroker:
 
     async def _fill(self, name: str, newest: tuple[int, int] | None, first: int | None, last: int) -> list[EncodedTick]:
         """The ticks ``first`` to ``last`` of the feed's current run that its stream still holds (``first`` None: as
-        many of the newest as its history holds), oldest first, and only those after ``newest``."""
-        if first is not None:
-            self.holes_filled += 1
-        ticks = self._hub.history(name).max_ticks
-        stream = Keys.of(name).ticks
+        many of the newest as its history holds), oldest first, and only those after ``newest``. Never more than
+        the history holds: of a longer hole, the newest part (the history would let the rest go at once)."""
         if first is None:
-            if not ticks:
-                return []
-            entries: Any = await self._redis.xrevrange(stream, max=f"{last}-0", min="-", count=ticks)
-            entries.reverse()
-            return self._news(name, newest, entries)
+            return await self._newest_held(name, newest, last)
+        self.holes_filled += 1
+        first = max(first, last - self._hub.history(name).max_ticks + 1)
+        stream = Keys.of(name).ticks
         filled: list[EncodedTick] = []
         while first <= last:
-            entries = await self._redis.xrange(stream, min=f"{first}-0", max=f"{last}-0", count=READ_CHUNK)
+            entries: Any = await self._redis.xrange(stream, min=f"{first}-0", max=f"{last}-0", count=READ_CHUNK)
             if not entries:
                 break
             filled += self._news(name, newest, entries)
             first = int(entries[-1][0].split(b"-")[0]) + 1
         return filled
 
+    async def _newest_held(self, name: str, newest: tuple[int, int] | None, last: int) -> list[EncodedTick]:
+        """The newest ticks up to seq ``last`` that the feed's history would hold (its ticks and its bytes), read
+        from the stream backwards a chunk at a time: a long stream of wide ticks is not read whole."""
+        history = self._hub.history(name)
+        stream = Keys.of(name).ticks
+        chunks: list[list[EncodedTick]] = []
+        count = held = 0
+        top = f"{last}-0"
+        while count < history.max_ticks and held < history.max_bytes:
+            entries: Any = await self._redis.xrevrange(stream, max=top, min="-", count=READ_CHUNK)
+            if not entries:
+                break
+            chunk = self._news(name, newest, reversed(entries))
+            chunks.append(chunk)
+            count += len(chunk)
+            held += sum(tick_cost(tick) for tick in chunk)
+            oldest = int(entries[-1][0].split(b"-")[0])
+            if oldest <= 1 or len(entries) < READ_CHUNK:
+                break
+            top = f"{oldest - 1}-0"
+        return [tick for chunk in reversed(chunks) for tick in chunk][-history.max_ticks :] if count else []
+
     def _news(self, name: str, newest: tuple[int, int] | None, entries: Any) -> list[EncodedTick]:
         """The ticks of stream entries (``[(id, {b"d": message}), ...]``) that come after ``newest``."""
         names = self._names[name]
         ticks = []
-        for _, entry in entries:
-            tick = wire.read(name, entry[b"d"], names)
+        for entry_id, entry in entries:
+            try:
+                tick = wire.read(name, entry[b"d"], names)
+            except (wire.WireError, KeyError) as exc:
+                # Not one this version writes (a newer node's, in a rolling upgrade): skipped, as a lost tick is.
+                self._refused(f"reading entry {entry_id!r} of feed {name}'s stream", exc)
+                continue
             if isinstance(tick, EncodedTick) and (newest is None or tick.run != newest[0] or tick.seq > newest[1]):
                 ticks.append(tick)
         return ticks
 
     async def _catch_up(self, name: str) -> None:
-        """Bring the feed's history in step with its stream, and take its leader's last status."""
+        """Bring the feed's history in step with its stream, and take its leader's last status; a feed whose keys
+        Redis refuses to read is skipped (the others are not)."""
+        try:
+            await self._catch_up_feed(name)
+        except redis_errors.ResponseError as exc:
+            self._refused(f"catching feed {name} up", exc)
+
+    async def _catch_up_feed(self, name: str) -> None:
         meta: Any = await self._redis.hgetall(Keys.of(name).meta)
         if not meta or b"run" not in meta:
             return
@@ -687,15 +746,35 @@ class RedisBroker:
     # -- outages ---------------------------------------------------------------------------------------------------
 
     def _lost(self, exc: BaseException) -> None:
-        """Redis failed this node: once per outage, say so in the log and to every feed's clients."""
+        """Redis failed this node's commands: once per outage, say so in the log; it is degraded (`problems`). Its
+        clients are told only if its subscription fails too (`_deaf`): ticks it hears from other leaders go on."""
         if self._stopping:
             return
         reason = self._scrub(exc) or type(exc).__name__
         if self._outage is None or self._outage == "not connected yet":
             log.warning("the broker %s is unreachable (%s): reconnecting", self.url.redacted, reason)
-            for name in self._hub_feed_names():
-                self._stale(name, f"this server lost its broker ({reason}): ticks resume when it is back")
         self._outage = f"unreachable ({reason})"
+
+    def _deaf(self, exc: BaseException) -> None:
+        """The subscription failed: this node hears no ticks until it is made again (and its feeds' histories and
+        statuses are caught up from Redis then); every feed's clients are told why."""
+        self._listening = False
+        if self._stopping:
+            return
+        if not isinstance(exc, (*REDIS_ERRORS, DeafError)):
+            log.error("listening to the broker failed: listening again", exc_info=exc)
+        self._lost(exc)
+        reason = self._scrub(exc) or type(exc).__name__
+        for name in self._hub_feed_names():
+            self._stale(name, f"this server lost its broker ({reason}): ticks resume when it is back")
+
+    def _refused(self, what: str, exc: BaseException) -> None:
+        """Redis refused one reply (a full Redis, a key of the wrong type), or one entry was unreadable: logged, at
+        most once a minute of each kind; nothing else stops."""
+        held = self._refused_lines.take((what.split(" ", maxsplit=1)[0], type(exc).__name__))
+        if held is not None:
+            more = f" ({held} more like it not logged)" if held else ""
+            log.warning("%s failed: %s%s", what, self._scrub(exc), more)
 
     def _recovered(self) -> None:
         if self._outage is not None and self._listening and self._commanding:

@@ -446,7 +446,7 @@ return seq
 async def test_when_redis_lost_ticks_a_node_delivered_a_new_run_starts_rather_than_reuse_their_seqs(
     redis_server: RedisServer, nodes: list[Node]
 ) -> None:
-    node = await start(nodes, Node(redis_server.url, "a"))
+    node = await start(nodes, Node(redis_server.url, "a", ttl=60.0))  # only a released lease lets it go on soon
     await until(lambda: len(node.watcher.ticks()) >= 8)
     redis = Redis.from_url(redis_server.url)
     keys = Keys.of("stocks")
@@ -473,3 +473,54 @@ async def test_a_redis_that_wants_a_password_the_url_lacks_is_a_start_up_error_s
             with pytest.raises(BrokerError, match=expected) as raised:
                 await node.broker.start()
             assert "Sw0rdf1sh" not in str(raised.value) and "wrong" not in str(raised.value)
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_an_unreadable_entry_in_a_hole_is_skipped_and_the_node_goes_on_listening(
+    redis_server: RedisServer, nodes: list[Node]
+) -> None:
+    """A stream entry this version cannot read (a newer node's, in a rolling upgrade) is skipped like a lost tick."""
+    node = await start(nodes, Node(redis_server.url, "a", feeds=[]))
+    node.hub.add_feed(StocksFeed(interval=INTERVAL))
+    node.broker._follow("stocks")
+    node.hub.subscribe("stocks", node.watcher, Format.JSON)
+    leader = Node(redis_server.url, "leader").broker
+    keys = Keys.of("stocks")
+    await leader._acquire(keys=[keys.lease, keys.meta, keys.ticks], args=["me", 60_000, 99])
+    for seq in range(1, 8):
+        if seq == 4:  # unreadable, and never published: a hole whose fill meets it
+            await leader._redis.xadd(keys.ticks, {"d": b"?from the future"}, id="4-0")
+            await leader._redis.hset(keys.meta, "seq", 4)
+            continue
+        tick = EncodedTick.of(Tick("stocks", 99, seq, 1.0 + seq, ("x",), (float(seq),)))
+        reply = await leader._append(
+            keys=[keys.lease, keys.meta, keys.ticks], args=["me", 99, seq, wire.tick_message(tick), 100, keys.live]
+        )
+        assert reply == 1
+    await until(lambda: len(node.watcher.ticks()) == 6)
+    assert [seq for _, seq in node.watcher.seqs()] == [1, 2, 3, 5, 6, 7]
+    assert node.broker._loops and all(not task.done() for task in node.broker._loops)
+    await leader._redis.aclose()
+
+
+class Other(Feed):
+    name = "other"
+    interval = INTERVAL
+    fields = (Field("x"),)
+
+    def sample(self) -> dict[str, float]:
+        return {"x": 1.0}
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_a_feed_whose_keys_redis_refuses_does_not_stop_the_others(
+    redis_server: RedisServer, nodes: list[Node], caplog: pytest.LogCaptureFixture
+) -> None:
+    redis = Redis.from_url(redis_server.url)
+    await redis.set(Keys.of("other").meta, "not a hash")  # every read of it: WRONGTYPE
+    node = await start(nodes, Node(redis_server.url, "a", feeds=[StocksFeed(interval=INTERVAL, seed=7), Other()]))
+    await until(lambda: len(node.watcher.ticks()) >= 5 and node.broker.leaderships == ["stocks"])
+    assert not node.broker.problems()
+    assert node.hub.status("stocks").health is Health.OK
+    assert any("WRONGTYPE" in record.getMessage() for record in caplog.records)
+    await redis.aclose()
