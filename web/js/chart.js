@@ -9,7 +9,10 @@
 
 import uPlot from "/vendor/uplot/uPlot.esm.js";
 import { UNIT_PERCENT, axisValues, formatChange, formatValue } from "./format.js";
+import { PALETTE_SIZE, seriesStyle } from "./series.js";
 import { MILLISECONDS_PER_SECOND } from "./units.js";
+
+export { DASHES, PALETTE_SIZE, seriesStyle } from "./series.js";
 
 export const CHART_HEIGHT_PX = 190;
 export const SYNC_KEY = "dashboard";
@@ -39,22 +42,6 @@ const BAR_FILL_ALPHA = 0.55;
 const BAR_SIZE = [0.8, 24];
 // A drag narrower than this is a click, not a zoom.
 const MIN_SELECTION_PX = 4;
-
-/**
- * How many colours the theme defines (`--series-0` … in style.css): the Okabe-Ito set, which stays distinct for
- * the common colour-vision deficiencies, tuned per theme for contrast.
- */
-export const PALETTE_SIZE = 8;
-/** Line dashes, in CSS pixels. Neighbouring series never share a dash, so colour is never the only difference. */
-export const DASHES = Object.freeze([[], [7, 4], [2, 3], [10, 3, 2, 3]]);
-
-/** How series `index` of a chart is drawn: a palette colour and a dash, distinct for the first 32 series. */
-export function seriesStyle(index) {
-  return {
-    color: index % PALETTE_SIZE,
-    dash: DASHES[(index + Math.floor(index / PALETTE_SIZE)) % DASHES.length],
-  };
-}
 
 /** Chart colours come from CSS custom properties, so the stylesheet is the one place the theme lives. */
 export function readTheme(element) {

@@ -9,7 +9,8 @@
 import { CHART_HEIGHT_PX, chartOptions, createChart, formatTime, seriesStyle } from "./chart.js";
 import { element, setText, svgElement } from "./dom.js";
 
-const MARKER_WIDTH = 18;
+// Wide enough for one whole period of the longest dash (series.js).
+const MARKER_WIDTH = 28;
 const MARKER_HEIGHT = 6;
 // The tooltip keeps this far from the cursor, and flips to the cursor's left past the middle of the plot.
 const TOOLTIP_OFFSET_PX = 12;
