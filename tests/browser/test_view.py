@@ -426,6 +426,21 @@ def test_the_first_eight_series_of_a_chart_differ_in_dash_as_well_as_colour(
     problems.assert_none()
 
 
+def test_the_charts_of_a_panel_start_their_plots_at_one_x(server: Server, page: Page, problems: PageProblems) -> None:
+    """One instant is one vertical line down a panel: every chart's y axis takes the panel's widest labels' width."""
+    open_live(page, server.url)
+    lefts = page.evaluate(
+        f"""() => Object.fromEntries([...document.querySelectorAll('{PANEL}')].map((panel) => [
+            panel.dataset.feed,
+            [...panel.querySelectorAll('{CHART} .u-over')].map((over) => over.getBoundingClientRect().left),
+        ]))"""
+    )
+    assert sum(len(edges) for edges in lefts.values()) > len(lefts), lefts  # a panel with more than one chart
+    for edges in lefts.values():
+        assert len(set(edges)) == 1, lefts
+    problems.assert_none()
+
+
 def test_a_phone_gets_one_column_and_nothing_wider_than_the_screen(
     server: Server, browser: Browser, problems: PageProblems
 ) -> None:

@@ -82,18 +82,48 @@ function valueRange(kind, unit) {
   };
 }
 
-function axisSize(chart, values, axisIndex, cycle) {
-  const axis = chart.axes[axisIndex];
-  if (cycle > 1) {
-    return axis._size;
+/**
+ * The y-axis width of the charts of one panel: the widest any of them needs, so that every plot of the panel starts
+ * at the same x and one instant is one vertical line down the panel (the shared cursor runs straight).
+ */
+export class AxisWidth {
+  #wanted = new Map(); // a chart's key -> the width its own labels need, in CSS pixels
+
+  /** `key`'s labels need `px`: the width every chart of the panel is to take, `px` or more. */
+  want(key, px) {
+    this.#wanted.set(key, px);
+    return this.px;
   }
-  let size = axis.ticks.size + axis.gap;
-  const longest = (values ?? []).reduce((widest, value) => (value.length > widest.length ? value : widest), "");
-  if (longest !== "") {
-    chart.ctx.font = axis.font[0];
-    size += chart.ctx.measureText(longest).width / uPlot.pxRatio;
+
+  /** `key` is gone (destroyed, or built again): its labels no longer count. */
+  forget(key) {
+    this.#wanted.delete(key);
   }
-  return Math.ceil(size / AXIS_SIZE_STEP_PX) * AXIS_SIZE_STEP_PX;
+
+  get px() {
+    let widest = 0;
+    for (const px of this.#wanted.values()) {
+      widest = Math.max(widest, px);
+    }
+    return widest;
+  }
+}
+
+/** A y-axis `size`: what its widest label needs, rounded up to a step, then widened by `shared` to the panel's. */
+function axisSize(shared) {
+  return (chart, values, axisIndex, cycle) => {
+    const axis = chart.axes[axisIndex];
+    if (cycle > 1) {
+      return axis._size;
+    }
+    let size = axis.ticks.size + axis.gap;
+    const longest = (values ?? []).reduce((widest, value) => (value.length > widest.length ? value : widest), "");
+    if (longest !== "") {
+      chart.ctx.font = axis.font[0];
+      size += chart.ctx.measureText(longest).width / uPlot.pxRatio;
+    }
+    return shared(Math.ceil(size / AXIS_SIZE_STEP_PX) * AXIS_SIZE_STEP_PX);
+  };
 }
 
 const clockTime = uPlot.fmtDate("{HH}:{mm}:{ss}");
@@ -153,7 +183,9 @@ function yAxisValues(kind, unit) {
 /**
  * Options for one chart. `labels` name its series; `timeline.range()` gives the time range to show; `outages()`
  * the disconnected spans to shade, and `onBands(bands)` hears where they were drawn; `onSelect(from, to)` is called when the reader drags across a range;
- * `hooks` are more uPlot hooks (the panel's legend and tooltip follow the cursor through `setCursor`).
+ * `yAxisWidth(px)` turns the y-axis width the chart's own labels need into the one it takes (the widest of its
+ * panel's, see AxisWidth); `hooks` are more uPlot hooks (the panel's legend and tooltip follow the cursor through
+ * `setCursor`).
  */
 export function chartOptions({
   kind,
@@ -166,6 +198,7 @@ export function chartOptions({
   outages = () => [],
   onBands = () => {},
   onSelect = () => {},
+  yAxisWidth = (px) => px,
   hooks = {},
 }) {
   const axis = {
@@ -226,7 +259,7 @@ export function chartOptions({
     axes: [
       // One line of wall-clock time: uPlot's default adds the date under the first tick, noise for a view.
       { ...axis, space: X_AXIS_SPACE_PX, values: clockLabels },
-      { ...axis, scale: "y", space: Y_AXIS_SPACE_PX, values: yAxisValues(kind, unit), size: axisSize },
+      { ...axis, scale: "y", space: Y_AXIS_SPACE_PX, values: yAxisValues(kind, unit), size: axisSize(yAxisWidth) },
     ],
     plugins: [outagePlugin(outages, theme, onBands)],
     hooks: {

@@ -9,7 +9,7 @@
  * Whether its feed is subscribed is the page's to know (subscriptions.js): the panel only asks, to show it.
  */
 
-import { ChartKind, seriesStyle } from "./chart.js";
+import { AxisWidth, ChartKind, seriesStyle } from "./chart.js";
 import { FeedHistory } from "./data.js";
 import { element, setText, showMessage } from "./dom.js";
 import { describeFeedName, feedNameNodes } from "./feedname.js";
@@ -136,6 +136,8 @@ export class Panel {
     this.undrawnTs = null; // the ts of the oldest live tick the charts have not drawn yet
     this.renders = 0;
     this.plots = [];
+    // The y axes of the panel's charts take one width, so that one instant is one vertical line down the panel.
+    this.axisWidth = new AxisWidth();
     this.readoutValues = [];
     this.quotes = [];
     this.sparklinesDrawn = -Infinity;
@@ -208,6 +210,7 @@ export class Panel {
         isHidden: (label, byDefault) => isHidden(this.name, label, byDefault),
         onToggle: (label, shown, byDefault) => onToggle(this.name, label, shown, byDefault),
         onSelect,
+        axisWidth: this.axisWidth,
       });
       this.plots.push({ group, plot, bases: new Float64Array(group.columns.length) });
       this.chartsElement.append(plot.element);
@@ -470,6 +473,10 @@ export class Panel {
           ring.fillLines(plot.data, group.columns, from, to);
         }
         plot.draw();
+      }
+      // Each chart asked for the width its labels need as it drew; those drawn before the widest take its width now.
+      for (const { plot } of this.plots) {
+        plot.alignAxis();
       }
       this.drawnAt = clock;
       // The age of the oldest live tick this draw shows for the first time (`data-oldest-age-ms`): what waited longest.

@@ -6,7 +6,7 @@
  * chart on the page (chart.js), so the legend values of all charts follow whichever one the reader points at.
  */
 
-import { CHART_HEIGHT_PX, chartOptions, createChart, formatTime, seriesStyle } from "./chart.js";
+import { AxisWidth, CHART_HEIGHT_PX, chartOptions, createChart, formatTime, seriesStyle } from "./chart.js";
 import { element, setText, svgElement } from "./dom.js";
 
 // Wide enough for one whole period of the longest dash (series.js).
@@ -47,9 +47,22 @@ export class Plot {
   /**
    * `labels` name the series; `isHidden(label, byDefault)` says which start hidden (`byDefault` for the series
    * of a crowded chart past its first few); `onToggle(label, shown, byDefault)` hears the legend; `onSelect(from, to)` hears a zoom (a drag, or + and − from the keyboard); `format(value)` writes a
-   * value for the legend and tooltip.
+   * value for the legend and tooltip; `axisWidth` (an AxisWidth) is shared by the charts of one panel, whose y axes
+   * take the same width.
    */
-  constructor({ kind, unit, caption, labels, format, timeline, outages, isHidden, onToggle, onSelect }) {
+  constructor({
+    kind,
+    unit,
+    caption,
+    labels,
+    format,
+    timeline,
+    outages,
+    isHidden,
+    onToggle,
+    onSelect,
+    axisWidth = new AxisWidth(),
+  }) {
     this.kind = kind;
     this.unit = unit;
     this.labels = labels;
@@ -58,6 +71,8 @@ export class Plot {
     this.outages = outages;
     this.onToggle = onToggle;
     this.onSelect = onSelect;
+    this.axisWidth = axisWidth;
+    this.axisPx = null; // the y-axis width the chart took at its last layout
     const crowded = labels.length > CROWDED_SERIES;
     this.hiddenByDefault = labels.map((label, index) => crowded && index >= CROWDED_SHOWN);
     this.shown = labels.map((label, index) => !isHidden(label, this.hiddenByDefault[index]));
@@ -148,6 +163,10 @@ export class Plot {
           this.onSelect(from, to);
         }
       },
+      yAxisWidth: (px) => {
+        this.axisPx = this.axisWidth.want(this, px);
+        return this.axisPx;
+      },
       hooks: {
         setCursor: [(chart) => this.onCursor(chart)],
         draw: [(chart) => this.markRange(chart)],
@@ -167,10 +186,18 @@ export class Plot {
     this.chart.over.addEventListener("mouseleave", () => this.setActive(false));
   }
 
+  /** Draws `data` now (not in uPlot's microtask), so that the y-axis width it needs is known when this returns. */
   draw() {
-    this.chart.setData(this.data);
+    this.chart.batch(() => this.chart.setData(this.data));
     if (this.keyTime !== null) {
       this.placeCursor(this.nearestIndex(this.keyTime));
+    }
+  }
+
+  /** Lays the chart out again if its y axis is not as wide as the panel's now (another chart's labels grew or shrank). */
+  alignAxis() {
+    if (this.axisPx !== null && this.axisPx !== this.axisWidth.px) {
+      this.chart.batch(() => this.chart.redraw(true, true));
     }
   }
 
@@ -333,5 +360,6 @@ export class Plot {
   destroy() {
     this.chart?.destroy();
     this.chart = null;
+    this.axisWidth.forget(this);
   }
 }
