@@ -157,6 +157,34 @@ def test_a_drag_zooms_every_chart_and_pauses_while_ticks_are_stored_until_live(
     problems.assert_none()
 
 
+def test_paused_every_figure_of_the_readout_is_the_paused_ranges(
+    server: Server, page: Page, problems: PageProblems
+) -> None:
+    """Paused, the quote table's price and change stay at the range's end, like the charts, and say so."""
+    open_live(page, server.url)
+    stocks = page.locator(f"{PANEL}[data-feed='stocks']")
+    figures_js = """(panel) => [...panel.querySelectorAll(
+        '[data-testid="quotes"] .quotes__number, .readout__value')].map((cell) => cell.textContent)"""
+    drag_across(page, 0.3, 0.6)
+    expect(page.locator(VIEW_STATE)).to_have_attribute("data-paused", "true")
+    note = stocks.get_by_test_id("readout-note")
+    expect(note).to_contain_text("Paused: prices at")
+    expect(page.locator(f"{PANEL}[data-feed='system']").get_by_test_id("readout-note")).to_contain_text("values at")
+    # The note is written with the first figures of the paused range.
+    paused = stocks.evaluate(figures_js)
+    points = int(stocks.get_attribute("data-points") or 0)
+    page.wait_for_function(
+        f"(points) => Number(document.querySelector(`{PANEL}[data-feed='stocks']`).dataset.points) > points + 10",
+        arg=points,
+    )
+    # The live prices moved on; the paused figures did not.
+    assert stocks.evaluate(figures_js) == paused
+
+    page.get_by_test_id("live").click()
+    expect(note).to_be_hidden()
+    problems.assert_none()
+
+
 def test_a_longer_window_fills_from_the_servers_history(server: Server, page: Page, problems: PageProblems) -> None:
     open_live(page, server.url)
     held = page.evaluate(POINTS_JS)

@@ -170,6 +170,18 @@ describe("BucketRing", () => {
     assert.deepEqual([...ring.firstValues(5, 6, [0, 1], out)], [NaN, NaN]);
   });
 
+  test("finds each column's last value in a range, before the gaps at its end", () => {
+    const ring = new BucketRing(2, 10, 1);
+    ring.add(0.5, [1, 1]);
+    ring.add(1.5, [2, NaN]);
+    ring.add(5.5, [9, 9]);
+    const out = new Float64Array(2);
+    assert.deepEqual([...ring.lastValues(0, 5, [0, 1], out)], [2, 1]);
+    assert.deepEqual([...ring.lastValues(0, 6, [0, 1], out)], [9, 9]);
+    assert.deepEqual([...ring.lastValues(1, 2, [0, 1], out)], [2, NaN]);
+    assert.deepEqual([...ring.lastValues(7, 8, [0, 1], out)], [NaN, NaN]);
+  });
+
   test("gives a copy that later ticks do not touch", () => {
     const ring = new BucketRing(1, 10, 1);
     ring.add(0.5, [1]);

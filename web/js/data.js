@@ -231,6 +231,27 @@ export class BucketRing {
   }
 
   /**
+   * Each column's last value in [from, to] (of the last bucket begun by `to`): where a chart of the range ends, the
+   * quote table's figures while the view is paused.
+   */
+  lastValues(from, to, columnIndexes, out) {
+    const first = this.firstFrom(from);
+    const end = Math.min(this.length, this.firstFrom(to) + 1);
+    columnIndexes.forEach((columnIndex, position) => {
+      out[position] = NaN;
+      for (let index = end - 1; index >= first; index--) {
+        const slot = this.slot(index);
+        const value = this.lasts[columnIndex][slot];
+        if (this.xs[slot] <= to && !Number.isNaN(value)) {
+          out[position] = value;
+          break;
+        }
+      }
+    });
+    return out;
+  }
+
+  /**
    * Writes the buckets that draw [from, to] into `target` in uPlot's shape: `target[0]` the xs, `target[1 + i]`
    * the column `columnIndexes[i]`, NaN as null. A bucket of one tick gives one point; one of several gives two,
    * its minimum and its maximum in the order they came, at its first and its last tick's time, so the line spans

@@ -9,7 +9,7 @@
  * Whether its feed is subscribed is the page's to know (subscriptions.js): the panel only asks, to show it.
  */
 
-import { AxisWidth, ChartKind, seriesStyle } from "./chart.js";
+import { AxisWidth, ChartKind, formatTime, seriesStyle } from "./chart.js";
 import { FeedHistory } from "./data.js";
 import { element, setText, showMessage } from "./dom.js";
 import { describeFeedName, feedNameNodes } from "./feedname.js";
@@ -159,6 +159,11 @@ export class Panel {
     this.rangeNoteShown = false;
     this.chartsElement = element("div", { class: "panel__charts" });
     this.readout = element("div", { class: "readout", "data-testid": "readout", "aria-live": "off" });
+    // Paused, every figure of the readout is the paused range's: this says so, and at what time.
+    this.readoutNote = element("p", { class: "readout__note", "data-testid": "readout-note", hidden: "" });
+    this.readout.append(this.readoutNote);
+    this.pausedLatest = new Float64Array(feed.fields.length); // each field's value at the paused range's end
+    this.allColumns = feed.fields.map((field, column) => column);
     const titles = element(
       "div",
       { class: "panel__titles" },
@@ -455,7 +460,9 @@ export class Panel {
 
   /**
    * Draws the panel for the time range [from, to]: the charts (unless `charts` is false: a paused view whose
-   * range did not change), then the readouts and the freshness, which follow the newest tick even while paused.
+   * range did not change), then the readouts (live, the newest values; paused, the values at the range's end, so
+   * that no figure of the panel contradicts its charts) and the freshness, which follows the newest tick even while
+   * paused.
    */
   render([from, to], { charts = true, now = Date.now() } = {}) {
     const ring = this.drawn.ring;
@@ -493,15 +500,28 @@ export class Panel {
     const readouts = clock - this.readoutsDrawn >= READOUT_REFRESH_MS;
     if (readouts) {
       this.readoutsDrawn = clock;
+      const latest = this.latestIn(from, to);
       for (const cell of this.readoutValues) {
-        setText(cell.element, formatValue(this.history.latest[cell.column], cell.unit));
+        setText(cell.element, formatValue(latest[cell.column], cell.unit));
       }
-      this.renderQuotes(from, to, clock);
+      this.renderQuotes(from, to, clock, latest);
     }
     this.renderFreshness(now, { text: readouts });
     this.renders++;
     this.element.dataset.renders = String(this.renders);
     this.renderCounts();
+  }
+
+  /** Each field's latest value: the newest tick's while live, its last in [from, to] while paused. */
+  latestIn(from, to) {
+    if (this.paused === null) {
+      showMessage(this.readoutNote, null);
+      return this.history.latest;
+    }
+    const what = this.quotes.length > 0 ? "prices" : "values";
+    const over = this.quotes.length > 0 ? "; change, trend and volume over the paused range" : "";
+    showMessage(this.readoutNote, `Paused: ${what} at ${formatTime(to)}, the range's end${over}.`);
+    return this.paused.ring.lastValues(from, to, this.allColumns, this.pausedLatest);
   }
 
   /** Whether the paused range turned out to hold nothing: subscribed, the server's replay all in, no tick in it. */
@@ -531,17 +551,18 @@ export class Panel {
     return index < 0 || this.priced.plot.shown[index];
   }
 
-  renderQuotes(from, to, clock) {
+  /** The quote table: `latest` holds each field's value at the end of what the charts show. */
+  renderQuotes(from, to, clock, latest) {
     if (this.quotes.length === 0) {
       return;
     }
     const ring = this.drawn.ring;
     const redrawSparklines = clock - this.sparklinesDrawn >= SPARKLINE_REFRESH_MS;
     for (const quote of this.quotes) {
-      const latest = this.history.latest[quote.column];
+      const price = latest[quote.column];
       const base = this.priced.bases[quote.position];
-      setText(quote.cells.price, formatValue(latest, UNIT_DOLLAR));
-      const change = ((latest - base) / base) * PERCENT;
+      setText(quote.cells.price, formatValue(price, UNIT_DOLLAR));
+      const change = ((price - base) / base) * PERCENT;
       setText(quote.cells.change, formatChange(change));
       quote.cells.change.dataset.sign = Number.isNaN(change) ? "none" : Math.sign(change) >= 0 ? "up" : "down";
       if (quote.volumeColumn !== null) {
