@@ -485,6 +485,19 @@ def test_a_phone_gets_one_column_and_nothing_wider_than_the_screen(
         )
         assert layout["scrollWidth"] <= PHONE_WIDTH, layout
         assert len(set(layout["lefts"])) == 1, layout
+        # The quote table keeps its Volume column, and numeric headers sit over their right-aligned numbers.
+        quotes = page.locator(f"{PANEL}[data-feed='stocks']").get_by_test_id("quotes")
+        expect(quotes.get_by_role("columnheader", name="Volume")).to_be_visible()
+        aligns = quotes.evaluate(
+            """(table) => [...table.querySelectorAll("thead th")].map(
+                (th) => [th.textContent, getComputedStyle(th).textAlign])"""
+        )
+        assert [text for text, align in aligns if align == "right"] == ["Price", "Change", "Volume"], aligns
+        # Scrolled down, the top bar has gone with the page: the screen is the panels'.
+        page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
+        page.wait_for_function("() => window.scrollY > 0")
+        bottom = page.evaluate("() => document.querySelector('.topbar').getBoundingClientRect().bottom")
+        assert bottom <= 0, bottom
         page_problems.assert_none()
     finally:
         context.close()

@@ -286,7 +286,7 @@ export class Panel {
       const cells = {
         price: element("td", { class: "quotes__number", text: formatValue(NaN, UNIT_DOLLAR) }),
         change: element("td", { class: "quotes__number quotes__change", text: formatChange(NaN) }),
-        volume: element("td", { class: "quotes__number quotes__volume", text: formatValue(NaN, UNIT_SHARES) }),
+        volume: element("td", { class: "quotes__number", text: formatValue(NaN, UNIT_SHARES) }),
         spark: element("td", { class: "quotes__spark" }, sparkline.element),
       };
       body.append(
@@ -315,8 +315,12 @@ export class Panel {
       element(
         "tr",
         {},
-        ...["Symbol", "Price", "Change", "Trend"].map((text) => element("th", { scope: "col", text })),
-        element("th", { scope: "col", class: "quotes__volume", text: "Volume" }),
+        element("th", { scope: "col", text: "Symbol" }),
+        // Numbers are right-aligned, and so are their headers.
+        element("th", { scope: "col", class: "quotes__number", text: "Price" }),
+        element("th", { scope: "col", class: "quotes__number", text: "Change" }),
+        element("th", { scope: "col", class: "quotes__spark", text: "Trend" }),
+        element("th", { scope: "col", class: "quotes__number", text: "Volume" }),
       ),
     );
     this.readout.append(element("table", { class: "quotes", "data-testid": "quotes" }, head, body));
