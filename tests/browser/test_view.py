@@ -4,6 +4,7 @@ stale feeds, disconnected spans and the phone layout."""
 from __future__ import annotations
 
 import itertools
+import re
 import signal
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -202,6 +203,9 @@ def test_a_longer_window_fills_from_the_servers_history(server: Server, page: Pa
     wait_until_live(page)
     for start, end in chart_ranges(page):
         assert end - start <= 300
+    # A bar's height depends on how long it covers, so its caption says how long.
+    bars = page.locator(f"{PANEL}[data-feed='stocks'] {CHART}[data-kind='bars'] figcaption")
+    expect(bars).to_have_text(re.compile(r"traded per \d+(\.\d+)? (s|min)$"))
     problems.assert_none()
 
 

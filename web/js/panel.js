@@ -17,7 +17,7 @@ import { UNIT_DOLLAR, UNIT_SHARES, describeUnit, formatAge, formatChange, format
 import { Plot, seriesMarker } from "./plot.js";
 import { Sparkline } from "./sparkline.js";
 import { STATE_LABELS, State, healthNotice, shownState } from "./states.js";
-import { MILLISECONDS_PER_SECOND, PERCENT } from "./units.js";
+import { MILLISECONDS_PER_SECOND, PERCENT, SECONDS_PER_MINUTE } from "./units.js";
 
 /** A feed silent for this many of its intervals (and at least STALE_MIN_MS) is stale. */
 export const STALE_INTERVALS = 5;
@@ -476,7 +476,9 @@ export class Panel {
       for (const { group, plot, bases } of this.plots) {
         if (group.kind === ChartKind.BARS) {
           const columns = group.columns.filter((column, position) => this.isSubjectShown(group.subjects[position]));
-          ring.fillBars(plot.data, columns, from, to, barSeconds(to - from));
+          const seconds = barSeconds(to - from);
+          ring.fillBars(plot.data, columns, from, to, seconds);
+          plot.setNote(`per ${seconds < SECONDS_PER_MINUTE ? `${seconds} s` : `${seconds / SECONDS_PER_MINUTE} min`}`);
         } else if (group.kind === ChartKind.CHANGE) {
           ring.firstValues(from, to, group.columns, bases);
           ring.fillLines(plot.data, group.columns, from, to, bases);

@@ -103,6 +103,8 @@ export class Plot {
     this.tooltip.append(this.tooltipTime, ...this.tooltipRows.map(({ row }) => row));
     // What the keyboard cursor reads out: written only when a key moves it, so a screen reader is not flooded.
     this.announcer = element("span", { class: "visually-hidden", "aria-live": "polite", "data-testid": "announcer" });
+    // What the caption adds that changes with the view (how long a bar covers).
+    this.captionNote = element("span", { class: "chart__note", "data-testid": "caption-note" });
     this.legendValues = [];
     this.legendButtons = labels.map((label, index) => {
       const value = element("span", { class: "legend__value" });
@@ -132,7 +134,7 @@ export class Plot {
     this.element = element(
       "figure",
       { class: `chart chart--${kind}`, "data-testid": "chart", dataset: { kind } },
-      element("figcaption", { class: "chart__caption", text: caption }),
+      element("figcaption", { class: "chart__caption", text: caption }, this.captionNote),
       this.plot,
       this.legend,
       this.announcer,
@@ -192,6 +194,11 @@ export class Plot {
     if (this.keyTime !== null) {
       this.placeCursor(this.nearestIndex(this.keyTime));
     }
+  }
+
+  /** Adds `text` to the caption (a bar chart's "per 1 s"). */
+  setNote(text) {
+    setText(this.captionNote, text === "" ? "" : ` ${text}`);
   }
 
   /** Lays the chart out again if its y axis is not as wide as the panel's now (another chart's labels grew or shrank). */
