@@ -19,7 +19,8 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NoReturn, TypeVar
 
 from tornado.netutil import bind_sockets
 
@@ -68,15 +69,31 @@ WATCHDOG_MARGIN = 0.2
 EXIT_STUCK = 1
 
 
+T = TypeVar("T")
+
+
 class StartupError(Exception):
     """A problem found before serving, reported as one line and exit status 2."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, as every other start-up error is, not the usage and the
+    error: ``server.py: error: unrecognized arguments: --bogus (see --help)``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="server.py",
         description="Serve the live dashboard: a page of charts fed over WebSocket by periodic data feeds.",
-        epilog="Example: python server.py --port 8888 --option stocks.interval=0.1 --option stocks.symbols=AAPL,MSFT",
+        epilog="example:\n"
+        "  python server.py --port 8888 --option stocks.interval=0.1 --option stocks.symbols=AAPL,MSFT\n\n"
+        "command:\n"
+        "  python server.py token --sub alice --roles viewer\n"
+        "      print a token for the clients of a server started with --auth-secret (its flags: token --help)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_flags(parser)
     parser.add_argument(
@@ -173,16 +190,23 @@ def _option_text(value: object) -> str:
 
 
 def list_feeds(sources: Sequence[FeedSource], feeds: Sequence[Feed]) -> str:
-    """What --list-feeds prints: each feed, where it comes from, its interval, fields and options."""
+    """What --list-feeds prints: each feed, where it comes from, its interval, fields, and options with their values
+    and help."""
     blocks = []
     for source, feed in zip(sources, feeds, strict=True):
         fields = ", ".join(f"{field.name} ({field.unit})" if field.unit else field.name for field in feed.fields)
-        options = ", ".join(f"{key}={_option_text(getattr(feed, key))}" for key in sorted(type(feed).options()))
+        settings = {key: f"{key}={_option_text(getattr(feed, key))}" for key in type(feed).options()}
+        width = max(map(len, settings.values()))
+        options = [
+            f"    {settings[key]:<{width}}  {option.help}".rstrip()
+            for key, option in sorted(type(feed).options().items())
+        ]
         lines = [
             f"{feed.name}: every {feed.interval:g} s, from {source.origin}",
             *([f"  {feed.description}"] if feed.description else []),
             f"  fields: {fields or 'taken from the first sample'}",
-            f"  options: {options}",
+            "  options:",
+            *options,
         ]
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
@@ -333,7 +357,7 @@ async def close_all(connections: Connections[FeedSocket], until: float) -> None:
 
 def token_command(argv: Sequence[str]) -> int:
     """``server.py token``: print a token for the server's clients, for operators and tests."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="server.py token",
         description="Print a token (a JWT signed HS256) that a server started with the same --auth-secret accepts.",
         epilog="Example: python server.py token --sub alice --roles viewer,trader --ttl 3600",
@@ -349,14 +373,25 @@ def token_command(argv: Sequence[str]) -> int:
     try:
         if not secret:
             raise ValueError(f"no secret: pass --secret or set {SECRET_ENV}")
-        authenticator = Authenticator(secret)
-        roles = parse_roles(args.roles)
-        ttl = positive_float(args.ttl)
+        try:
+            authenticator = Authenticator(secret)
+        except ValueError as exc:
+            raise ValueError(f"bad value for {'--secret' if args.secret else SECRET_ENV}: {exc}") from None
+        roles = _flag_value(parse_roles, "--roles", args.roles)
+        ttl = _flag_value(positive_float, "--ttl", args.ttl)
     except ValueError as exc:
         print(f"server.py token: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(authenticator.mint(args.sub, roles, ttl))
     return 0
+
+
+def _flag_value(parse: Callable[[str], T], flag: str, text: str) -> T:
+    """``parse(text)``, or `ValueError` naming the flag and its value: ``bad value '0' for --ttl: ...``."""
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ValueError(f"bad value {text!r} for {flag}: {exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

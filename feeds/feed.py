@@ -17,7 +17,15 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .parsers import interval_seconds, parse_bool, parse_roles, parse_str_tuple, positive_float
+from .parsers import (
+    interval_seconds,
+    parse_bool,
+    parse_float,
+    parse_int,
+    parse_roles,
+    parse_str_tuple,
+    positive_float,
+)
 
 __all__ = [
     "MAX_FIELDS",
@@ -119,8 +127,12 @@ class Option:
     def _parser_for(default: Any) -> Callable[[str], Any]:
         if isinstance(default, bool):
             return parse_bool
-        if isinstance(default, (int, float, str)):
-            return type(default)
+        if isinstance(default, int):
+            return parse_int
+        if isinstance(default, float):
+            return parse_float
+        if isinstance(default, str):
+            return str
         if isinstance(default, tuple):
             return parse_str_tuple
         raise TypeError(f"no parser for a default of type {type(default).__name__}: pass parse=")

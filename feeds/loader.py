@@ -9,9 +9,11 @@ is a `LoadError` whose message is one line naming the file or target and the cau
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import inspect
 import os
+import re
 import sys
 import traceback
 import zlib
@@ -36,6 +38,7 @@ __all__ = [
 ENTRY_POINT_GROUP = "dashboard.feeds"
 # Frames of Python's import machinery say nothing about the plugin: leave them out of error locations.
 IMPORT_MACHINERY = os.path.dirname(importlib.__file__)
+NOT_IDENTIFIER = re.compile(r"\W")
 
 
 class LoadError(Exception):
@@ -74,13 +77,32 @@ def _import_module(name: str, label: str) -> ModuleType:
         raise LoadError(f"{label}: cannot import {name!r}: {_describe_exception(exc)}") from None
 
 
+def _folder_package(folder: Path) -> str:
+    """The name of a package made for one plugin folder, imported once: its modules import each other relatively
+    (``from . import _helpers``), and two folders' ``_helpers.py`` never collide."""
+    resolved = str(folder.resolve())
+    name = f"dashboard_plugins_{zlib.crc32(resolved.encode()):08x}"
+    if name not in sys.modules:
+        spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+        spec.submodule_search_locations = [resolved]
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+    return name
+
+
+def _module_name(path: Path) -> str:
+    stem = path.stem
+    if stem.isidentifier():
+        return stem
+    # A file name that is no identifier (my-feed.py) still gets a name of its own in its folder's package.
+    return f"{NOT_IDENTIFIER.sub('_', stem)}_{zlib.crc32(path.name.encode()):08x}"
+
+
 def _import_file(path: Path, label: str) -> ModuleType:
     if not path.is_file():
         raise LoadError(f"{label}: no such file {str(path)!r}")
-    # A name of its own per file, so that two plugins called weather.py in different folders do not collide,
-    # and the same file named twice (by --feed and by --feeds-dir) is imported once.
-    resolved = str(path.resolve())
-    module_name = f"dashboard_plugin_{zlib.crc32(resolved.encode()):08x}_{path.stem}"
+    # Each file is a module of its folder's package: the same file named twice (by --feed and by --feeds-dir) is
+    # imported once, and two plugins called weather.py in different folders do not collide.
+    module_name = f"{_folder_package(path.parent)}.{_module_name(path)}"
     if module_name in sys.modules:
         return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, path)
@@ -92,13 +114,30 @@ def _import_file(path: Path, label: str) -> ModuleType:
         spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[module_name]
-        raise LoadError(f"{label}: cannot import {str(path)!r}: {_describe_exception(exc)}") from None
+        raise LoadError(
+            f"{label}: cannot import {str(path)!r}: {_describe_exception(exc)}{_sibling_hint(exc, path.parent)}"
+        ) from None
     return module
+
+
+def _sibling_hint(exc: Exception, folder: Path) -> str:
+    """For ``import _helpers`` of a module that sits beside the plugin: how to import it instead."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name or "." in exc.name:
+        return ""
+    if not ((folder / f"{exc.name}.py").is_file() or (folder / exc.name / "__init__.py").is_file()):
+        return ""
+    return f"; {exc.name} sits beside the plugin: import it relatively, from . import {exc.name}"
 
 
 def _checked(cls: object, label: str) -> type[Feed]:
     if not (inspect.isclass(cls) and issubclass(cls, Feed)):
         raise LoadError(f"{label}: {cls!r} is not a Feed subclass")
+    if cls.name == "":
+        suggested = cls.__name__.lower() if NAME_PATTERN.match(cls.__name__.lower()) else "weather"
+        raise LoadError(
+            f"{label}: feed class {cls.__qualname__} has no name: give it one, e.g. name = {suggested!r} "
+            "(1 to 32 lowercase letters, digits or '_', starting with a letter)"
+        )
     if not isinstance(cls.name, str) or not NAME_PATTERN.match(cls.name):
         raise LoadError(
             f"{label}: invalid feed name {cls.name!r} in {cls.__qualname__}: "

@@ -16,6 +16,8 @@ __all__ = [
     "non_negative_float",
     "non_negative_int",
     "parse_bool",
+    "parse_float",
+    "parse_int",
     "parse_roles",
     "parse_str_tuple",
     "port_number",
@@ -26,6 +28,25 @@ __all__ = [
 MAX_PORT = 65535
 MIN_INTERVAL = 0.001
 ROLE_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def parse_float(text: str) -> float:
+    """Parse any finite number, negative ones included."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError("expected a number")
+    return value
+
+
+def parse_int(text: str) -> int:
+    """Parse any whole number, negative ones included."""
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
 
 
 def positive_float(text: str) -> float:

@@ -15,6 +15,7 @@ class Weather(Feed):
     interval = 2.0
     fields = (Field("temp_c", "°C"),)
     city = Option("Oslo", "where to read the weather")
+    offset = Option(0.5)
     retries = Option(3)
     metric = Option(True)
     stations = Option(("a", "b"))
@@ -30,12 +31,13 @@ def test_defaults_apply_when_nothing_is_set() -> None:
 
 def test_text_options_are_parsed_by_the_default_type() -> None:
     feed = Weather.from_text_options(
-        {"interval": "0.5", "city": "Bergen", "retries": "5", "metric": "no", "stations": "x, y ,z"}
+        {"interval": "0.5", "city": "Bergen", "offset": "-2", "retries": "-5", "metric": "no", "stations": "x, y ,z"}
     )
-    assert (feed.interval, feed.city, feed.retries, feed.metric, feed.stations) == (
+    assert (feed.interval, feed.city, feed.offset, feed.retries, feed.metric, feed.stations) == (
         0.5,
         "Bergen",
-        5,
+        -2.0,
+        -5,
         False,
         ("x", "y", "z"),
     )
@@ -47,11 +49,20 @@ def test_options_are_per_instance() -> None:
 
 
 def test_every_feed_has_the_interval_timeout_and_roles_options() -> None:
-    assert set(Weather.options()) == {"interval", "timeout", "roles", "city", "retries", "metric", "stations"}
+    assert set(Weather.options()) == {
+        "interval",
+        "timeout",
+        "roles",
+        "city",
+        "offset",
+        "retries",
+        "metric",
+        "stations",
+    }
 
 
 def test_unknown_option_names_it_and_lists_the_known_ones() -> None:
-    with pytest.raises(OptionError, match=r"^unknown option weather\.town \(known: city, interval, metric"):
+    with pytest.raises(OptionError, match=r"^unknown option weather\.town \(known: city, interval, metric, offset"):
         Weather.from_text_options({"town": "Oslo"})
 
 
@@ -63,8 +74,11 @@ def test_unknown_option_names_it_and_lists_the_known_ones() -> None:
         ("interval", "nan", "expected a number greater than 0"),
         ("interval", "1e-9", "expected at least 0.001 seconds: a shorter interval would only burn a core"),
         ("interval", "fast", "expected a number greater than 0"),
-        ("retries", "many", "invalid literal"),
+        ("retries", "many", "expected a whole number$"),
+        ("retries", "2.5", "expected a whole number$"),
         ("metric", "maybe", "expected true or false"),
+        ("offset", "big", "expected a number$"),
+        ("offset", "inf", "expected a number$"),
     ],
 )
 def test_bad_value_names_the_option_and_the_value(key: str, text: str, reason: str) -> None:

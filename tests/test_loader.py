@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -26,7 +27,7 @@ WEATHER = """
         description = "Made-up weather."
         interval = 0.05
         fields = (Field("temp_c", "°C"), Field("wind_ms", "m/s"))
-        city = Option("Oslo")
+        city = Option("Oslo", "the city to report")
 
         def sample(self):
             return {"temp_c": 21.5 if self.city == "Oslo" else 30.0, "wind_ms": 3.2}
@@ -94,7 +95,7 @@ def test_feed_from_a_file_is_listed_with_origin_fields_interval_and_options(tmp_
     assert f"weather: every 0.05 s, from file {path}" in out
     assert "  Made-up weather." in out
     assert "  fields: temp_c (°C), wind_ms (m/s)" in out
-    assert "  options: city=Bergen, interval=0.05, roles=, timeout=10.0" in out
+    assert "  options:\n    city=Bergen    the city to report\n    interval=0.05  seconds between samples\n" in out
     # The built-ins are listed too.
     assert "system: every 0.5 s, from built-in" in out
     assert "stocks: every 0.25 s, from built-in" in out
@@ -130,6 +131,49 @@ def test_feeds_dir_loads_every_python_file(tmp_path: Path) -> None:
     write(tmp_path, "plugins/_helpers.py", "RETRIES = 3\n")
     out = listed("--feeds-dir", str(tmp_path / "plugins"))
     assert {"weather:", "tides:", "uptime:"} <= {line.split(" ")[0] for line in out.splitlines()}
+
+
+HELPED = """
+    from feeds import Feed, Field
+
+    from ._helpers import CITY
+
+    class {cls}(Feed):
+        name = "{name}"
+        fields = (Field("temp_" + CITY),)
+
+        def sample(self):
+            return {{"temp_" + CITY: 1.0}}
+"""
+
+
+def test_plugins_of_one_folder_share_a_helper_module_and_folders_do_not_collide(tmp_path: Path) -> None:
+    """``from ._helpers import ...`` works in a --feeds-dir folder and for --feed files; each folder's own."""
+    for folder, city in (("north", "Oslo"), ("south", "Rome")):
+        write(tmp_path, f"{folder}/_helpers.py", f"CITY = {city!r}\n")
+        for feed_name in (f"{folder}_a", f"{folder}_b"):
+            write(tmp_path, f"{folder}/{feed_name}.py", HELPED.format(cls=feed_name.title(), name=feed_name))
+    out = listed("--feeds-dir", str(tmp_path / "north"), "--feed", str(tmp_path / "south/south_a.py"))
+    fields = dict(re.findall(r"^(\w+): every .*\n(?:  .*\n)*?  fields: (.*)$", out, re.MULTILINE))
+    assert {name: fields.get(name) for name in ("north_a", "north_b", "south_a", "south_b")} == {
+        "north_a": "temp_Oslo",
+        "north_b": "temp_Oslo",
+        "south_a": "temp_Rome",
+        "south_b": None,
+    }
+
+
+def test_an_absolute_import_of_a_helper_beside_the_plugin_says_how_to_import_it(tmp_path: Path) -> None:
+    write(tmp_path, "plugins/_helpers.py", "CITY = 'Oslo'\n")
+    write(tmp_path, "plugins/weather.py", HELPED.format(cls="Weather", name="weather").replace("from .", "from "))
+    result = run_server("--feeds-dir", str(tmp_path / "plugins"), "--list-feeds")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"server.py: error: --feeds-dir {tmp_path / 'plugins'}: weather.py: cannot import "
+        f"'{tmp_path / 'plugins/weather.py'}': ModuleNotFoundError: No module named '_helpers' "
+        f"({tmp_path / 'plugins/weather.py'}:4); _helpers sits beside the plugin: import it relatively, "
+        "from . import _helpers"
+    ]
 
 
 def test_the_same_file_named_twice_is_loaded_once(tmp_path: Path) -> None:
@@ -240,7 +284,7 @@ STARTUP_ERRORS = [
     pytest.param(
         {"anon.py": WEATHER.replace('        name = "weather"\n', "")},
         ["--feed", "{dir}/anon.py"],
-        "--feed {dir}/anon.py: invalid feed name '' in Weather",
+        "--feed {dir}/anon.py: feed class Weather has no name: give it one, e.g. name = 'weather' (1 to 32",
         id="missing-name",
     ),
     pytest.param(

@@ -131,6 +131,21 @@ def test_help_documents_every_flag() -> None:
     text = " ".join(options.split())
     for flag, help_text in FLAGS.items():
         assert help_text in text, flag
+    assert "python server.py token --sub alice --roles viewer print a token for the clients of a server" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--bogus",), "server.py: error: unrecognized arguments: --bogus (see --help)"),
+        (("--port",), "server.py: error: argument --port: expected one argument (see --help)"),
+        (("token",), "server.py token: error: the following arguments are required: --sub (see --help)"),
+        (("token", "--sub", "a", "--bogus"), "server.py token: error: unrecognized arguments: --bogus (see --help)"),
+    ],
+)
+def test_a_flag_the_parser_refuses_is_one_line_not_the_usage(args: tuple[str, ...], expected: str) -> None:
+    result = run_server(*args)
+    assert (result.returncode, result.stderr) == (2, expected + "\n")
 
 
 @pytest.mark.parametrize(
@@ -226,6 +241,8 @@ def test_options_reach_the_feeds() -> None:
     assert feeds["stocks"]["interval"] == 0.05
     assert feeds["system"]["interval"] == 3
     assert (feeds["stocks"]["simulated"], feeds["system"]["simulated"]) == (True, False)
+    assert {"name": "drift", "help": "expected log return per hour"} in feeds["stocks"]["options"]
+    assert [option["name"] for option in feeds["system"]["options"]] == ["interval", "roles", "timeout"]
     assert [field["name"] for field in feeds["stocks"]["fields"]] == [
         "AAA.price",
         "AAA.volume",
@@ -256,6 +273,7 @@ def test_a_fixed_seed_gives_the_same_prices_across_runs() -> None:
             "unknown option stocks.nope (known: drift, interval, roles, seed, symbols, timeout, volatility)",
         ),
         ("stocks.interval=-1", "bad value '-1' for option stocks.interval: expected a number greater than 0"),
+        ("stocks.drift=big", "bad value 'big' for option stocks.drift: expected a number"),
         ("stocks.interval=1e-9", "bad value '1e-9' for option stocks.interval: expected at least 0.001 seconds"),
         ("system.interval=soon", "bad value 'soon' for option system.interval"),
         ("stocks.symbols=aapl", "bad value 'aapl' for option stocks.symbols: invalid symbol 'aapl'"),
@@ -361,6 +379,21 @@ def test_the_token_command_prints_a_token_the_server_accepts() -> None:
 def test_the_secret_may_come_from_the_environment() -> None:
     with Server(env={"DASHBOARD_AUTH_SECRET": SECRET}) as server:
         assert status_of(server.url + "api/feeds") == 401
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        ("--ttl", "0", "bad value '0' for --ttl: expected a number greater than 0"),
+        ("--ttl", "soon", "bad value 'soon' for --ttl: expected a number greater than 0"),
+        ("--roles", "no spaces", "bad value 'no spaces' for --roles: invalid role 'no spaces'"),
+    ],
+)
+def test_a_bad_value_of_the_token_command_names_its_flag(flag: str, value: str, expected: str) -> None:
+    result = run_server("token", "--secret", SECRET, "--sub", "alice", flag, value)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"server.py token: error: {expected}")
+    assert len(result.stderr.splitlines()) == 1
 
 
 @pytest.mark.parametrize(

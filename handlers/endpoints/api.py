@@ -22,7 +22,8 @@ __all__ = ["FeedsHandler", "HealthHandler", "describe_feeds"]
 
 def describe_feeds(hub: Hub, identity: Identity | None = None) -> list[dict[str, Any]]:
     """Every feed ``identity`` may read as a JSON-ready object: name, description, interval (seconds), whether its
-    data is simulated, fields with units, status."""
+    data is simulated, fields with units, its options with their help (not their values: an option may hold a
+    password), status."""
     return [
         {
             "name": feed.name,
@@ -30,6 +31,7 @@ def describe_feeds(hub: Hub, identity: Identity | None = None) -> list[dict[str,
             "interval": feed.interval,
             "simulated": feed.simulated,
             "fields": [{"name": field.name, "unit": field.unit} for field in hub.fields(feed.name)],
+            "options": [{"name": key, "help": option.help} for key, option in sorted(type(feed).options().items())],
             **hub.status(feed.name).to_json(),
         }
         for feed in hub.feeds
