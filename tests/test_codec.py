@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 
 import orjson
@@ -9,6 +10,7 @@ import pytest
 
 from feeds.codec import Format, decode_binary, encode, encode_binary, encode_json
 from feeds.tick import Tick
+from tools.harness import ROOT
 
 TICK = Tick("stocks", 3_000_000_001, 2**40 + 5, 1795478400.25, ("AAPL.price", "AAPL.volume"), (191.37, 1200.0))
 
@@ -22,6 +24,17 @@ def test_json_frame_carries_every_key() -> None:
         "ts": 1795478400.25,
         "values": {"AAPL.price": 191.37, "AAPL.volume": 1200.0},
     }
+
+
+def test_the_json_frame_in_the_protocol_doc_is_what_the_codec_writes() -> None:
+    """Values are floats, a volume too (``1200.0``): the doc's example is the codec's very text, but for spaces."""
+    doc = (ROOT / "docs" / "protocol.md").read_text()
+    example = re.search(r'```json\n(\{"op": "data".*?)\n```', doc, re.DOTALL)
+    assert example is not None
+    shown = orjson.loads(example.group(1))
+    values = tuple(float(value) for value in shown["values"].values())  # as the producer hands them on
+    tick = Tick(shown["feed"], shown["run"], shown["seq"], shown["ts"], tuple(shown["values"]), values)
+    assert encode_json(tick).decode() == re.sub(r"(?<=[:,]) ", "", " ".join(example.group(1).split()))
 
 
 @pytest.mark.parametrize("name", ["a", "system", "stocks", "eightchr", "a_longer_feed_name"])

@@ -68,6 +68,8 @@ def test_since_gives_what_followed_or_says_there_is_a_gap() -> None:
     assert (seqs(history.since(7)), history.since(7).gap, history.since(7).run) == ([8, 9, 10], False, 7)
     assert (seqs(history.since(5, run=7)), history.since(5, run=7).gap) == ([6, 7, 8, 9, 10], False)
     assert (seqs(history.since(10)), history.since(10).gap) == ([], False)
+    # Past the newest tick (a node that lags behind the one the client came from): nothing missed, no gap.
+    assert (seqs(history.since(50, run=7)), history.since(50, run=7).gap) == ([], False)
     assert (seqs(history.since(3)), history.since(3).gap) == ([6, 7, 8, 9, 10], True)  # 4 and 5 are gone
     assert (seqs(history.since(9, run=6)), history.since(9, run=6).gap) == ([6, 7, 8, 9, 10], True)  # a restart
 
