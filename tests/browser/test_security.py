@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,8 +59,33 @@ def test_without_a_token_the_page_says_so_and_stops_knocking(
     with problems.expected(*REFUSED):
         page.goto(secured.url)
         expect(page.locator(BADGE)).to_have_attribute("data-state", "signed-out", timeout=SIGNED_OUT_TIMEOUT_MS)
-        expect(page.locator(NOTICE)).to_contain_text("needs a valid access token")
+        expect(page.locator(NOTICE)).to_contain_text("needs an access token, and this page was opened without one")
         expect(page.locator(BADGE)).to_contain_text("Not signed in")
+    problems.assert_none()
+
+
+def test_a_token_that_expired_before_the_page_opened_says_when(
+    secured: Server, page: Page, problems: PageProblems
+) -> None:
+    """The user whose link expired learns that opening it again will not help, and since when."""
+    token = AUTH.mint("alice", [], -90)
+    expired_at = orjson.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))["exp"]
+    with problems.expected(*REFUSED):
+        page.goto(f"{secured.url}?token={token}")
+        expect(page.locator(BADGE)).to_have_attribute("data-state", "signed-out", timeout=SIGNED_OUT_TIMEOUT_MS)
+        shown = page.evaluate("(exp) => new Date(exp * 1000).toLocaleString()", expired_at)
+        expect(page.locator(NOTICE)).to_contain_text(f"Your access token expired at {shown}: opening the same link")
+    problems.assert_none()
+
+
+def test_a_token_of_another_secret_is_not_accepted_and_says_so(
+    secured: Server, page: Page, problems: PageProblems
+) -> None:
+    token = Authenticator("another server's secret, 32 bytes+").mint("alice", [], 3600)
+    with problems.expected(*REFUSED):
+        page.goto(f"{secured.url}?token={token}")
+        expect(page.locator(BADGE)).to_have_attribute("data-state", "signed-out", timeout=SIGNED_OUT_TIMEOUT_MS)
+        expect(page.locator(NOTICE)).to_contain_text("The server does not accept this page's access token")
     problems.assert_none()
 
 
@@ -68,7 +94,7 @@ def test_an_expiring_token_signs_the_page_out(secured: Server, page: Page, probl
     wait_until_live(page)
     with problems.expected(*REFUSED):
         expect(page.locator(BADGE)).to_have_attribute("data-state", "signed-out", timeout=SIGNED_OUT_TIMEOUT_MS)
-        expect(page.locator(NOTICE)).to_contain_text("access token has expired")
+        expect(page.locator(NOTICE)).to_contain_text("Your access token expired at ")
     problems.assert_none()
 
 

@@ -32,7 +32,7 @@ import { FeedConnection, socketUrl } from "./socket.js";
 import { State, isConnectedPanel } from "./states.js";
 import { Subscriptions } from "./subscriptions.js";
 import { Theme } from "./theme.js";
-import { takeToken, withToken } from "./token.js";
+import { expiryOf, refusalOf, refusalText, takeToken, withToken } from "./token.js";
 import { WINDOWS, initialView, saveView, seriesKey } from "./view.js";
 
 // How often silent feeds are looked for, and freshness readouts of panels that did not draw are brought up to date.
@@ -42,9 +42,6 @@ const MIN_ZOOM_SECONDS = 1;
 const MIN_SPAN_SECONDS = 10;
 // Disconnected spans older than the longest window cannot be seen.
 const LONGEST_WINDOW_SECONDS = WINDOWS[WINDOWS.length - 1].seconds;
-const TOKEN_EXPIRED_TEXT = "Your access token has expired: open the dashboard again with a new link.";
-const TOKEN_REFUSED_TEXT =
-  "This dashboard needs a valid access token: open it with the link you were given (…/?token=…).";
 
 class Dashboard {
   constructor({ root, grid, badge, notice, controls }) {
@@ -324,7 +321,8 @@ class Dashboard {
       return;
     }
     if (code === CloseCode.TOKEN_EXPIRED) {
-      this.signedOut(TOKEN_EXPIRED_TEXT);
+      // The server says so: expired, whatever the page's clock makes of the token's exp.
+      this.signedOut(refusalText({ reason: "expired", expiredAt: this.token && expiryOf(this.token) }));
       return;
     }
     if (!opened) {
@@ -348,7 +346,7 @@ class Dashboard {
     isTokenRefused(this.token)
       .then((refused) => {
         if (refused) {
-          this.signedOut(TOKEN_REFUSED_TEXT);
+          this.signedOut(refusalText(refusalOf(this.token, this.clock.now())));
         }
       })
       .catch((error) => this.showNotice(`could not check the access token: ${error.message}`));
