@@ -1,9 +1,11 @@
 """The built-in ``stocks`` feed: simulated trades for a list of symbols.
 
-Prices follow a geometric Brownian motion and each tick trades a random number of round lots. The random number
-generator is seedable, and the simulation advances by ``interval`` per tick whatever the wall clock says, so a fixed
-seed reproduces exactly the same prices. In a cluster, a process that takes the feed over continues from the last
-published prices (`StocksFeed.take_over`) rather than from new start prices.
+Prices follow a geometric Brownian motion and each tick trades a random number of round lots. Every run starts each
+symbol at the same price (`start_price`), whatever the seed, so a restarted server carries on near where the last run
+began rather than jumping. The random number generator is seedable, and the simulation advances by ``interval`` per
+tick whatever the wall clock says, so a fixed seed reproduces exactly the same prices. In a cluster, a process that
+takes the feed over continues from the last published prices (`StocksFeed.take_over`) rather than from its start
+prices.
 """
 
 from __future__ import annotations
@@ -11,18 +13,21 @@ from __future__ import annotations
 import math
 import random
 import re
+import zlib
 from collections.abc import Mapping
 
 from .feed import Feed, Field, Option, OptionError, Sample
 
-__all__ = ["StocksFeed"]
+__all__ = ["START_PRICES", "StocksFeed", "start_price"]
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
 MAX_SYMBOLS = 50
 SECONDS_PER_HOUR = 3600.0
 LOT_SIZE = 100
 MAX_LOTS_PER_TICK = 50
-# Starting prices are drawn from this range, in dollars.
+# Start prices, in dollars, of the default symbols (round figures near their real ones); any other symbol starts at a
+# price of its own in START_PRICE_RANGE, the same on every run.
+START_PRICES = {"AAPL": 190.0, "MSFT": 420.0, "NVDA": 120.0, "AMZN": 180.0, "GOOG": 170.0}
 START_PRICE_RANGE = (20.0, 500.0)
 
 
@@ -39,6 +44,16 @@ def parse_symbols(text: str) -> tuple[str, ...]:
     if len(set(symbols)) != len(symbols):
         raise ValueError("symbols must be distinct")
     return symbols
+
+
+def start_price(symbol: str) -> float:
+    """Where ``symbol``'s price starts on every run: from START_PRICES, else a price in START_PRICE_RANGE that
+    follows from the symbol's name alone (a checksum of it), so that it is the same in every process and run."""
+    if symbol in START_PRICES:
+        return START_PRICES[symbol]
+    low, high = START_PRICE_RANGE
+    fraction = zlib.crc32(symbol.encode()) / 0xFFFFFFFF
+    return round(low + fraction * (high - low), 2)
 
 
 def non_negative_float(text: str) -> float:
@@ -79,7 +94,7 @@ class StocksFeed(Feed):
             for field in (Field(f"{symbol}.price", "$"), Field(f"{symbol}.volume", "shares"))
         )
         self._rng = random.Random(self.seed)
-        self._prices = {symbol: round(self._rng.uniform(*START_PRICE_RANGE), 2) for symbol in self.symbols}
+        self._prices = {symbol: start_price(symbol) for symbol in self.symbols}
 
     def take_over(self, last: Mapping[str, float]) -> None:
         """Continue from the last published prices (``SYMBOL.price``). A symbol missing from ``last`` (the symbols

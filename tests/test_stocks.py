@@ -9,7 +9,7 @@ import math
 import pytest
 
 from feeds import OptionError
-from feeds.stocks import StocksFeed
+from feeds.stocks import START_PRICE_RANGE, START_PRICES, StocksFeed, start_price
 
 
 def prices(feed: StocksFeed, ticks: int) -> list[dict[str, float]]:
@@ -123,3 +123,14 @@ def test_taking_over_with_the_same_seed_changes_nothing_but_the_prices() -> None
     twin = StocksFeed(seed=9)
     step, twin_step = feed.step(), twin.step()
     assert all(step[name] == twin_step[name] for name in step if name.endswith(".volume"))
+
+
+def test_every_run_starts_from_the_same_prices_whatever_the_seed() -> None:
+    """A restarted server (a new run, with no seed or another one) starts where the last run started, not at new
+    random prices: the default symbols at their documented prices, any other at a price of its own name."""
+    symbols = (*START_PRICES, "BRK.B")
+    flat = [StocksFeed(seed=seed, symbols=symbols, volatility=0.0).step() for seed in (None, None, 1, 2)]
+    assert all(step == flat[0] | {name: step[name] for name in step if name.endswith(".volume")} for step in flat)
+    assert {symbol: flat[0][f"{symbol}.price"] for symbol in START_PRICES} == START_PRICES
+    assert START_PRICE_RANGE[0] <= flat[0]["BRK.B.price"] <= START_PRICE_RANGE[1]
+    assert start_price("BRK.B") != start_price("BRK.A")
