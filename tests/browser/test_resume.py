@@ -82,3 +82,23 @@ def test_a_restarted_server_leaves_a_gap_drawn_as_a_gap(server: Server, page: Pa
                 timeout=RECONNECT_TIMEOUT_MS,
             )
     problems.assert_none()
+
+
+def test_a_restarted_server_is_a_new_baseline_for_the_quote_table(
+    server: Server, page: Page, problems: PageProblems
+) -> None:
+    """The first run's prices wander far (a huge volatility), the second's stay flat at the start prices: measured
+    from the new run, every change reads 0.00%, where measured from the old run's start it would not."""
+    assert server.stop() == 0  # its port serves the two runs
+    with Server(*FAST_FEED_OPTIONS, "--option", "stocks.seed=1", "--option", "stocks.volatility=50", port=server.port):
+        page.goto(server.url)
+        wait_until_live(page)
+        page.wait_for_function(DRAWN_JS)
+    with problems.server_down(), Server(*FAST_FEED_OPTIONS, "--option", "stocks.volatility=0", port=server.port):
+        page.wait_for_function(
+            """() => Number(document.querySelector('[data-testid="panel"][data-feed="stocks"]').dataset.gaps) >= 1""",
+            timeout=RECONNECT_TIMEOUT_MS,
+        )
+        changes = page.locator(f'{PANEL}[data-feed="stocks"] .quotes__change')
+        expect(changes).to_have_text(["0.00%"] * 5, timeout=RECONNECT_TIMEOUT_MS)
+    problems.assert_none()

@@ -220,6 +220,29 @@ describe("FeedHistory", () => {
     ]);
   });
 
+  test("a new run is a new baseline: its change starts at 0 after a break, and the run shown starts at its gap", () => {
+    const history = new FeedHistory(2, 60);
+    history.append(tick(1, 100, [100, 10]));
+    history.append(tick(2, 101, [110, 20]));
+    history.append(tick(1, 103, [400, 30], 2)); // the server restarted: another run, at other prices
+    history.append(tick(2, 104, [440, 40], 2));
+    history.append(tick(4, 106, [480, 50], 2)); // a missed stretch of the same run is no new baseline
+    const { ring } = history;
+    const target = [[], [], []];
+    ring.fillLines(target, [0, 1], 99, 107, ring.firstValues(99, 107, [0, 1], new Float64Array(2)));
+    assert.deepEqual(target, [
+      [100, 101, 102, 103, 104, 105, 106],
+      [0, 10, null, 0, 10, null, 20],
+      [0, 100, null, 0, ((40 - 30) / 30) * 100, null, ((50 - 30) / 30) * 100],
+    ]);
+    assert.equal(ring.lastRunStart(99, 107), 102);
+    assert.deepEqual([...ring.firstValues(ring.lastRunStart(99, 107), 107, [0], new Float64Array(1))], [400]);
+    assert.equal(ring.total(1, ring.lastRunStart(99, 107), 107), 120);
+    assert.equal(ring.lastRunStart(99, 101.5), 99); // a range before the new run: its own start
+    assert.equal(ring.lastRunStart(103.5, 107), 103.5); // a range within the new run
+    assert.equal(ring.clone().lastRunStart(99, 107), 102);
+  });
+
   test("keeps the latest values, the oldest time and the count of ticks", () => {
     const history = new FeedHistory(2, 60);
     assert.equal(history.firstTs, Infinity);

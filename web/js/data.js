@@ -5,7 +5,9 @@
  * Float64Array view for the values, without copying. Ticks are kept in a fixed-capacity ring of time buckets
  * (min, max, last and sum per field), stored column by column, so memory stays flat however long the page runs and
  * however fast a feed ticks. A missed stretch (a new run or a jump in seq) is stored as a gap bucket whose values
- * are NaN; uPlot draws nulls as gaps, so the ring hands its columns to charts with NaN turned into null.
+ * are NaN; uPlot draws nulls as gaps, so the ring hands its columns to charts with NaN turned into null. A new run
+ * (the server restarted: its values owe nothing to the last run's) also starts afresh what is measured from a start:
+ * percent changes are measured from the new run's first value, and `lastRunStart` tells where the run shown began.
  */
 
 import { PERCENT } from "./units.js";
@@ -91,6 +93,8 @@ export class BucketRing {
     this.sums = columns();
     // Per column and bucket, 1 when its maximum came after its minimum: the order a line visits them in.
     this.maxLater = Array.from({ length: columnCount }, () => new Uint8Array(capacity));
+    // Per bucket, 1 for the gap before a new run's first tick.
+    this.runStarts = new Uint8Array(capacity);
     this.start = 0;
     this.length = 0;
     this.ticks = 0; // ticks held in the buckets
@@ -138,9 +142,10 @@ export class BucketRing {
     }
   }
 
-  /** Adds a gap at `x`: a bucket of no tick, drawn as a break in the lines. */
-  addGap(x, gapRow) {
+  /** Adds a gap at `x`: a bucket of no tick, drawn as a break in the lines; `newRun` when a new run follows it. */
+  addGap(x, gapRow, { newRun = false } = {}) {
     this.#open(x, gapRow, 0);
+    this.runStarts[this.slot(this.length - 1)] = newRun ? 1 : 0;
   }
 
   #open(x, values, count) {
@@ -156,6 +161,7 @@ export class BucketRing {
     this.xs[slot] = x;
     this.xEnds[slot] = x;
     this.counts[slot] = count;
+    this.runStarts[slot] = 0;
     this.ticks += count;
     for (let column = 0; column < this.mins.length; column++) {
       const value = values[column];
@@ -173,6 +179,7 @@ export class BucketRing {
     copy.xs.set(this.xs);
     copy.xEnds.set(this.xEnds);
     copy.counts.set(this.counts);
+    copy.runStarts.set(this.runStarts);
     for (const name of ["mins", "maxs", "lasts", "sums", "maxLater"]) {
       this[name].forEach((column, index) => copy[name][index].set(column));
     }
@@ -211,6 +218,21 @@ export class BucketRing {
     const first = Math.max(0, this.firstFrom(from) - 1);
     const end = Math.min(this.length, this.firstFrom(to) + 1);
     return [first, Math.max(first, end)];
+  }
+
+  /**
+   * Where the newest run within [from, to] began: the time of its first tick's gap when a new run started in the
+   * range, else `from`. What measures from a start (a change, a sparkline, a total) of the run now shown starts here.
+   */
+  lastRunStart(from, to) {
+    const first = this.firstFrom(from);
+    for (let index = Math.min(this.length, this.firstFrom(to) + 1) - 1; index >= first; index--) {
+      const slot = this.slot(index);
+      if (this.runStarts[slot] === 1 && this.xs[slot] <= to) {
+        return this.xs[slot];
+      }
+    }
+    return from;
   }
 
   /** Each column's first value in [from, to]: where a "change over the window" starts. */
@@ -256,7 +278,8 @@ export class BucketRing {
    * the column `columnIndexes[i]`, NaN as null. A bucket of one tick gives one point; one of several gives two,
    * its minimum and its maximum in the order they came, at its first and its last tick's time, so the line spans
    * the range it covered.
-   * With `bases`, values become percent changes from them. The target arrays are reused from call to call.
+   * With `bases`, values become percent changes from them, and after a new run's gap from that run's first value.
+   * The target arrays are reused from call to call.
    */
   fillLines(target, columnIndexes, from, to, bases = null) {
     const [first, end] = this.span(from, to);
@@ -277,10 +300,17 @@ export class BucketRing {
       const maxs = this.maxs[columnIndexes[position]];
       const maxLater = this.maxLater[columnIndexes[position]];
       const percent = bases !== null;
-      const base = percent ? bases[position] : NaN;
+      let base = percent ? bases[position] : NaN;
+      let rebase = false; // past a new run's gap: its first value is the base from then on
       let outRow = 0;
       for (let index = first; index < end; index++) {
         const slot = this.slot(index);
+        if (this.runStarts[slot] === 1) {
+          rebase = percent;
+        } else if (rebase && !Number.isNaN(lasts[slot])) {
+          rebase = false;
+          base = lasts[slot];
+        }
         if (this.counts[slot] > 1) {
           const later = maxLater[slot] === 1;
           out[outRow++] = scaled(later ? mins[slot] : maxs[slot], base, percent);
@@ -428,7 +458,7 @@ export class FeedHistory {
       this.firstSeq = null;
       outcome = Appended.RESTARTED;
     } else if (this.lastRun !== null && (!sameRun || tick.seq !== this.lastSeq + 1)) {
-      this.ring.addGap((this.lastTs + tick.ts) / 2, this.gapRow);
+      this.ring.addGap((this.lastTs + tick.ts) / 2, this.gapRow, { newRun: !sameRun });
       this.gaps++;
       outcome = Appended.AFTER_GAP;
     }

@@ -564,18 +564,23 @@ export class Panel {
     }
     const ring = this.drawn.ring;
     const redrawSparklines = clock - this.sparklinesDrawn >= SPARKLINE_REFRESH_MS;
+    // A new run (a restarted server) is a new baseline: change, volume and sparkline cover the newest run only.
+    const runFrom = ring.lastRunStart(from, to);
+    this.runBases ??= new Float64Array(this.priced.bases.length);
+    const { columns } = this.priced.group;
+    const bases = runFrom === from ? this.priced.bases : ring.firstValues(runFrom, to, columns, this.runBases);
     for (const quote of this.quotes) {
       const price = latest[quote.column];
-      const base = this.priced.bases[quote.position];
+      const base = bases[quote.position];
       setText(quote.cells.price, formatValue(price, UNIT_DOLLAR));
       const change = ((price - base) / base) * PERCENT;
       setText(quote.cells.change, formatChange(change));
       quote.cells.change.dataset.sign = Number.isNaN(change) ? "none" : Math.sign(change) >= 0 ? "up" : "down";
       if (quote.volumeColumn !== null) {
-        setText(quote.cells.volume, formatValue(ring.total(quote.volumeColumn, from, to), UNIT_SHARES));
+        setText(quote.cells.volume, formatValue(ring.total(quote.volumeColumn, runFrom, to), UNIT_SHARES));
       }
       if (redrawSparklines) {
-        ring.fillLines(quote.data, [quote.column], from, to);
+        ring.fillLines(quote.data, [quote.column], runFrom, to);
         quote.sparkline.draw(quote.data[0], quote.data[1], from, to);
       }
     }
