@@ -4,6 +4,7 @@ import { beforeEach, describe, test } from "node:test";
 
 import { ErrorCode, Op } from "../../web/js/protocol.js";
 import {
+  NOT_READY_CAP_MS,
   NOT_READY_RETRY_MS,
   RETRY_BASE_MS,
   RETRY_CAP_MS,
@@ -376,9 +377,27 @@ describe("Subscriptions", () => {
     feeds.refused("late", ErrorCode.FEED_NOT_READY, Op.SUBSCRIBE);
     timers.advance(NOT_READY_RETRY_MS / 2);
     feeds.refused("late", ErrorCode.FEED_NOT_READY, Op.SUBSCRIBE);
-    assert.deepEqual(timers.delays, [NOT_READY_RETRY_MS]);
+    assert.deepEqual(timers.delays, [NOT_READY_RETRY_MS / 2]); // the wait already running goes on
     timers.advance(NOT_READY_RETRY_MS * 3);
     assert.equal(reloads, 1);
+  });
+
+  test("a feed not ready again and again is looked at after waits that double up to the cap, until confirmed", () => {
+    const feeds = subscriptions();
+    const waits = [];
+    for (let round = 0; round < 8; round++) {
+      feeds.subscribe("late");
+      feeds.refused("late", ErrorCode.FEED_NOT_READY, Op.SUBSCRIBE);
+      feeds.refused("late", ErrorCode.FEED_NOT_READY, Op.SUBSCRIBE); // a second answer starts no second wait
+      waits.push(...timers.delays);
+      timers.advance(timers.delays[0]);
+    }
+    assert.deepEqual(waits, [2000, 4000, 8000, 16_000, 32_000, NOT_READY_CAP_MS, NOT_READY_CAP_MS, NOT_READY_CAP_MS]);
+    assert.equal(reloads, 8);
+    feeds.subscribe("late");
+    feeds.confirmed("late"); // it became ready: a later not-ready waits the first wait again
+    feeds.refused("late", ErrorCode.FEED_NOT_READY, Op.SUBSCRIBE);
+    assert.deepEqual(timers.delays, [NOT_READY_RETRY_MS]);
   });
 
   test("forget drops a feed's state and its retry; the feed starts afresh", () => {

@@ -72,6 +72,8 @@ class Dashboard {
     this.timeline = { range: () => this.range };
     this.hasDisconnected = false;
     this.isSignedOut = false;
+    this.isRefreshing = false; // a fetch of the feed list is on its way
+    this.refreshAgain = false; // and another was asked for meanwhile
     this.frames = new FrameScheduler((frame) => this.drawFrame(frame), { catchUpMs: STALE_CHECK_MS });
     this.token = takeToken(window.location, window.history, window.sessionStorage);
     this.connection = new FeedConnection(
@@ -295,8 +297,16 @@ class Dashboard {
     this.refresh(session);
   }
 
-  /** Fetches the feed list, brings the panels in line with it, and subscribes every panel not yet subscribed. */
+  /**
+   * Fetches the feed list, brings the panels in line with it, and subscribes every panel not yet subscribed. One
+   * fetch at a time: asked again while one is on its way, the page fetches once more after it, however often asked.
+   */
   refresh(session) {
+    if (this.isRefreshing) {
+      this.refreshAgain = true;
+      return;
+    }
+    this.isRefreshing = true;
     // The feed list is fetched once the socket is open, not before: while the server is down only the WebSocket
     // attempts fail, and a list fetched now matches the server the socket talks to.
     fetchFeeds(this.token)
@@ -313,6 +323,15 @@ class Dashboard {
       .catch((error) => {
         this.showNotice(`could not load the feed list: ${error.message}`);
         this.connection.drop(session);
+      })
+      .finally(() => {
+        this.isRefreshing = false;
+        if (this.refreshAgain) {
+          this.refreshAgain = false;
+          if (this.connection.isOpen) {
+            this.refresh(this.connection.session); // a closed connection fetches the list again when it opens
+          }
+        }
       });
   }
 

@@ -6,8 +6,9 @@
  * behind an unsubscribe), `subscribed` (confirmed: its ticks are taken), `retry-waiting` (the server did not read
  * one of its requests, `rate_limited`: they go again after a backoff that doubles at each refusal in a row, with
  * jitter) or `not-ready` (it has not produced its first sample, so its fields are unknown: the feed list is fetched
- * again after a while). A feed has one retry at a time however many refusals arrive; a refused unsubscribe goes
- * again with the subscribe that followed it. The timer and random functions are injected, so tests can drive them.
+ * again after a wait that doubles at each `feed_not_ready` in a row, up to a cap, until the feed is confirmed). A feed
+ * has one retry at a time however many refusals arrive; a refused unsubscribe goes again with the subscribe that
+ * followed it. The timer and random functions are injected, so tests can drive them.
  */
 
 import { ErrorCode, Op } from "./protocol.js";
@@ -25,12 +26,20 @@ export const SubscriptionState = Object.freeze({
 export const RETRY_BASE_MS = 1000;
 export const RETRY_CAP_MS = 10_000;
 export const RETRY_JITTER = 0.5;
-// How long a feed that has not produced its first sample is left before the page looks again.
+// How long a feed that has not produced its first sample is left before the page looks again: doubled at each
+// `feed_not_ready` in a row, up to the cap (a feed that fails for hours costs a feed list a minute).
 export const NOT_READY_RETRY_MS = 2000;
+export const NOT_READY_CAP_MS = 60_000;
 
 /** The wait before the retry that follows `refusals` earlier refusals in a row: the backoff, plus up to half again. */
 export function retryDelay(refusals, random = Math.random) {
   const backoff = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** refusals);
+  return backoff * (1 + random() * RETRY_JITTER);
+}
+
+/** The wait before looking again at a feed after `refusals` earlier `feed_not_ready` in a row, plus up to half again. */
+export function notReadyDelay(refusals, random = Math.random) {
+  const backoff = Math.min(NOT_READY_CAP_MS, NOT_READY_RETRY_MS * 2 ** refusals);
   return backoff * (1 + random() * RETRY_JITTER);
 }
 
@@ -40,7 +49,8 @@ export class Subscriptions {
   #setTimeout;
   #clearTimeout;
   #random;
-  // Per feed name: { state, refusals (rate_limited in a row), resendUnsubscribe, timer }. Only feeds the page has
+  // Per feed name: { state, refusals (rate_limited in a row), notReady (feed_not_ready in a row), resendUnsubscribe,
+  // timer }. Only feeds the page has
   // asked about are here; any other is unsubscribed.
   #feeds = new Map();
 
@@ -113,6 +123,7 @@ export class Subscriptions {
   confirmed(feed) {
     const entry = this.#entry(feed);
     this.#settle(entry);
+    entry.notReady = 0;
     entry.state = SubscriptionState.SUBSCRIBED;
   }
 
@@ -151,9 +162,15 @@ export class Subscriptions {
         }
         break;
       case ErrorCode.FEED_NOT_READY:
+        if (entry.state === SubscriptionState.NOT_READY && entry.timer !== null) {
+          return true; // one wait at a time: a second answer does not start another
+        }
         this.#settle(entry);
         entry.state = SubscriptionState.NOT_READY;
-        entry.timer = this.#setTimeout(() => this.#notReadyDue(entry, feed), NOT_READY_RETRY_MS);
+        entry.timer = this.#setTimeout(
+          () => this.#notReadyDue(entry, feed),
+          notReadyDelay(entry.notReady++, this.#random),
+        );
         return true;
       default:
         break;
@@ -185,7 +202,13 @@ export class Subscriptions {
   #entry(feed) {
     let entry = this.#feeds.get(feed);
     if (entry === undefined) {
-      entry = { state: SubscriptionState.UNSUBSCRIBED, refusals: 0, resendUnsubscribe: false, timer: null };
+      entry = {
+        state: SubscriptionState.UNSUBSCRIBED,
+        refusals: 0,
+        notReady: 0,
+        resendUnsubscribe: false,
+        timer: null,
+      };
       this.#feeds.set(feed, entry);
     }
     return entry;
