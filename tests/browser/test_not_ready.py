@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.sync_api import Page, Request
+from playwright.sync_api import Page, Request, expect
 
 from tools.harness import FAST_FEED_OPTIONS, Server
 
@@ -23,6 +23,22 @@ class Thermo(Feed):
     def sample(self):
         return {"temp": "21.5"}
 """
+# A first sample that takes longer than the test: the feed is starting, not failing.
+SLOW_PLUGIN = """
+import asyncio
+
+from feeds import Feed
+
+
+class Slow(Feed):
+    name = "slow"
+    interval = 1.0
+    timeout = 600.0
+
+    async def sample(self):
+        await asyncio.sleep(600)
+        return {"level": 1.0}
+"""
 # And a feed whose every sample fails (nothing listens on port 9): the issue's two feeds, with short waits.
 NOT_READY_OPTIONS = (
     "--feed",
@@ -35,6 +51,7 @@ NOT_READY_OPTIONS = (
     "http_json.timeout=0.2",
 )
 REFUSALS_PER_FEED = 3
+PANEL = '[data-testid="panel"]'
 WAIT_TIMEOUT_MS = 30_000
 
 
@@ -73,4 +90,23 @@ def test_feeds_not_ready_get_one_feed_list_at_a_time(tmp_path: Path, page: Page,
             )
     assert most_in_flight[0] == 1
     assert len(requests) <= 1 + len(refusals), (len(requests), len(refusals))
+    problems.assert_none()
+
+
+def test_a_feed_without_a_first_sample_says_why_not_connecting(
+    tmp_path: Path, page: Page, problems: PageProblems
+) -> None:
+    """While the connection is up, a feed with no first sample reads "Waiting for first sample", or "Feed failing"
+    when its samples fail or are malformed (before, all read "Connecting…" for as long as it lasted)."""
+    (tmp_path / "thermo.py").write_text(NEVER_PLUGIN)
+    (tmp_path / "slow.py").write_text(SLOW_PLUGIN)
+    plugins = ("--feed", str(tmp_path / "thermo.py"), "--feed", str(tmp_path / "slow.py"))
+    with Server(*FAST_FEED_OPTIONS, *NOT_READY_OPTIONS, *plugins) as server:
+        page.goto(server.url)
+        expect(page.locator(f'{PANEL}[data-feed="slow"] .state')).to_have_text("Waiting for first sample")
+        for feed in ("thermo", "http_json"):
+            expect(page.locator(f'{PANEL}[data-feed="{feed}"] .state')).to_have_text(
+                "Feed failing", timeout=WAIT_TIMEOUT_MS
+            )
+        expect(page.locator(f'{PANEL}[data-feed="stocks"]')).to_have_attribute("data-state", "live")
     problems.assert_none()

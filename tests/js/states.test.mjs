@@ -6,6 +6,13 @@ import { describe, test } from "node:test";
 import { Health, STATE_LABELS, State, healthNotice, isConnectedPanel, shownState } from "../../web/js/states.js";
 
 describe("shownState", () => {
+  test("a feed waiting for its first sample says so, or that it fails: never that the page is connecting", () => {
+    assert.equal(shownState(State.WAITING, Health.STARTING, false), State.WAITING);
+    assert.equal(shownState(State.WAITING, Health.FAILING, false), State.FAILING);
+    assert.equal(STATE_LABELS[State.WAITING], "Waiting for first sample");
+    assert.equal(isConnectedPanel(State.WAITING, Health.STARTING, false), true);
+  });
+
   test("shows a subscribed feed that is stale as stale, whatever the connection did before", () => {
     for (const state of [State.CONNECTING, State.LIVE, State.STALE]) {
       assert.equal(shownState(state, Health.STALE, true), State.STALE, state);

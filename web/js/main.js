@@ -316,9 +316,16 @@ class Dashboard {
         }
         this.syncPanels(feeds);
         this.hideNotice();
-        for (const name of this.panels.names()) {
-          this.subscriptions.subscribe(name);
+        for (const feed of feeds) {
+          const panel = this.panels.get(feed.name);
+          this.subscriptions.subscribe(feed.name);
+          if (panel.fieldNames.length === 0 && !this.subscriptions.isSubscribed(feed.name)) {
+            // No first sample yet: the subscribe waits for it, and the list's health is the feed's news.
+            panel.setHealth(feed);
+            panel.setState(State.WAITING);
+          }
         }
+        this.updateBadge();
       })
       .catch((error) => {
         this.showNotice(`could not load the feed list: ${error.message}`);

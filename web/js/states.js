@@ -18,6 +18,8 @@ export const State = Object.freeze({
   FAILING: "failing",
   // The server refused the page's token, or it expired: no reconnecting until the page is opened again.
   SIGNED_OUT: "signed-out",
+  // Connected, but the feed has not produced its first sample: its fields are unknown, so it cannot be subscribed yet.
+  WAITING: "waiting",
 });
 
 // A feed's own health, apart from the connection: see `status` in docs/protocol.md.
@@ -36,18 +38,19 @@ export const STATE_LABELS = Object.freeze({
   [State.RECONNECTING]: "Reconnecting…",
   [State.FAILING]: "Feed failing",
   [State.SIGNED_OUT]: "Not signed in",
+  [State.WAITING]: "Waiting for first sample",
 });
 
 // The feed's health a subscribed panel shows instead of its connection state: the server's word on why no tick comes.
 const SHOWN_HEALTH = Object.freeze({ [Health.FAILING]: State.FAILING, [Health.STALE]: State.STALE });
 
 /**
- * The state a panel shows: its connection `state`, unless the feed is `subscribed` and its `health` says why no
- * ticks come (failing, stale). A health is only the feed's news on a subscription: before one, or while
- * reconnecting, it may be old.
+ * The state a panel shows: its connection `state`, unless the feed is `subscribed` (or waiting for its first sample,
+ * its health fresh from the feed list the wait fetches) and its `health` says why no ticks come (failing, stale). A
+ * health is only the feed's news on a subscription: before one, or while reconnecting, it may be old.
  */
 export function shownState(state, health, subscribed) {
-  return (subscribed && SHOWN_HEALTH[health]) || state;
+  return ((subscribed || state === State.WAITING) && SHOWN_HEALTH[health]) || state;
 }
 
 /**
@@ -72,5 +75,8 @@ export function healthNotice(health, error, hasFields) {
  * feed's health says why none come. The page's badge is live while the connection is open and any panel is.
  */
 export function isConnectedPanel(state, health, subscribed) {
-  return state === State.LIVE || state === State.STALE || (subscribed && SHOWN_HEALTH[health] !== undefined);
+  if (state === State.LIVE || state === State.STALE || state === State.WAITING) {
+    return true;
+  }
+  return subscribed && SHOWN_HEALTH[health] !== undefined;
 }
