@@ -91,7 +91,7 @@ def expect_stale(page: Page, feed: str, reason: str) -> None:
 def expect_live(page: Page, feed: str) -> None:
     live = panel(page, feed)
     expect(live).to_have_attribute("data-state", "live", timeout=LIVE_TIMEOUT_MS)
-    expect(live.locator(".state__label")).to_have_text("Live")
+    expect(live.locator(".state__label")).to_have_text("Connected")
     expect(live.get_by_test_id("health")).to_be_hidden()
 
 

@@ -91,7 +91,7 @@ def test_every_feed_gets_a_live_panel_with_drawn_charts_and_changing_readouts(
         assert len(panel["canvases"]) == len(units[panel["feed"]]), panel
         assert all(pixels >= MIN_LINE_PIXELS for pixels in panel["canvases"]), panel
     for feed in units:
-        assert page.locator(f'{PANEL}[data-feed="{feed}"] .state__label').inner_text() == "Live"
+        assert page.locator(f'{PANEL}[data-feed="{feed}"] .state__label').inner_text() == "Connected"
     problems.assert_none()
 
 

@@ -119,6 +119,23 @@ def test_reduced_motion_stops_every_animation(server: Server, browser: Browser, 
     problems.assert_none()
 
 
+def test_a_paused_view_reads_live_only_on_the_button_that_returns_to_it(
+    server: Server, page: Page, problems: PageProblems
+) -> None:
+    """The connection and the panels say "Connected"; "Live" names the view (before, the pill and every panel badge
+    read "Live" beside "Paused"). The product's name in the brand, "Live dashboard", names no state."""
+    open_live(page, server.url)
+    drag_across(page, 0.3, 0.6)
+    expect(page.locator(VIEW_STATE)).to_have_attribute("data-paused", "true")
+    expect(page.locator('[data-testid="connection"] .state__label')).to_have_text("Connected")
+    lives = page.evaluate(
+        """() => [...document.querySelectorAll("body *:not(.brand *)")].filter((node) => node.children.length === 0
+            && /\\bLive\\b/.test(node.textContent)).map((node) => node.id || node.className)"""
+    )
+    assert lives == ["live"], lives
+    problems.assert_none()
+
+
 def test_a_drag_zooms_every_chart_and_pauses_while_ticks_are_stored_until_live(
     server: Server, page: Page, problems: PageProblems
 ) -> None:

@@ -31,9 +31,11 @@ export const Health = Object.freeze({
   STALE: "stale",
 });
 
+// "Live" names the view that follows the newest ticks (the top bar's Live button); the connection, and a feed whose
+// ticks come on it, are "Connected", so that a paused view never reads "Live" but on the button that returns to it.
 export const STATE_LABELS = Object.freeze({
   [State.CONNECTING]: "Connecting…",
-  [State.LIVE]: "Live",
+  [State.LIVE]: "Connected",
   [State.STALE]: "Stale",
   [State.RECONNECTING]: "Reconnecting…",
   [State.FAILING]: "Feed failing",
