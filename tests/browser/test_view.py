@@ -557,6 +557,7 @@ def test_a_link_to_a_range_the_server_no_longer_holds_says_so(
     page.goto(f"{server.url}?from=1000&to=1010")  # 1970: long before any history the server holds
     wait_until_live(page)
     expect(page.locator(VIEW_STATE)).to_have_attribute("data-paused", "true")
+    expect(page.locator(VIEW_STATE)).to_contain_text("1970-01-01 ")  # not today: the date is shown, not only times
     for feed in ("system", "stocks"):
         note = page.locator(f"{PANEL}[data-feed='{feed}']").get_by_test_id("range-note")
         expect(note).to_contain_text("Nothing held for this range")

@@ -11,6 +11,7 @@ import {
   describeUnit,
   formatAge,
   formatChange,
+  formatMoment,
   formatValue,
 } from "../../web/js/format.js";
 
@@ -129,4 +130,11 @@ describe("describeUnit", () => {
       "rpm",
     ]);
   });
+});
+
+test("a moment of today is its time, of another day its date and time", () => {
+  const now = new Date(2026, 11, 8, 15, 0, 0).getTime() / 1000;
+  assert.equal(formatMoment(new Date(2026, 11, 8, 9, 5, 7).getTime() / 1000, now), "09:05:07");
+  assert.equal(formatMoment(new Date(2026, 11, 7, 23, 59, 59).getTime() / 1000, now), "2026-12-07 23:59:59");
+  assert.equal(formatMoment(new Date(2025, 11, 8, 9, 5, 7).getTime() / 1000, now), "2025-12-08 09:05:07");
 });

@@ -4,10 +4,13 @@
  * choices on to the dashboard; they change nothing themselves.
  */
 
-import { formatTime } from "./chart.js";
+import { formatMoment } from "./format.js";
 import { element } from "./dom.js";
 import { describeFeedName, feedNameNodes, splitFeedName } from "./feedname.js";
+import { MILLISECONDS_PER_SECOND } from "./units.js";
 import { WINDOWS } from "./view.js";
+
+const nowSeconds = () => Date.now() / MILLISECONDS_PER_SECOND;
 
 export class Controls {
   #elements;
@@ -57,7 +60,7 @@ export class Controls {
     live.setAttribute("aria-disabled", String(!view.paused));
     viewState.dataset.paused = String(view.paused);
     viewState.textContent = view.paused
-      ? `Paused: ${formatTime(view.range[0])} – ${formatTime(view.range[1])} (Esc for live)`
+      ? `Paused: ${formatMoment(view.range[0], nowSeconds())} – ${formatMoment(view.range[1], nowSeconds())} (Esc for live)`
       : `last ${view.window.label}`;
     for (const button of themes.querySelectorAll("button")) {
       button.setAttribute("aria-pressed", String(button.dataset.choice === themeChoice));

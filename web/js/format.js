@@ -191,3 +191,21 @@ export function formatAge(milliseconds) {
   }
   return `${Math.round(seconds / SECONDS_PER_MINUTE)} min`;
 }
+
+const twoDigits = (number) => String(number).padStart(2, "0");
+
+/**
+ * A moment (Unix seconds) as the reader's clock shows it: "14:03:27" on the day of `nowSeconds`, with its date
+ * before it on any other day ("2026-12-07 14:03:27"), so that a link to an old range never reads as today's.
+ */
+export function formatMoment(seconds, nowSeconds) {
+  const date = new Date(seconds * MILLISECONDS_PER_SECOND);
+  const now = new Date(nowSeconds * MILLISECONDS_PER_SECOND);
+  const time = `${twoDigits(date.getHours())}:${twoDigits(date.getMinutes())}:${twoDigits(date.getSeconds())}`;
+  const today =
+    date.getFullYear() === now.getFullYear() && date.getMonth() === now.getMonth() && date.getDate() === now.getDate();
+  if (today) {
+    return time;
+  }
+  return `${date.getFullYear()}-${twoDigits(date.getMonth() + 1)}-${twoDigits(date.getDate())} ${time}`;
+}

@@ -9,11 +9,19 @@
  * Whether its feed is subscribed is the page's to know (subscriptions.js): the panel only asks, to show it.
  */
 
-import { AxisWidth, ChartKind, formatTime, seriesStyle } from "./chart.js";
+import { AxisWidth, ChartKind, seriesStyle } from "./chart.js";
 import { FeedHistory } from "./data.js";
 import { element, setText, showMessage } from "./dom.js";
 import { describeFeedName, feedNameNodes } from "./feedname.js";
-import { UNIT_DOLLAR, UNIT_SHARES, describeUnit, formatAge, formatChange, formatValue } from "./format.js";
+import {
+  UNIT_DOLLAR,
+  UNIT_SHARES,
+  describeUnit,
+  formatAge,
+  formatChange,
+  formatMoment,
+  formatValue,
+} from "./format.js";
 import { Plot, seriesMarker } from "./plot.js";
 import { Sparkline } from "./sparkline.js";
 import { STATE_LABELS, State, healthNotice, shownState } from "./states.js";
@@ -526,7 +534,8 @@ export class Panel {
     }
     const what = this.quotes.length > 0 ? "prices" : "values";
     const over = this.quotes.length > 0 ? "; change, trend and volume over the paused range" : "";
-    showMessage(this.readoutNote, `Paused: ${what} at ${formatTime(to)}, the range's end${over}.`);
+    const end = formatMoment(to, Date.now() / MILLISECONDS_PER_SECOND);
+    showMessage(this.readoutNote, `Paused: ${what} at ${end}, the range's end${over}.`);
     return this.paused.ring.lastValues(from, to, this.allColumns, this.pausedLatest);
   }
 
