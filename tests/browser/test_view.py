@@ -9,7 +9,7 @@ import signal
 import time
 from urllib.parse import parse_qs, urlsplit
 
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, Page, Route, WebSocketRoute, expect
 
 from tools.harness import FAST_FEED_OPTIONS, Server, wait_until_live, wait_until_points
 
@@ -593,4 +593,34 @@ def test_window_changes_in_quick_succession_end_on_the_last(server: Server, page
                 && panel.dataset.state === "live")"""
     )
     page.wait_for_function(f"() => ({CHART_RANGES_JS})().every(([from, to]) => to - from <= 900)")
+    problems.assert_none()
+
+
+BEHIND_CLOCK_JS = "const realNow = Date.now.bind(Date); Date.now = () => realNow() - 45_000;"
+
+
+def test_before_the_server_has_told_its_time_a_ticks_age_is_not_guessed(
+    server: Server, page: Page, problems: PageProblems
+) -> None:
+    """Until a pong says the server's time, the page's own clock (here 45 s behind) would make every tick `0 ms old`
+    (or any false figure): the freshness says nothing instead. The pings are held back, so no pong comes."""
+    page.add_init_script(BEHIND_CLOCK_JS)
+
+    def without_pings(route: WebSocketRoute) -> None:
+        upstream = route.connect_to_server()
+
+        def forward(message: str | bytes) -> None:
+            if not (isinstance(message, str) and '"op":"ping"' in message.replace(" ", "")):
+                upstream.send(message)
+
+        route.on_message(forward)
+
+    page.route_web_socket("**/ws*", without_pings)
+    open_live(page, server.url)
+    stocks = page.locator(f"{PANEL}[data-feed='stocks']")
+    page.wait_for_function(
+        "(selector) => Number(document.querySelector(selector).dataset.points) > 5", arg=f"{PANEL}[data-feed='stocks']"
+    )
+    expect(stocks.get_by_test_id("freshness")).to_have_text("")
+    assert stocks.get_attribute("data-age-ms") is None
     problems.assert_none()

@@ -52,3 +52,12 @@ describe("ServerClock", () => {
     assert.equal(clock.offsetMs, 49_800);
   });
 });
+
+test("knows the server's time only once a pong has told it", () => {
+  const clock = new ServerClock({ wallNow: () => 5000 });
+  assert.equal(clock.known, false);
+  clock.sample(10, 4000, 20);
+  assert.equal(clock.known, true);
+  clock.restart(); // a new connection: the last offset stands until its first pong
+  assert.equal(clock.known, true);
+});

@@ -13,10 +13,16 @@ export class ServerClock {
   #wallNow;
   #samples = []; // {roundTrip, offset} of the latest pongs, in ms
   #offsetMs = 0;
+  #known = false;
 
   /** `wallNow()` is the page's clock in milliseconds (Date.now). */
   constructor({ wallNow = () => Date.now() } = {}) {
     this.#wallNow = wallNow;
+  }
+
+  /** Whether a pong has told the server's time yet: until then `nowMs` is only the page's own clock. */
+  get known() {
+    return this.#known;
   }
 
   /** Milliseconds to add to the page's clock to read the server's: 0 until the first pong. */
@@ -49,6 +55,7 @@ export class ServerClock {
     }
     const surest = this.#samples.reduce((best, sample) => (sample.roundTrip < best.roundTrip ? sample : best));
     this.#offsetMs = surest.offset;
+    this.#known = true;
   }
 
   /**

@@ -278,7 +278,7 @@ class Dashboard {
         }
       }
       if (this.view.paused && !document.hidden) {
-        panel.renderFreshness(this.clock.nowMs()); // live, the catch-up below brings it up to date
+        panel.renderFreshness(this.clock.known ? this.clock.nowMs() : null); // live, the catch-up below updates it
       }
     }
     if (changed) {
@@ -536,7 +536,9 @@ class Dashboard {
     for (const panel of frame.resized) {
       panel.resize();
     }
-    const now = this.clock.nowMs();
+    // Until a pong tells the server's time, a tick's age would be a guess (a page's clock may be seconds off): null
+    // says nothing rather than a false figure.
+    const now = this.clock.known ? this.clock.nowMs() : null;
     for (const panel of this.panels.values()) {
       if (panel.element.hidden || !this.panels.isOnScreen(panel)) {
         panel.renderCounts(); // what it holds, for tests: a few attributes, nothing drawn

@@ -501,8 +501,9 @@ export class Panel {
       }
       this.drawnAt = clock;
       // The age of the oldest live tick this draw shows for the first time (`data-oldest-age-ms`): what waited longest.
-      if (this.undrawnTs === null) {
-        delete this.element.dataset.oldestAgeMs;
+      if (this.undrawnTs === null || now === null) {
+        delete this.element.dataset.oldestAgeMs; // none new, or the server's time not known yet to age it by
+        this.undrawnTs = null;
       } else {
         const waited = Math.max(0, now - this.undrawnTs * MILLISECONDS_PER_SECOND);
         this.element.dataset.oldestAgeMs = String(Math.round(waited));
@@ -604,8 +605,8 @@ export class Panel {
    */
   renderFreshness(now = Date.now(), { text = true } = {}) {
     const { lastTs } = this.history;
-    if (!Number.isFinite(lastTs)) {
-      setText(this.freshness, "");
+    if (!Number.isFinite(lastTs) || now === null) {
+      setText(this.freshness, ""); // no tick yet, or the server's time not known yet: nothing rather than a guess
       return;
     }
     const age = Math.max(0, now - lastTs * MILLISECONDS_PER_SECOND);
