@@ -624,3 +624,22 @@ def test_before_the_server_has_told_its_time_a_ticks_age_is_not_guessed(
     expect(stocks.get_by_test_id("freshness")).to_have_text("")
     assert stocks.get_attribute("data-age-ms") is None
     problems.assert_none()
+
+
+def test_a_tooltip_near_the_bottom_of_a_plot_stays_off_the_legend(
+    server: Server, page: Page, problems: PageProblems
+) -> None:
+    open_live(page, server.url)
+    chart = page.locator(f"{PANEL}[data-feed='stocks'] {CHART}").first
+    over = chart.locator(".u-over")
+    box = over.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] - 2)
+    tooltip = chart.get_by_test_id("tooltip")
+    expect(tooltip).to_be_visible()
+    shown = tooltip.bounding_box()
+    legend = chart.locator(".legend, .u-legend, [data-testid=legend]").first.bounding_box()
+    assert shown is not None and legend is not None
+    assert shown["y"] + shown["height"] <= box["y"] + box["height"] + 1  # inside the plot
+    assert shown["y"] + shown["height"] <= legend["y"] + 1  # above the legend, not over it
+    problems.assert_none()

@@ -245,7 +245,10 @@ export class Plot {
     const flip = left > chart.over.clientWidth * HALF;
     this.tooltip.style.setProperty("left", flip ? "auto" : `${left + TOOLTIP_OFFSET_PX}px`);
     this.tooltip.style.setProperty("right", flip ? `${chart.over.clientWidth - left + TOOLTIP_OFFSET_PX}px` : "auto");
-    this.tooltip.style.setProperty("top", `${Math.max(0, top) + TOOLTIP_OFFSET_PX}px`);
+    // Below the cursor, but never past the plot's bottom, where it would cover the legend: near the bottom it rises
+    // (a tooltip taller than a short plot reaches above it, over the caption, never onto the legend under the cursor).
+    const lowest = chart.over.clientHeight - this.tooltip.offsetHeight;
+    this.tooltip.style.setProperty("top", `${Math.min(Math.max(0, top) + TOOLTIP_OFFSET_PX, lowest)}px`);
   }
 
   /** Records the time range drawn, for tests and the page benchmark. */
