@@ -34,6 +34,7 @@ from feeds.parsers import parse_roles, positive_float
 from feeds.producer import Producer
 from feeds.stocks import StocksFeed
 from feeds.system import SystemFeed
+from feeds.watchdog import LoopWatchdog
 from handlers.endpoints.app import HEALTH_PATH, UPLOT_DIR, make_app
 from handlers.endpoints.socket import FeedSocket
 from handlers.protocol.codes import CloseCode
@@ -281,6 +282,8 @@ async def serve(settings: Settings, feeds: list[Feed], sockets: list[socket.sock
     )
     server.add_sockets(sockets)
     producer.start()
+    watchdog = LoopWatchdog(producer.loop_blocked)  # names a feed whose async sample blocks the loop
+    watchdog.start()
     # What start-up made (modules, feeds, the app) lives as long as the process: take it out of the collector's way.
     gc.collect()
     gc.freeze()
@@ -302,6 +305,7 @@ async def serve(settings: Settings, feeds: list[Feed], sockets: list[socket.sock
 
     await stop.wait()
     started = time.monotonic()
+    watchdog.stop()
     log.info("shutting down: closing %d connections (a second signal exits at once)", len(connections))
     server.stop()  # no new connections
     # In a cluster the leaderships go first, so that other nodes take the feeds over while connections close.

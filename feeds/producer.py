@@ -4,7 +4,9 @@ Each feed samples on its beats, start + n x interval, on timers of the producer'
 test's). A plain ``sample()`` runs in a thread of the feed's own, so a slow or blocked one never stalls the event
 loop or another feed; an ``async def sample()`` runs on the loop. Either is abandoned after the feed's ``timeout``
 (an async one is cancelled, and not waited for: one that ignores its cancellation fails at its timeout all the
-same), and a sample still running when the next beat comes is not started twice. A sample that
+same), and a sample still running when the next beat comes is not started twice. An async one that blocks the loop
+(``time.sleep`` in it, say) cannot be interrupted; the loop's watchdog (`feeds.watchdog`) names it while it blocks,
+and the sample fails when it ends (`LoopBlockedError`), whatever it returns. A sample that
 raises or returns something malformed is skipped and logged (each kind of error once, with its traceback, then a
 summary at most once a minute: `FailureLog`): the feed keeps its schedule, and nothing malformed reaches a client.
 Its reason, in the log and the feed's status, is one line of a few hundred characters however large the exception's
@@ -30,6 +32,7 @@ import math
 import queue
 import reprlib
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from numbers import Real
@@ -42,7 +45,7 @@ from .status import MAX_ERROR_CHARS, FeedStatus, Health, error_line
 from .tick import Tick
 from .tokenbucket import LineBudget
 
-__all__ = ["MAX_FIELDS", "Producer", "Publisher", "SampleError", "SampleTimeoutError", "validate"]
+__all__ = ["MAX_FIELDS", "LoopBlockedError", "Producer", "Publisher", "SampleError", "SampleTimeoutError", "validate"]
 
 log = logging.getLogger("dashboard.producer")
 
@@ -76,6 +79,16 @@ class SetupError(Exception):
 
 class SampleTimeoutError(TimeoutError):
     """A feed method that did not finish within the feed's ``timeout``."""
+
+
+class LoopBlockedError(Exception):
+    """An async feed method that blocked the event loop: its result is dropped, whatever it was."""
+
+
+# The errors the producer words itself: their message is the reason, and their traceback would show only the producer.
+OWN_ERRORS = (SampleError, SampleTimeoutError, LoopBlockedError)
+# What a feed whose async method blocked the loop is told to do instead.
+BLOCKING_ADVICE = "call blocking code with asyncio.to_thread(), or make it a plain def, which runs in a thread"
 
 
 class Publisher(Protocol):
@@ -220,7 +233,7 @@ def describe(exc: BaseException, limit: int = MAX_ERROR_CHARS) -> str:
     """An error as one short line for statuses and logs: its first ``limit`` characters, and how many more were cut
     (`feeds.status.error_line`), however long its message."""
     text = str(exc)
-    if not isinstance(exc, (SampleError, SampleTimeoutError)):
+    if not isinstance(exc, OWN_ERRORS):
         text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return error_line(text, limit)
 
@@ -238,6 +251,9 @@ class FeedRunner:
         self._fields = tuple(field.name for field in feed.fields)
         self._thread = FeedThread(feed.name)
         self._busy: asyncio.Future[Any] | None = None
+        # Set by the loop's watchdog, from its thread, while `_busy` blocks the loop: that task, when the loop was last
+        # free (monotonic seconds), and the line of the feed's code it was running.
+        self._blocking: tuple[asyncio.Future[Any], float, str] | None = None
         self._task: asyncio.Task[None] | None = None
         # The beat being sampled: when its tick was due (start + n x interval, whatever delayed it); None between.
         self.sampling_beat: float | None = None
@@ -257,6 +273,14 @@ class FeedRunner:
     def samples_beat(self, beat: float) -> bool:
         """Whether this feed is sampling a tick due on ``beat`` (give or take ``SAME_BEAT``)."""
         return self.sampling_beat is not None and abs(self.sampling_beat - beat) <= SAME_BEAT
+
+    def blocks_loop(self, task: asyncio.Task[Any], since: float) -> bool:
+        """Whether ``task``, blocking the event loop since ``since`` (monotonic seconds), is this feed's method: if so
+        it is noted, and fails when it ends. Called from the watchdog's thread, while the loop is blocked."""
+        if task is not self._busy:
+            return False
+        self._blocking = (task, since, _running_line(task))
+        return True
 
     def start(self) -> None:
         """Sample now (not a whole interval from now), then on every beat: start + n x interval."""
@@ -320,6 +344,13 @@ class FeedRunner:
                 busy.cancel()
                 await asyncio.wait([busy], timeout=timeout)
             raise
+        if self._blocking is not None and self._blocking[0] is busy:
+            _, since, where = self._blocking
+            self._blocking = None
+            busy.cancel()  # if it has not ended: it blocked, it is abandoned as at a timeout
+            raise LoopBlockedError(
+                f"{what} blocked the event loop for {time.monotonic() - since:.1f} s{where}: {BLOCKING_ADVICE}"
+            )
         if not busy.done():
             if isinstance(busy, asyncio.Task):
                 busy.cancel()
@@ -411,7 +442,7 @@ class FailureLog:
         self._latest = reason
         if self._lines.take(_kind(cause)) is not None:
             # A traceback helps with an exception from the feed's code, not with a refused value or a timeout.
-            traceback = not isinstance(cause, (SampleError, SampleTimeoutError))
+            traceback = not isinstance(cause, OWN_ERRORS)
             self._logged(now)
             log.error("feed %s: %s", self._feed, reason, exc_info=cause if traceback else None)
         else:
@@ -454,6 +485,18 @@ def _kind(error: BaseException) -> tuple[str, str]:
     frames = traceback.extract_tb(error.__traceback__)
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
     return type(error).__name__, where
+
+
+def _running_line(task: asyncio.Task[Any]) -> str:
+    """`` (at FILE:LINE)``: where the coroutine of ``task``, and those it awaits, runs now; "" when that is unknown."""
+    coroutine: Any = task.get_coro()
+    frame = None
+    while getattr(coroutine, "cr_frame", None) is not None:
+        frame = coroutine.cr_frame
+        coroutine = coroutine.cr_await
+    if frame is None:
+        return ""
+    return f" (at {frame.f_code.co_filename.rpartition('/')[2]}:{frame.f_lineno})"
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
@@ -538,6 +581,13 @@ class Producer:
         events, self._batch = self._batch, []
         if events:
             self._publisher.publish(events)
+
+    def loop_blocked(self, task: asyncio.Task[Any] | None, since: float) -> bool:
+        """The loop's watchdog says ``task`` blocks the event loop, since ``since`` (monotonic seconds): whether it is a
+        feed's method, which then fails when it ends (`feeds.watchdog`). Called from the watchdog's thread."""
+        if task is None:
+            return False
+        return any(runner.blocks_loop(task, since) for runner in list(self.runners.values()))
 
     def start(self) -> None:
         """Start every feed's schedule."""
