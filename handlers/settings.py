@@ -39,6 +39,7 @@ __all__ = [
     "SettingsError",
     "add_flags",
     "default_node_name",
+    "flag_of",
 ]
 
 # A page's hour of both built-in feeds is 2.7 MiB of binary frames (6.5 MiB of JSON); of a 50-symbol feed at 20 Hz,
@@ -426,6 +427,11 @@ class Settings:
             "max_body_size": self.max_message_bytes,
             "xheaders": self.xheaders,
         }
+
+
+def flag_of(setting: str) -> str:
+    """The flag of the `Settings` field named ``setting``: ``flag_of("allowed_hosts")`` is ``--allowed-host``."""
+    return next(str(field.metadata["flag"]) for field in dataclasses.fields(Settings) if field.name == setting)
 
 
 def _parse(field: dataclasses.Field[Any], text: str) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
@@ -81,6 +83,36 @@ async def test_dns_rebinding_is_refused_on_every_route(http_server: object, http
     for path in ("/", "/static/js/main.js", "/api/feeds", "/healthz"):
         assert await fetch(http_port, path, Host="rebind.evil.example") == 421, path
         assert await fetch(http_port, path, Host=f"localhost:{http_port}") == 200, path
+
+
+@pytest.mark.gen_test
+async def test_a_refused_host_is_told_the_flag_that_lets_it_in_and_logged_cut_and_escaped(
+    http_server: object, http_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="dashboard.auth"):
+        with pytest.raises(HTTPClientError) as refused:
+            await AsyncHTTPClient().fetch(
+                HTTPRequest(f"http://127.0.0.1:{http_port}/", headers={"Host": "MyHost:8888"})
+            )
+        odd = "ev'il_" + "x" * 500  # Tornado itself refuses a Host of other characters (400)
+        with pytest.raises(HTTPClientError) as refused_odd:
+            await AsyncHTTPClient().fetch(HTTPRequest(f"http://127.0.0.1:{http_port}/api/feeds", headers={"Host": odd}))
+    assert refused.value.code == 421 and refused.value.response is not None
+    assert refused.value.response.body.decode() == (
+        "421 Misdirected Request\nthis server does not answer to the name myhost: start it with --allowed-host myhost "
+        "to open it by that name, or open it by its IP address\n"
+    )
+    assert refused_odd.value.response is not None
+    assert b"start it with --allowed-host NAME to" in refused_odd.value.response.body  # not an echo of the header
+    first, second = (record.getMessage() for record in caplog.records if record.name == "dashboard.auth")
+    assert first == (
+        "refused GET / (127.0.0.1): host 'MyHost:8888' is not one this server answers to (let it in with "
+        "--allowed-host NAME)"
+    )
+    assert second.endswith(
+        f'host "ev\'il_{"x" * 94}"... (406 more characters) is not one this server answers to '
+        "(let it in with --allowed-host NAME)"
+    )
 
 
 @pytest.mark.gen_test

@@ -1,7 +1,8 @@
 """What every handler of the server shares: the guard's checks before it acts, the security headers, log hygiene.
 
 `Guarded` is a base for Tornado handlers: its ``prepare()`` refuses a request for a name the server does not answer
-to (`handlers.security.guard`) before the handler does anything, and every response carries ``X-Content-Type-Options:
+to (`handlers.security.guard`) before the handler does anything, telling the client the flag that would let it in and
+the log the name refused, and every response carries ``X-Content-Type-Options:
 nosniff`` and ``Referrer-Policy: no-referrer`` (a token in the page's URL must not leak in a Referer header). Its
 log lines about a request name it with credentials redacted, and count against the client's budget of lines
 (`handlers.security.accesslog`).
@@ -10,6 +11,7 @@ log lines about a request name it with credentials redacted, and count against t
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any
@@ -19,13 +21,17 @@ from tornado.web import HTTPError, RequestHandler
 
 from handlers.security.accesslog import AccessLog, redact
 from handlers.security.auth import Identity, bearer_token
-from handlers.security.guard import Guard, RefusedError
+from handlers.security.guard import Guard, RefusedError, split_host
+from handlers.settings import flag_of
 
 __all__ = ["SECURITY_HEADERS", "Guarded", "NotFound"]
 
 log = logging.getLogger("dashboard.auth")
 
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+ALLOWED_HOST_FLAG = flag_of("allowed_hosts")
+# A name the answer to a refused Host may repeat: a DNS name, not whatever a client put in the header.
+DNS_NAME = re.compile(r"(?=.{1,253}$)[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63})*")
 
 
 class Guarded(RequestHandler):
@@ -45,6 +51,10 @@ class Guarded(RequestHandler):
         try:
             self.guard.check_host(self.request.host)
         except RefusedError as refusal:
+            if self.may_log():
+                log.warning(
+                    "refused %s: %s (let it in with %s NAME)", self.summary(), refusal.reason, ALLOWED_HOST_FLAG
+                )
             raise HTTPError(refusal.status) from None
 
     def identify(self) -> Identity | None:
@@ -64,7 +74,10 @@ class Guarded(RequestHandler):
         if status_code == HTTPStatus.UNAUTHORIZED:
             self.set_header("WWW-Authenticate", 'Bearer realm="dashboard"')
         self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.finish(f"{status_code} {reason_of(status_code, kwargs.get('exc_info'))}\n")
+        text = f"{status_code} {reason_of(status_code, kwargs.get('exc_info'))}\n"
+        if status_code == HTTPStatus.MISDIRECTED_REQUEST:
+            text += misdirected(self.request.host)
+        self.finish(text)
 
     def may_log(self) -> bool:
         """Whether a line about this request's client fits in its budget now (it uses up one)."""
@@ -84,6 +97,17 @@ class Guarded(RequestHandler):
                 gen_log.warning("%d %s: %s", value.status_code, self.summary(), value.get_message())
         elif self.may_log():
             app_log.error("Uncaught exception %s", self.summary(), exc_info=(typ, value, tb))  # type: ignore[arg-type]
+
+
+def misdirected(host: str) -> str:
+    """What a client that named a host this server does not answer to is told: how to make it answer. A newcomer who
+    opens ``http://myhost:8888/`` learns the flag; a rebound page learns nothing it did not know."""
+    name = split_host(host)
+    name = name if DNS_NAME.fullmatch(name) else "NAME"
+    return (
+        f"this server does not answer to the name {name}: start it with {ALLOWED_HOST_FLAG} {name} to open it by that "
+        "name, or open it by its IP address\n"
+    )
 
 
 def reason_of(status_code: int, exc_info: Any) -> str:

@@ -7,6 +7,7 @@ address, an IPv6 /64: `handlers.security.clients`) write ``rate`` lines a second
 holds back is counted, and the count is logged with that client's next line. The same budget covers the error lines
 about a client's requests (`handlers.endpoints.base`) and connections (`handlers.endpoints.socket`). It remembers
 at most ``max_clients`` clients, the least recent forgotten first.
+A header's value in a log line is `quoted`: cut short and escaped, whatever a client sent.
 `LogBudget`, on the server's log handler, bounds every kind of line besides, whoever it is about, and cuts long ones,
 with the traceback they carry (whose last line repeats an exception's message, of any size).
 Both are a `feeds.tokenbucket.LineBudget`, keyed by client and by kind of line.
@@ -24,7 +25,7 @@ from feeds.tokenbucket import LineBudget
 
 from .clients import client_of
 
-__all__ = ["AccessLog", "LogBudget", "redact"]
+__all__ = ["AccessLog", "LogBudget", "quoted", "redact"]
 
 access_log = logging.getLogger("tornado.access")
 
@@ -38,6 +39,8 @@ KIND_LINES_PER_SECOND = 2.0
 KIND_BURST = 20
 MAX_LINE_CHARS = 2000
 MAX_KINDS = 1000
+# The most characters of a client's header a log line quotes.
+QUOTED_CHARS = 100
 # The longest traceback (or stack) written after a line: its start and its end are kept, the middle cut.
 MAX_TRACEBACK_CHARS = 10_000
 
@@ -54,6 +57,13 @@ def redact(uri: str) -> str:
         for pair in pairs
     ]
     return f"{path}?{'&'.join(kept)}{hash_mark}{fragment}"
+
+
+def quoted(text: str, limit: int = QUOTED_CHARS) -> str:
+    """A client's ``text`` in a log line: its first ``limit`` characters, quoted, every one outside printable ASCII
+    escaped (a line break cannot forge a line), and how many more were cut."""
+    head = ascii(text[:limit])
+    return head if len(text) <= limit else f"{head}... ({len(text) - limit} more characters)"
 
 
 class _Request(Protocol):

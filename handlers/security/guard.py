@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
+from .accesslog import quoted
 from .auth import Authenticator, AuthError, Identity
 
 __all__ = ["Guard", "RefusedError", "normalize_origin", "split_host"]
@@ -115,7 +116,7 @@ class Guard:
     def check_host(self, host: str) -> None:
         """Refuse (421) a request for a name this server does not answer to."""
         if not self.host_allowed(host):
-            raise RefusedError(HTTPStatus.MISDIRECTED_REQUEST, f"host {host!r} is not one this server answers to")
+            raise RefusedError(HTTPStatus.MISDIRECTED_REQUEST, f"host {quoted(host)} is not one this server answers to")
 
     def origin_allowed(self, origin: str, host: str) -> bool:
         """Whether a page on ``origin`` may open a WebSocket to this server, reached as ``host``."""
