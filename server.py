@@ -41,6 +41,7 @@ from handlers.protocol.codes import CloseCode
 from handlers.security.accesslog import LogBudget
 from handlers.security.auth import SECRET_ENV, Authenticator
 from handlers.settings import Settings, SettingsError, add_flags
+from handlers.transport.addresses import listening_line, open_warning
 from handlers.transport.connections import Connections
 from handlers.transport.httpserver import DashboardHTTPServer, raise_fd_limit
 from handlers.transport.processes import run_processes
@@ -300,8 +301,7 @@ async def serve(settings: Settings, feeds: list[Feed], sockets: list[socket.sock
     log.info("feeds: %s", ", ".join(f"{feed.name} every {feed.interval:g} s" for feed in feeds))
     if broker is not None:
         log.info("node %s of the cluster on %s", settings.node_name, broker.url.redacted)
-    scheme = "http" if settings.certfile is None else "https"
-    print(f"listening on {scheme}://{host if ':' not in host else f'[{host}]'}:{port}/", flush=True)
+    print(listening_line(settings, host, port), flush=True)
 
     await stop.wait()
     started = time.monotonic()
@@ -416,6 +416,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.list_feeds:
             print(list_feeds(sources, feeds))
             return 0
+        if (warning := open_warning(settings)) is not None:
+            log.warning(warning)
         sockets = listen(settings)
         if settings.processes > 1:
             port = sockets[0].getsockname()[1]  # --port 0 resolved: every process listens on this one

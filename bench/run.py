@@ -150,7 +150,7 @@ def running_server(
         line = process.stdout.readline()
         if not line.startswith("listening on "):
             raise RuntimeError(f"{server} did not start: {line!r}")
-        yield process, int(line.strip().rstrip("/").rsplit(":", 1)[1])
+        yield process, int(line.split()[2].rstrip("/").rsplit(":", 1)[1])  # listening on URL [more for people]
     finally:
         process.terminate()
         process.wait(10)

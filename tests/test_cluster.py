@@ -44,7 +44,7 @@ def test_the_cluster_serves_and_stops_with_its_redis() -> None:
         assert b":6379/" not in redis_line
         server = psutil.Process(cluster.pid).children()[-1]
         assert "--processes" in server.cmdline() and len(server.children()) == 2
-        url = listening.split()[-1].decode()
+        url = listening.split()[2].decode()
         with urllib.request.urlopen(url + "healthz", timeout=5) as response:
             assert orjson.loads(response.read())["status"] == "ok"
         cluster.send_signal(signal.SIGTERM)

@@ -353,6 +353,21 @@ def test_health_and_page_are_served() -> None:
             assert response.status == 200
 
 
+def test_on_every_interface_the_listening_line_names_urls_to_open_and_the_open_server_is_warned_about() -> None:
+    with Server(host="0.0.0.0") as server:
+        line = server.listening
+        assert line.startswith(f"listening on http://0.0.0.0:{server.port}/ (open http://")  # harness read the first
+        others = line.partition(" (open ")[2].partition(";")[0].rstrip(")").split(" or ")
+        for url in others:  # this machine's addresses: each one opens the page
+            assert status_of(url + "healthz") == 200, line
+        if not others[0].startswith(f"http://{socket.gethostname().lower()}:"):
+            assert line.endswith(f"; by name with --allowed-host {socket.gethostname().lower()})")
+        assert "--host 0.0.0.0 with no --auth-secret: every feed is served to whoever can reach" in server.logs()
+    with Server() as server:
+        assert server.listening == f"listening on {server.url}"
+        assert "--auth-secret" not in server.logs()
+
+
 SECRET = "a secret of more than thirty-two bytes"
 
 

@@ -90,6 +90,7 @@ class Server:
         self.command = [sys.executable, "server.py", "--host", host, "--port", str(port), *options]
         self.env = env or {}
         self.url = ""
+        self.listening = ""  # the whole 'listening on' line
         self.process: subprocess.Popen[bytes] | None = None
         self._logs = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
 
@@ -132,7 +133,8 @@ class Server:
         line = received.split(b"\n", 1)[0]
         if not line.startswith(READY_PREFIX):
             raise RuntimeError(f"expected 'listening on URL' from the server, got {line!r}")
-        return line[len(READY_PREFIX) :].decode().strip()
+        self.listening = line.decode()
+        return line[len(READY_PREFIX) :].decode().split()[0]  # the first URL; people's may follow it
 
     def stop(self, signum: int = signal.SIGTERM) -> int:
         """Signal the server and wait for it; return its exit status (killed if it outlives the timeout)."""
