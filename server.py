@@ -27,7 +27,7 @@ from tornado.netutil import bind_sockets
 from broker.node import BrokerError, RedisBroker
 from feeds import Feed, OptionError
 from feeds.clock import LoopClock
-from feeds.feed import check_fields, host_feed_name
+from feeds.feed import check_fields, host_feed_name, option_text
 from feeds.hub import Hub
 from feeds.loader import FeedSource, LoadError, check_unique, load_dir, load_entry_points, load_target
 from feeds.parsers import parse_roles, positive_float
@@ -186,18 +186,13 @@ def build_feeds(
     return feeds
 
 
-def _option_text(value: object) -> str:
-    """An option's value as it would be written on the command line."""
-    return ",".join(map(str, value)) if isinstance(value, tuple) else "none" if value is None else str(value)
-
-
 def list_feeds(sources: Sequence[FeedSource], feeds: Sequence[Feed]) -> str:
     """What --list-feeds prints: each feed, where it comes from, its interval, fields, and options with their values
     and help."""
     blocks = []
     for source, feed in zip(sources, feeds, strict=True):
         fields = ", ".join(f"{field.name} ({field.unit})" if field.unit else field.name for field in feed.fields)
-        settings = {key: f"{key}={_option_text(getattr(feed, key))}" for key in type(feed).options()}
+        settings = {key: f"{key}={option_text(getattr(feed, key))}" for key in type(feed).options()}
         width = max(map(len, settings.values()))
         options = [
             f"    {settings[key]:<{width}}  {option.help}".rstrip()

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from feeds.feed import Feed, Field
+from feeds.feed import Feed, Field, option_text
 
 __all__ = ["FORGET_AFTER", "RemoteFeed", "describe", "settings_of"]
 
@@ -22,15 +22,11 @@ __all__ = ["FORGET_AFTER", "RemoteFeed", "describe", "settings_of"]
 FORGET_AFTER = 3600.0
 
 
-def _option_text(value: object) -> str:
-    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
-
-
 def settings_of(feed: Feed) -> dict[str, Any]:
     """What must be the same for a feed on every node: its interval, fields and options."""
     return {
         "fields": [[field.name, field.unit] for field in feed.fields],
-        "options": {key: _option_text(getattr(feed, key)) for key in sorted(type(feed).options())},
+        "options": {key: option_text(getattr(feed, key)) for key in sorted(type(feed).options())},
     }
 
 

@@ -254,9 +254,7 @@ class RedisBroker:
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for keys, token in leases:
-                    await self._release(
-                        keys=[keys.lease], args=[token, CONTROL_CHANNEL, b"release:" + keys.lease.encode()], client=pipe
-                    )
+                    await self._let_lease_go(keys, token, pipe)
                 await pipe.execute()
             if terms:
                 log.info("handed over %s", ", ".join(term.feed.name for term in terms))
@@ -453,9 +451,13 @@ class RedisBroker:
         await self.producer.remove(term.feed.name)
         keys = term.keys
         with contextlib.suppress(*REDIS_ERRORS):
-            await self._release(
-                keys=[keys.lease], args=[term.token, CONTROL_CHANNEL, b"release:" + keys.lease.encode()]
-            )
+            await self._let_lease_go(keys, term.token)
+
+    async def _let_lease_go(self, keys: Keys, token: str, pipe: Any = None) -> None:
+        """Delete the lease if it is still ``token``'s, and say so on the control channel (on ``pipe`` if given)."""
+        await self._release(
+            keys=[keys.lease], args=[token, CONTROL_CHANNEL, b"release:" + keys.lease.encode()], client=pipe
+        )
 
     def _notice_leaderless(self, names: list[str], ttls: list[int]) -> None:
         """A feed without a lease for a TTL has no producer: its clients are told it is stale."""

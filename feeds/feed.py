@@ -39,6 +39,7 @@ __all__ = [
     "check_fields",
     "feed",
     "host_feed_name",
+    "option_text",
 ]
 
 MAX_NAME = 32
@@ -93,6 +94,11 @@ class Field:
             )
         if len(self.name) > MAX_FIELD_NAME:
             raise ValueError(f"invalid field name {self.name!r}: longer than {MAX_FIELD_NAME} characters")
+
+
+def option_text(value: object) -> str:
+    """An option's value as it would be written on the command line (``--option FEED.KEY=VALUE``)."""
+    return ",".join(map(str, value)) if isinstance(value, tuple) else "none" if value is None else str(value)
 
 
 def check_fields(feed: Feed) -> None:

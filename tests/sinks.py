@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from feeds.codec import Format
-from feeds.frames import Opcode
+from feeds.frames import Opcode, payload_of
 from feeds.history import Replay
 
 # The key of a replayed tick's frame, as a sink keeps it.
@@ -47,5 +47,4 @@ class Sink:
 
 def payload(data: bytes) -> bytes:
     """The payload of one unmasked frame as `feeds.frames.frame` builds it."""
-    length = data[1] & 0x7F
-    return data[2 + {126: 2, 127: 8}.get(length, 0) :]
+    return payload_of(data)
