@@ -258,7 +258,12 @@ def test_the_url_gives_the_view_and_the_tab_remembers_it(server: Server, page: P
         "aria-pressed", "false"
     )
 
-    # A paused range in a link opens paused on it.
+    # A paused range in a link opens paused on it: a range a second short of the newest tick, once the server has
+    # held two seconds of ticks (a young server's range would hold none).
+    page.wait_for_function(
+        f"""() => [...document.querySelectorAll('{PANEL}')].every(
+            (panel) => Number(panel.dataset.points) * Number(panel.dataset.interval) >= 2)"""
+    )
     start, end = chart_ranges(page)[0]
     page.goto(f"{server.url}?from={start + 1}&to={end - 1}")
     wait_until_live(page)
